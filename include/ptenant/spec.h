@@ -1,0 +1,94 @@
+/* The tenant spec: what an operator (or the control plane) asks for.
+ *
+ * JSON on the wire and on disk; these C types are the validated form. A
+ * spec that parses is complete and safe to act on: every string has been
+ * checked against its grammar, every number against its range, and every
+ * error names the field at fault. See ptenant-spec(5). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../src/lib/error.h"
+
+#define PT_SLUG_MAX 63
+#define PT_BP_NAME_MAX 63
+#define PT_BP_VERSION_MAX 64
+#define PT_ARGV_MAX 256          /* entrypoint + args entries */
+#define PT_ARG_LEN_MAX 4096
+#define PT_ENV_MAX 256
+#define PT_ENV_KEY_MAX 128
+#define PT_ENV_VALUE_MAX 32768
+#define PT_SECRETS_MAX 64
+#define PT_SECRET_NAME_MAX 64
+#define PT_SECRET_VALUE_MAX 65536
+
+enum pt_restart_policy {
+	PT_RESTART_ALWAYS = 0,   /* default: respawn on any exit */
+	PT_RESTART_ON_FAILURE,   /* respawn unless it exited 0 */
+	PT_RESTART_NEVER,
+};
+
+struct pt_kv {
+	char *key;
+	char *value;             /* for secrets: NULL when loaded without values */
+};
+
+struct pt_resources {
+	uint64_t memory_max;     /* bytes; 0 = daemon default */
+	uint64_t memory_high;    /* bytes; 0 = derived from memory_max */
+	uint32_t cpu_millis;     /* 1000 = one core; 0 = daemon default */
+	uint32_t cpu_weight;     /* 1..10000; 0 = default (100) */
+	uint64_t pids_max;       /* 0 = daemon default */
+};
+
+struct pt_spec {
+	char slug[PT_SLUG_MAX + 1];
+	char blueprint_name[PT_BP_NAME_MAX + 1];
+	char blueprint_version[PT_BP_VERSION_MAX + 1];
+	char **entrypoint;       /* NULL-terminated, NULL = blueprint's */
+	char **args;             /* NULL-terminated, NULL = blueprint's */
+	struct pt_kv *env;
+	size_t n_env;
+	struct pt_kv *secrets;
+	size_t n_secrets;
+	uint16_t port;           /* 0 = blueprint's */
+	struct pt_resources resources;
+	enum pt_restart_policy restart;
+};
+
+/* Parses and validates a whole spec. On failure returns -EINVAL (or
+ * -ENOMEM), fills err (err->field names the JSON path at fault, e.g.
+ * "env.FOO" or "resources.memory") and leaves *ret untouched.
+ * `text` need not be NUL-terminated. */
+int pt_spec_parse(const char *text, size_t len, struct pt_spec *ret, pt_err *err);
+
+/* Same, from an already-parsed jansson object (the API request body). */
+struct json_t;
+int pt_spec_from_json(struct json_t *obj, struct pt_spec *ret, pt_err *err);
+
+/* Serialises a spec. Secret values are written only when with_secrets is
+ * true (never for spec.json on disk nor for `inspect`: those carry the
+ * names alone). Returns a new reference, NULL on ENOMEM. */
+struct json_t *pt_spec_to_json(const struct pt_spec *spec, bool with_secrets);
+
+void pt_spec_free(struct pt_spec *spec);
+
+/* The individual grammars, for the CLI and the daemon. Each returns 0 or
+ * -EINVAL with a message naming `field`. */
+int pt_slug_validate(const char *slug, const char *field, pt_err *err);
+int pt_blueprint_ref_parse(const char *ref, char name[PT_BP_NAME_MAX + 1],
+			   char version[PT_BP_VERSION_MAX + 1], const char *field,
+			   pt_err *err);
+int pt_env_key_validate(const char *key, const char *field, pt_err *err);
+int pt_secret_name_validate(const char *name, const char *field, pt_err *err);
+
+/* "256M", "1G", "1048576", "512Ki" -> bytes. Suffixes K M G T (powers of
+ * 1024, optional trailing 'i' or 'B'). Rejects 0, overflow and junk. */
+int pt_size_parse(const char *text, uint64_t *ret_bytes);
+/* "0.5", "2", "1.25" cores -> millicores (1..1024000). */
+int pt_cpu_parse(const char *text, uint32_t *ret_millis);
+
+const char *pt_restart_policy_name(enum pt_restart_policy p);
+int pt_restart_policy_parse(const char *text, enum pt_restart_policy *ret);

@@ -1,0 +1,35 @@
+/* ptenantd.conf: `key = value` lines, `#` comments. See ptenantd(8). */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backoff.h"
+#include "error.h"
+
+struct pt_config {
+	char state_dir[256];     /* default /var/lib/ptenant */
+	char runtime_dir[256];   /* default /run/ptenant (socket, mountpoints) */
+	char api_group[64];      /* default "ptenant"; "" = root only */
+	uint32_t uid_base;       /* default 1000000000; ranges of 65536 above it */
+	uint32_t uid_ranges;     /* default 4096: how many tenants may exist */
+	uint64_t log_max_bytes;  /* default 1M */
+	uint32_t log_keep;       /* default 3 */
+	uint32_t stop_grace_ms;  /* default 10000 */
+	struct pt_backoff_policy backoff;
+	uint64_t default_memory_max; /* default 512M */
+	uint32_t default_cpu_millis; /* default 1000 */
+	uint64_t default_pids_max;   /* default 512 */
+};
+
+void pt_config_defaults(struct pt_config *c);
+/* Parses text over the defaults already in *c. Unknown keys, bad values
+ * and duplicate keys are errors naming the line and the key. */
+int pt_config_parse(struct pt_config *c, const char *text, size_t len,
+		    const char *origin, pt_err *err);
+/* Loads a file; a missing file is not an error when optional is true. */
+int pt_config_load(struct pt_config *c, const char *path, int optional,
+		   pt_err *err);
+/* Sets one key from a command-line flag ("state_dir", "/tmp/x"). */
+int pt_config_set(struct pt_config *c, const char *key, const char *value,
+		  pt_err *err);

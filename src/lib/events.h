@@ -1,0 +1,37 @@
+/* The incident journal: one JSON object per line in events.jsonl.
+ *
+ * {"time":"2026-12-02T06:08:11.123Z","ts":1796184491123,"tenant":"acme",
+ *  "event":"exit","reason":"signal","code":9,"restarts":3,"message":"..."}
+ *
+ * Appends are a single write(2) of a whole line on an O_APPEND fd, so
+ * concurrent readers never see a torn record and a crash loses at most
+ * the line being written. Also sent to journald when it runs. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct json_t;
+
+struct pt_event {
+	uint64_t ts_ms;
+	const char *tenant;      /* slug, or NULL for daemon events */
+	const char *event;       /* "exit", "respawn", "crash-loop", "create", ... */
+	const char *reason;      /* "exit", "signal", "oom-killed", ... or NULL */
+	int code;                /* exit code / signal, -1 when none */
+	const char *message;     /* free text, or NULL */
+};
+
+/* Appends one record to fd (opened O_WRONLY|O_APPEND|O_CLOEXEC). */
+int pt_events_append(int fd, const struct pt_event *ev, pt_err *err);
+
+/* Reads the journal at path and returns a JSON array of the last `max`
+ * records (all if max == 0), those of `tenant` only when non-NULL. Lines
+ * that do not parse are skipped (a torn last line after a crash). */
+int pt_events_read(const char *path, const char *tenant, size_t max,
+		   struct json_t **ret_array, pt_err *err);
+
+/* ISO 8601 UTC with milliseconds into buf (at least 32 bytes). */
+void pt_format_time_ms(uint64_t ts_ms, char *buf, size_t size);

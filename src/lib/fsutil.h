@@ -1,0 +1,39 @@
+/* Filesystem helpers the daemon trusts with tenant-writable trees. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Writes `len` bytes to dirfd/name atomically: a temp file in the same
+ * directory, fsync, rename over name, fsync of the directory. A crash at
+ * any point leaves either the old file or the new one, never a torn one.
+ * dirfd may be AT_FDCWD. */
+int pt_write_file_atomic(int dirfd, const char *name, const void *data,
+			 size_t len, mode_t mode, pt_err *err);
+
+/* Reads a whole regular file (O_NOFOLLOW; at most max bytes, -EFBIG past
+ * that) into a NUL-terminated malloc'd buffer. */
+int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,
+		 size_t *ret_len, pt_err *err);
+
+/* Removes dirfd/name and everything below it without ever following a
+ * symlink or crossing into another mount (tenant layers are hostile: a
+ * planted symlink must not make the daemon delete host files). -ENOENT
+ * counts as success. */
+int pt_rmtree_at(int dirfd, const char *name, pt_err *err);
+
+/* mkdir -p with a mode for the directories it creates. */
+int pt_mkdir_p(const char *path, mode_t mode, pt_err *err);
+
+/* Creates dirfd/name as a directory owned by uid:gid with mode, or fixes
+ * an existing directory (not a symlink) to that owner and mode. */
+int pt_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid,
+		   gid_t gid, pt_err *err);
+
+/* Copies a directory tree (regular files, dirs, symlinks; hard links
+ * kept as links), preserving mode, owner and mtimes. Device nodes, fifos
+ * and sockets are refused with -EPERM naming the path: a blueprint has no
+ * business shipping them. Used by `blueprint import`. */
+int pt_copy_tree(const char *src, const char *dst, pt_err *err);
