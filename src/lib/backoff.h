@@ -18,7 +18,7 @@ struct pt_backoff_policy {
 	uint32_t max_ms;         /* cap of the exponential part (e.g. 10000) */
 	uint32_t burst;          /* crashes in window that mean crash-loop (e.g. 5) */
 	uint32_t window_ms;      /* e.g. 60000 */
-	uint32_t crashloop_ms;   /* delay while in crash-loop (e.g. 60000) */
+	uint32_t crashloop_ms;   /* delay while in crash-loop (default 30000) */
 };
 
 struct pt_backoff {

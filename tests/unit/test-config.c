@@ -1,0 +1,379 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+
+static int parse(struct pt_config *c, const char *text, pt_err *err)
+{
+	return pt_config_parse(c, text, strlen(text), "test.conf", err);
+}
+
+static void test_defaults(void **state)
+{
+	struct pt_config c;
+
+	(void)state;
+	memset(&c, 0xaa, sizeof(c));
+	pt_config_defaults(&c);
+	assert_string_equal(c.state_dir, "/var/lib/ptenant");
+	assert_string_equal(c.runtime_dir, "/run/ptenant");
+	assert_string_equal(c.api_group, "ptenant");
+	assert_int_equal(c.uid_base, 1000000000);
+	assert_int_equal(c.uid_ranges, 4096);
+	assert_int_equal(c.log_max_bytes, 1024 * 1024);
+	assert_int_equal(c.log_keep, 3);
+	assert_int_equal(c.stop_grace_ms, 10000);
+	assert_int_equal(c.backoff.initial_ms, 100);
+	assert_int_equal(c.backoff.max_ms, 10000);
+	assert_int_equal(c.backoff.burst, 5);
+	assert_int_equal(c.backoff.window_ms, 60000);
+	assert_int_equal(c.backoff.crashloop_ms, 30000);
+	assert_int_equal(c.default_memory_max, 512ULL * 1024 * 1024);
+	assert_int_equal(c.default_cpu_millis, 1000);
+	assert_int_equal(c.default_pids_max, 512);
+}
+
+static void test_full_file(void **state)
+{
+	static const char text[] =
+		"state_dir = /srv/ptenant/state\n"
+		"runtime_dir = /run/pt\n"
+		"api_group = pt-admins_2\n"
+		"uid_base = 200000\n"
+		"uid_ranges = 100\n"
+		"log_max_bytes = 4M\n"
+		"log_keep = 7\n"
+		"stop_grace_ms = 2500\n"
+		"restart_initial_ms = 50\n"
+		"restart_max_ms = 5000\n"
+		"crashloop_burst = 8\n"
+		"crashloop_window_ms = 120000\n"
+		"crashloop_delay_ms = 90000\n"
+		"default_memory_max = 2GiB\n"
+		"default_cpu = 0.25\n"
+		"default_pids_max = 1024\n";
+	struct pt_config c;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, text, &err), 0);
+	assert_string_equal(c.state_dir, "/srv/ptenant/state");
+	assert_string_equal(c.runtime_dir, "/run/pt");
+	assert_string_equal(c.api_group, "pt-admins_2");
+	assert_int_equal(c.uid_base, 200000);
+	assert_int_equal(c.uid_ranges, 100);
+	assert_int_equal(c.log_max_bytes, 4 * 1024 * 1024);
+	assert_int_equal(c.log_keep, 7);
+	assert_int_equal(c.stop_grace_ms, 2500);
+	assert_int_equal(c.backoff.initial_ms, 50);
+	assert_int_equal(c.backoff.max_ms, 5000);
+	assert_int_equal(c.backoff.burst, 8);
+	assert_int_equal(c.backoff.window_ms, 120000);
+	assert_int_equal(c.backoff.crashloop_ms, 90000);
+	assert_int_equal(c.default_memory_max, 2ULL * 1024 * 1024 * 1024);
+	assert_int_equal(c.default_cpu_millis, 250);
+	assert_int_equal(c.default_pids_max, 1024);
+}
+
+static void test_syntax(void **state)
+{
+	static const char text[] =
+		"# full-line comment\n"
+		"\n"
+		"   \t\n"
+		"   # indented comment\n"
+		"\tstate_dir\t=\t/srv/a   # trailing comment\n"
+		"runtime_dir=\"/run/with space#x\"  # quoted keeps '#'\n"
+		"api_group = \"\"\n"
+		"log_max_bytes=64K\r\n"
+		"default_memory_max = \"1024KB\"\n"
+		"default_cpu = 2\n"
+		"uid_ranges = 12#not-a-comment-so-bad";
+	struct pt_config c, want;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	/* '#' glued to a value is part of it; so the last line is an error */
+	assert_int_equal(parse(&c, text, &err), -EINVAL);
+	assert_string_equal(err.msg,
+		"test.conf:11: key 'uid_ranges': '12#not-a-comment-so-bad' is not a valid number");
+
+	/* without that line, and with no final newline */
+	pt_config_defaults(&c);
+	assert_int_equal(pt_config_parse(&c, text, strstr(text, "uid_ranges") - text - 1,
+					 "test.conf", &err), 0);
+	assert_string_equal(c.state_dir, "/srv/a");
+	assert_string_equal(c.runtime_dir, "/run/with space#x");
+	assert_string_equal(c.api_group, "");
+	assert_int_equal(c.log_max_bytes, 64 * 1024);
+	assert_int_equal(c.default_memory_max, 1024 * 1024);
+	assert_int_equal(c.default_cpu_millis, 2000);
+	pt_config_defaults(&want);
+	assert_int_equal(c.uid_ranges, want.uid_ranges);
+
+	/* an empty text and a comment-only text change nothing */
+	assert_int_equal(pt_config_parse(&want, "", 0, "test.conf", &err), 0);
+	assert_int_equal(parse(&want, "# nothing\n\n", &err), 0);
+	pt_config_defaults(&c);
+	assert_memory_equal(&c, &want, sizeof(c));
+}
+
+static void test_values(void **state)
+{
+	static const struct {
+		const char *line;
+		size_t offset;
+		uint64_t want;
+		int is64;
+	} cases[] = {
+		{ "log_max_bytes = 4096", offsetof(struct pt_config, log_max_bytes), 4096, 1 },
+		{ "log_max_bytes = 8192B", offsetof(struct pt_config, log_max_bytes), 8192, 1 },
+		{ "log_max_bytes = 1G", offsetof(struct pt_config, log_max_bytes), 1ULL << 30, 1 },
+		{ "log_max_bytes = 5k", offsetof(struct pt_config, log_max_bytes), 5120, 1 },
+		{ "default_memory_max = 1T", offsetof(struct pt_config, default_memory_max), 1ULL << 40, 1 },
+		{ "default_memory_max = 3MiB", offsetof(struct pt_config, default_memory_max), 3ULL << 20, 1 },
+		{ "default_cpu = 0.001", offsetof(struct pt_config, default_cpu_millis), 1, 0 },
+		{ "default_cpu = 1.5", offsetof(struct pt_config, default_cpu_millis), 1500, 0 },
+		{ "default_cpu = 3.14", offsetof(struct pt_config, default_cpu_millis), 3140, 0 },
+		{ "default_cpu = 007", offsetof(struct pt_config, default_cpu_millis), 7000, 0 },
+		{ "uid_base = 65536", offsetof(struct pt_config, uid_base), 65536, 0 },
+		{ "stop_grace_ms = 0", offsetof(struct pt_config, stop_grace_ms), 0, 0 },
+		{ "stop_grace_ms = 600000", offsetof(struct pt_config, stop_grace_ms), 600000, 0 },
+	};
+	pt_err err = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pt_config c;
+		uint64_t got64 = 0;
+		uint32_t got32 = 0;
+
+		pt_config_defaults(&c);
+		assert_int_equal(parse(&c, cases[i].line, &err), 0);
+		if (cases[i].is64) {
+			memcpy(&got64, (char *)&c + cases[i].offset, sizeof(got64));
+			assert_int_equal(got64, cases[i].want);
+		} else {
+			memcpy(&got32, (char *)&c + cases[i].offset, sizeof(got32));
+			assert_int_equal(got32, cases[i].want);
+		}
+	}
+}
+
+/* Each bad text must fail with exactly this message, name the key in
+ * err.field, and leave the struct as it was. */
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *field, *msg;
+	} cases[] = {
+		{ "log_keep = 4\nbogus = 1\n", "bogus",
+		  "test.conf:2: key 'bogus': unknown key" },
+		{ "log_keep = 4\n\nlog_keep = 5\n", "log_keep",
+		  "test.conf:3: key 'log_keep': duplicate key" },
+		{ "# c\nstate_dir /srv/x\n", "state_dir",
+		  "test.conf:2: key 'state_dir': missing '='" },
+		{ "state_dir = srv/x\n", "state_dir",
+		  "test.conf:1: key 'state_dir': must be an absolute path" },
+		{ "runtime_dir = /run/../etc\n", "runtime_dir",
+		  "test.conf:1: key 'runtime_dir': must not contain '..'" },
+		{ "runtime_dir = /run/..\n", "runtime_dir",
+		  "test.conf:1: key 'runtime_dir': must not contain '..'" },
+		{ "state_dir =\n", "state_dir",
+		  "test.conf:1: key 'state_dir': must be an absolute path" },
+		{ "uid_ranges = 5000\nlog_keep = 1\nuid_base = 4000000000\n", "uid_base",
+		  "test.conf:3: key 'uid_base': uid_base 4000000000 + uid_ranges 5000 * 65536 passes 4294967295" },
+		{ "uid_base = 4000000000\nuid_ranges = 5000\n", "uid_ranges",
+		  "test.conf:2: key 'uid_ranges': uid_base 4000000000 + uid_ranges 5000 * 65536 passes 4294967295" },
+		{ "uid_base = 65535\n", "uid_base",
+		  "test.conf:1: key 'uid_base': 65535 out of range 65536..4294967295" },
+		{ "log_max_bytes = 10X\n", "log_max_bytes",
+		  "test.conf:1: key 'log_max_bytes': '10X' is not a valid size" },
+		{ "log_max_bytes = 1023\n", "log_max_bytes",
+		  "test.conf:1: key 'log_max_bytes': 1023 out of range 4096..1073741824" },
+		{ "default_memory_max = 99999999999999999999K\n", "default_memory_max",
+		  "test.conf:1: key 'default_memory_max': '99999999999999999999K' is not a valid size" },
+		{ "default_memory_max = 16777216T\n", "default_memory_max",
+		  "test.conf:1: key 'default_memory_max': '16777216T' is not a valid size" },
+		{ "api_group = Admins\n", "api_group",
+		  "test.conf:1: key 'api_group': not a valid group name" },
+		{ "api_group = 1pt\n", "api_group",
+		  "test.conf:1: key 'api_group': not a valid group name" },
+		{ "default_cpu = 0.0001\n", "default_cpu",
+		  "test.conf:1: key 'default_cpu': '0.0001' is not a valid cpu value" },
+		{ "default_cpu = 0\n", "default_cpu",
+		  "test.conf:1: key 'default_cpu': 0 out of range 1..1024000" },
+		{ "default_cpu = 1.\n", "default_cpu",
+		  "test.conf:1: key 'default_cpu': '1.' is not a valid cpu value" },
+		{ "log_keep = 101\n", "log_keep",
+		  "test.conf:1: key 'log_keep': 101 out of range 1..100" },
+		{ "log_keep = -1\n", "log_keep",
+		  "test.conf:1: key 'log_keep': '-1' is not a valid number" },
+		{ "crashloop_burst = 33\n", "crashloop_burst",
+		  "test.conf:1: key 'crashloop_burst': 33 out of range 1..32" },
+		{ "stop_grace_ms = 600001\n", "stop_grace_ms",
+		  "test.conf:1: key 'stop_grace_ms': 600001 out of range 0..600000" },
+		{ "state_dir = \"/srv/x\n", "state_dir",
+		  "test.conf:1: key 'state_dir': unterminated quoted value" },
+		{ "state_dir = \"/srv/x\" y\n", "state_dir",
+		  "test.conf:1: key 'state_dir': text after the quoted value" },
+		{ " = 5\n", "",
+		  "test.conf:1: key '': empty key" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pt_config c, before;
+		pt_err err = { 0 };
+
+		pt_config_defaults(&c);
+		c.log_keep = 9; /* not a default: shows nothing was written */
+		before = c;
+		assert_int_equal(parse(&c, cases[i].text, &err), -EINVAL);
+		assert_int_equal(err.code, -EINVAL);
+		assert_string_equal(err.msg, cases[i].msg);
+		assert_string_equal(err.field, cases[i].field);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+}
+
+static void test_long_path(void **state)
+{
+	char text[400], path[300];
+	struct pt_config c, before;
+	pt_err err = { 0 };
+
+	(void)state;
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[256] = '\0'; /* 256 chars: one too many for char[256] */
+	snprintf(text, sizeof(text), "state_dir = %s\n", path);
+	pt_config_defaults(&c);
+	before = c;
+	assert_int_equal(parse(&c, text, &err), -EINVAL);
+	assert_string_equal(err.msg, "test.conf:1: key 'state_dir': path longer than 255 bytes");
+	assert_memory_equal(&c, &before, sizeof(c));
+	path[255] = '\0';
+	snprintf(text, sizeof(text), "state_dir = %s\n", path);
+	assert_int_equal(parse(&c, text, &err), 0);
+	assert_string_equal(c.state_dir, path);
+}
+
+static void test_nul_and_origin(void **state)
+{
+	static const char text[] = "log_keep = 4\nstate_dir = /a\0b\n";
+	struct pt_config c, before;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	before = c;
+	assert_int_equal(pt_config_parse(&c, text, sizeof(text) - 1, NULL, &err), -EINVAL);
+	assert_string_equal(err.msg, "config:2: key 'state_dir': NUL byte in line");
+	assert_memory_equal(&c, &before, sizeof(c));
+	/* a NULL err is allowed */
+	assert_int_equal(parse(&c, "bogus = 1", NULL), -EINVAL);
+}
+
+static void test_set(void **state)
+{
+	struct pt_config c, before;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_int_equal(pt_config_set(&c, "state_dir", "/tmp/x", &err), 0);
+	assert_string_equal(c.state_dir, "/tmp/x");
+	assert_int_equal(pt_config_set(&c, "log_max_bytes", "2M", &err), 0);
+	assert_int_equal(c.log_max_bytes, 2 * 1024 * 1024);
+	assert_int_equal(pt_config_set(&c, "default_cpu", "0.5", &err), 0);
+	assert_int_equal(c.default_cpu_millis, 500);
+	/* setting the same key twice is how flags override: fine */
+	assert_int_equal(pt_config_set(&c, "log_keep", "5", &err), 0);
+	assert_int_equal(pt_config_set(&c, "log_keep", "6", &err), 0);
+	assert_int_equal(c.log_keep, 6);
+
+	before = c;
+	assert_int_equal(pt_config_set(&c, "state_dir", "../x", &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'state_dir': must be an absolute path");
+	assert_string_equal(err.field, "state_dir");
+	assert_int_equal(pt_config_set(&c, "nope", "1", &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'nope': unknown key");
+	assert_string_equal(err.field, "nope");
+	assert_int_equal(pt_config_set(&c, "uid_base", "4294000000", &err), -EINVAL);
+	assert_string_equal(err.msg,
+		"key 'uid_base': uid_base 4294000000 + uid_ranges 4096 * 65536 passes 4294967295");
+	assert_int_equal(pt_config_set(&c, "log_keep", NULL, &err), -EINVAL);
+	assert_memory_equal(&c, &before, sizeof(c));
+}
+
+static void test_load(void **state)
+{
+	char path[] = "/tmp/test-config-XXXXXX";
+	struct pt_config c, before;
+	pt_err err = { 0 };
+	_cleanup_free_ char *big = NULL;
+	int fd;
+
+	(void)state;
+	pt_config_defaults(&c);
+	before = c;
+	assert_int_equal(pt_config_load(&c, "/nonexistent/ptenantd.conf", 1, &err), 0);
+	assert_memory_equal(&c, &before, sizeof(c));
+	assert_int_equal(pt_config_load(&c, "/nonexistent/ptenantd.conf", 0, &err), -ENOENT);
+	assert_string_equal(err.msg,
+		"open config /nonexistent/ptenantd.conf: No such file or directory");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "log_keep = 8\nbad\n", 17), 17);
+	assert_int_equal(pt_config_load(&c, path, 1, &err), -EINVAL);
+	assert_true(strncmp(err.msg, path, strlen(path)) == 0);
+	assert_string_equal(err.msg + strlen(path), ":2: key 'bad': missing '='");
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	assert_int_equal(ftruncate(fd, 13), 0);
+	assert_int_equal(pt_config_load(&c, path, 0, &err), 0);
+	assert_int_equal(c.log_keep, 8);
+
+	/* exactly 64 KiB of comment is fine; one byte more is not */
+	big = malloc(65537);
+	assert_non_null(big);
+	memset(big, '#', 65537);
+	assert_int_equal(pwrite(fd, big, 65536, 0), 65536);
+	assert_int_equal(pt_config_load(&c, path, 0, &err), 0);
+	assert_int_equal(pwrite(fd, big, 65537, 0), 65537);
+	assert_int_equal(pt_config_load(&c, path, 0, &err), -EFBIG);
+	close(fd);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_long_path),
+		cmocka_unit_test(test_nul_and_origin),
+		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
