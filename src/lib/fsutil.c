@@ -1,1 +1,871 @@
-/* placeholder: being written */
+/* Filesystem helpers. Everything below a tenant's directory may have been
+ * planted by the tenant, so tree walks go fd by fd with O_NOFOLLOW, never
+ * resolve a path through a directory they did not just open themselves,
+ * and refuse to leave the mount they started on. */
+#include "fsutil.h"
+
+#include "cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <search.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Deeper than any real tree; a bound so a hostile one cannot make a walk
+ * run out of memory (or of fds, for the copy). */
+#define PT_TREE_MAX_DEPTH 4096
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000U
+#endif
+
+/* What makes two directories "the same mount": st_dev alone misses bind
+ * mounts of the same filesystem, so the mount id is compared as well when
+ * the kernel reports it (0 otherwise, on both sides). */
+struct fs_id {
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt;
+};
+
+static int fd_identity(int fd, struct fs_id *id)
+{
+	struct statx stx;
+	struct stat st;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &stx) == 0) {
+		id->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+		id->ino = stx.stx_ino;
+		id->mnt = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+		return 0;
+	}
+	/* Old kernels, or seccomp filters that predate statx. */
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->mnt = 0;
+	return 0;
+}
+
+static int same_mount(const struct fs_id *a, const struct fs_id *b)
+{
+	return a->dev == b->dev && a->mnt == b->mnt;
+}
+
+static int is_dot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- atomic write ---------------------------------------------------- */
+
+/* Opens the directory that will hold `name` (which may contain slashes),
+ * so the temp file, the rename and the directory fsync all act on the
+ * same directory even when dirfd is AT_FDCWD. */
+static int open_parent(int dirfd, const char *name, const char **ret_base)
+{
+	const char *slash = strrchr(name, '/');
+	_cleanup_free_ char *dir = NULL;
+	int fd;
+
+	if (!slash) {
+		*ret_base = name;
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (slash[1] == '\0')
+		return -EISDIR;
+	dir = slash == name ? strdup("/") : strndup(name, (size_t)(slash - name));
+	if (!dir)
+		return -ENOMEM;
+	*ret_base = slash + 1;
+	fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void random_suffix(char *out, size_t n)
+{
+	static const char chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static unsigned counter;
+	uint64_t v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ ++counter;
+	}
+	for (size_t i = 0; i < n; i++, v /= 62)
+		out[i] = chars[v % 62];
+	out[n] = '\0';
+}
+
+/* mkostemp() under a dirfd: O_EXCL on a random name, retried on clashes. */
+static int create_temp(int pfd, const char *base, char *tmp, size_t size)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int n = snprintf(tmp, size, ".%.200s.tmp.", base);
+		int fd;
+
+		random_suffix(tmp + n, 6);
+		fd = openat(pfd, tmp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int pt_write_file_atomic(int dirfd, const char *name, const void *data,
+			 size_t len, mode_t mode, pt_err *err)
+{
+	_cleanup_close_ int pfd = -1;
+	_cleanup_close_ int fd = -1;
+	char tmp[NAME_MAX + 1];
+	const char *base;
+	int r;
+
+	pfd = open_parent(dirfd, name, &base);
+	if (pfd < 0)
+		return pt_err_set(err, pfd, "open directory of %s", name);
+	fd = create_temp(pfd, base, tmp, sizeof(tmp));
+	if (fd < 0)
+		return pt_err_set(err, fd, "create temp file for %s", name);
+
+	r = write_all(fd, data, len);
+	if (r < 0) {
+		pt_err_set(err, r, "write %s", name);
+		goto fail;
+	}
+	/* The mode before the fsync, so it is as durable as the data. */
+	if (fchmod(fd, mode & 07777) < 0) {
+		r = pt_err_set(err, -errno, "chmod %s", name);
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = pt_err_set(err, -errno, "fsync %s", name);
+		goto fail;
+	}
+	if (renameat(pfd, tmp, pfd, base) < 0) {
+		r = pt_err_set(err, -errno, "rename %s over %s", tmp, name);
+		goto fail;
+	}
+	if (fsync(pfd) < 0)
+		return pt_err_set(err, -errno, "fsync directory of %s", name);
+	return 0;
+fail:
+	unlinkat(pfd, tmp, 0);
+	return r;
+}
+
+/* ---- read ------------------------------------------------------------ */
+
+static int read_bounded(int fd, size_t hint, size_t max, char **ret,
+			size_t *ret_len)
+{
+	/* Room for the NUL and for the read that sees EOF. */
+	size_t cap = (hint < 1022 ? 1022 : hint < max ? hint : max) + 2;
+	_cleanup_free_ char *buf = malloc(cap);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nbuf;
+
+			if (cap > SIZE_MAX / 2)
+				return -ENOMEM;
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		/* The file grew after the fstat. */
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,
+		 size_t *ret_len, pt_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	/* O_NONBLOCK: a planted fifo must not hang the daemon in open(). */
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return pt_err_set(err, -errno, "open %s", name);
+	if (fstat(fd, &st) < 0)
+		return pt_err_set(err, -errno, "stat %s", name);
+	if (S_ISDIR(st.st_mode))
+		return pt_err_set(err, -EISDIR, "read %s", name);
+	if (!S_ISREG(st.st_mode))
+		return pt_err_set(err, -EINVAL, "read %s: not a regular file",
+				  name);
+	if ((uint64_t)st.st_size > max)
+		return pt_err_set(err, -EFBIG, "read %s: larger than %zu bytes",
+				  name, max);
+	r = read_bounded(fd, (size_t)st.st_size, max, &data, &len);
+	if (r == -EFBIG)
+		return pt_err_set(err, r, "read %s: larger than %zu bytes",
+				  name, max);
+	if (r < 0)
+		return pt_err_set(err, r, "read %s", name);
+	*ret_data = data;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+/* ---- rmtree ---------------------------------------------------------- */
+
+/* The walk holds one directory open at a time and climbs back through
+ * "..", checking it is the directory it came from; so a tree of any
+ * depth costs two fds, and a directory moved mid-walk stops it. */
+struct rm_frame {
+	char *name;          /* name in the parent (the top: as given) */
+	struct fs_id id;
+};
+
+struct rm_walk {
+	struct rm_frame *stack;
+	size_t depth;
+	size_t cap;
+};
+
+/* "<what> <top>/<...>/<child>: <strerror>"; deep paths are cut short. */
+static int rm_fail(const struct rm_walk *w, const char *child, pt_err *err,
+		   int code, const char *what)
+{
+	char buf[PT_ERR_MSG_MAX];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < w->depth && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+					i ? "/" : "", w->stack[i].name);
+	if (child && len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - len, "/%s", child);
+	return pt_err_set(err, code, "%s %s", what, buf);
+}
+
+static int rm_push(struct rm_walk *w, char *name, const struct fs_id *id)
+{
+	if (w->depth == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 16;
+		struct rm_frame *n = realloc(w->stack, ncap * sizeof(*n));
+
+		if (!n) {
+			free(name);
+			return -ENOMEM;
+		}
+		w->stack = n;
+		w->cap = ncap;
+	}
+	w->stack[w->depth].name = name;
+	w->stack[w->depth].id = *id;
+	w->depth++;
+	return 0;
+}
+
+/* Unlinks the non-directories of d up to its first subdirectory, whose
+ * name it returns (1); 0 once d holds nothing but "." and "..". */
+static int rm_scan(const struct rm_walk *w, DIR *d, char **ret_child,
+		   pt_err *err)
+{
+	int fd = dirfd(d);
+	struct dirent *de;
+	struct stat st;
+
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			return errno ? rm_fail(w, NULL, err, -errno, "read directory")
+				     : 0;
+		if (is_dot(de->d_name))
+			continue;
+		if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno == ENOENT)
+					continue;
+				return rm_fail(w, de->d_name, err, -errno, "stat");
+			}
+			if (S_ISDIR(st.st_mode)) {
+				*ret_child = strdup(de->d_name);
+				return *ret_child ? 1 : -ENOMEM;
+			}
+		}
+		if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
+			return rm_fail(w, de->d_name, err, -errno, "remove");
+	}
+}
+
+static int rm_descend(struct rm_walk *w, int pfd, char *child, pt_err *err)
+{
+	_cleanup_free_ char *name = child;
+	_cleanup_close_ int fd = -1;
+	struct fs_id id;
+	int r;
+
+	if (w->depth >= PT_TREE_MAX_DEPTH)
+		return pt_err_set(err, -ELOOP, "remove %s: deeper than %d levels",
+				  w->stack[0].name, PT_TREE_MAX_DEPTH);
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return rm_fail(w, name, err, -errno, "open");
+	r = fd_identity(fd, &id);
+	if (r < 0)
+		return rm_fail(w, name, err, r, "stat");
+	if (!same_mount(&id, &w->stack[0].id))
+		return rm_fail(w, name, err, -EXDEV, "refusing to cross the mount at");
+	r = rm_push(w, TAKE_PTR(name), &id);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+/* From the emptied directory fd back to its parent, removing it. */
+static int rm_ascend(struct rm_walk *w, int fd, pt_err *err)
+{
+	struct rm_frame *self = &w->stack[w->depth - 1];
+	_cleanup_close_ int pfd = -1;
+	struct fs_id id;
+	int r;
+
+	pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return rm_fail(w, "..", err, -errno, "open");
+	r = fd_identity(pfd, &id);
+	if (r < 0)
+		return rm_fail(w, "..", err, r, "stat");
+	if (id.dev != self[-1].id.dev || id.ino != self[-1].id.ino)
+		return rm_fail(w, NULL, err, -ESTALE, "moved while removing");
+	if (unlinkat(pfd, self->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return rm_fail(w, NULL, err, -errno, "remove");
+	free(self->name);
+	w->depth--;
+	return TAKE_FD(pfd);
+}
+
+/* Empties the directory at the top of the stack (fd, consumed). */
+static int rm_run(struct rm_walk *w, int fd, pt_err *err)
+{
+	for (;;) {
+		_cleanup_closedir_ DIR *d = NULL;
+		char *child = NULL;
+		int r;
+
+		d = fdopendir(fd);
+		if (!d) {
+			r = -errno;
+			close(fd);
+			return rm_fail(w, NULL, err, r, "open directory");
+		}
+		r = rm_scan(w, d, &child, err);
+		if (r < 0)
+			return r;
+		if (r == 0 && w->depth == 1)
+			return 0;
+		fd = r > 0 ? rm_descend(w, dirfd(d), child, err)
+			   : rm_ascend(w, dirfd(d), err);
+		if (fd < 0)
+			return fd;
+	}
+}
+
+int pt_rmtree_at(int dirfd, const char *name, pt_err *err)
+{
+	struct rm_walk w = { 0 };
+	_cleanup_close_ int fd = -1;
+	struct fs_id id;
+	struct stat st;
+	int r;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : pt_err_set(err, -errno, "stat %s", name);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return pt_err_set(err, -errno, "remove %s", name);
+		return 0;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : pt_err_set(err, -errno, "open %s", name);
+	r = fd_identity(fd, &id);
+	if (r < 0)
+		return pt_err_set(err, r, "stat %s", name);
+
+	r = rm_push(&w, strdup(name), &id);
+	if (r == 0 && !w.stack[0].name)
+		r = -ENOMEM;
+	if (r == 0)
+		r = rm_run(&w, TAKE_FD(fd), err);
+	for (size_t i = 0; i < w.depth; i++)
+		free(w.stack[i].name);
+	free(w.stack);
+	if (r < 0)
+		return r;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return pt_err_set(err, -errno, "remove %s", name);
+	return 0;
+}
+
+/* ---- mkdir ----------------------------------------------------------- */
+
+static int mkdir_one(const char *path, mode_t mode, pt_err *err)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return pt_err_set(err, -errno, "create directory %s", path);
+	if (stat(path, &st) < 0)
+		return pt_err_set(err, -errno, "stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return pt_err_set(err, -ENOTDIR, "create directory %s", path);
+	return 0;
+}
+
+int pt_mkdir_p(const char *path, mode_t mode, pt_err *err)
+{
+	_cleanup_free_ char *copy = NULL;
+	int r;
+
+	if (!path || !*path)
+		return pt_err_set(err, -EINVAL, "create directory \"\"");
+	copy = strdup(path);
+	if (!copy)
+		return pt_err_set(err, -ENOMEM, "create directory %s", path);
+	for (char *p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		if (p[-1] != '/') {
+			*p = '\0';
+			r = mkdir_one(copy, mode, err);
+			if (r < 0)
+				return r;
+			*p = c;
+		}
+		if (c == '\0')
+			return 0;
+	}
+}
+
+int pt_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid,
+		   gid_t gid, pt_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdirat(dirfd, name, mode & 07777) < 0) {
+		if (errno != EEXIST)
+			return pt_err_set(err, -errno, "create directory %s", name);
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return pt_err_set(err, -errno, "stat %s", name);
+		if (!S_ISDIR(st.st_mode))
+			return pt_err_set(err, -ENOTDIR, "create directory %s", name);
+	}
+	/* Through an fd, so a directory swapped for a symlink after the
+	 * check is refused rather than followed. */
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return pt_err_set(err, -errno, "open %s", name);
+	if (fchown(fd, uid, gid) < 0)
+		return pt_err_set(err, -errno, "chown %s to %u:%u", name,
+				  (unsigned)uid, (unsigned)gid);
+	/* After the chown, which may have cleared the setgid bit. */
+	if (fchmod(fd, mode & 07777) < 0)
+		return pt_err_set(err, -errno, "chmod %s", name);
+	return 0;
+}
+
+/* ---- copy ------------------------------------------------------------ */
+
+struct cp_link {
+	dev_t dev;
+	ino_t ino;
+	char *path;          /* relative to the destination top */
+};
+
+struct cp_ctx {
+	const char *src;
+	int dst_root;
+	struct fs_id top;
+	struct fs_id dst;    /* refused as a source: a copy into itself */
+	void *links;         /* tsearch tree of struct cp_link */
+	char *path;          /* relative path of the entry being copied */
+	size_t len;
+	size_t cap;
+};
+
+/* "<what> <src>/<path>: <strerror>" for the entry being copied. */
+static int cp_fail(const struct cp_ctx *c, pt_err *err, int code,
+		   const char *what)
+{
+	return pt_err_set(err, code, "%s %s/%s", what, c->src, c->path);
+}
+
+static int cp_link_cmp(const void *a, const void *b)
+{
+	const struct cp_link *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+static void cp_link_free(void *p)
+{
+	struct cp_link *l = p;
+
+	free(l->path);
+	free(l);
+}
+
+static int cp_path_push(struct cp_ctx *c, const char *name, size_t *ret_old)
+{
+	size_t need = c->len + 1 + strlen(name) + 1;
+
+	if (need > c->cap) {
+		char *n = realloc(c->path, need * 2);
+
+		if (!n)
+			return -ENOMEM;
+		c->path = n;
+		c->cap = need * 2;
+	}
+	*ret_old = c->len;
+	c->len += (size_t)sprintf(c->path + c->len, "%s%s", c->len ? "/" : "",
+				  name);
+	return 0;
+}
+
+/* Owner, then mode (the chown cleared any setuid/setgid), then times. */
+static int cp_meta(struct cp_ctx *c, int fd, const struct stat *st, pt_err *err)
+{
+	const struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+		return cp_fail(c, err, -errno, "chown copy of");
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return cp_fail(c, err, -errno, "chmod copy of");
+	if (futimens(fd, ts) < 0)
+		return cp_fail(c, err, -errno, "set times on copy of");
+	return 0;
+}
+
+static int cp_data(int in, int out)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(in, NULL, out, NULL, SIZE_MAX >> 2, 0);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n == 0)
+			return 0;
+		/* Filesystems it cannot serve: fall back to read/write. */
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP && errno != EPERM)
+			return -errno;
+		break;
+	}
+	for (;;) {
+		int r;
+
+		n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		r = write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int cp_file(struct cp_ctx *c, int sfd, int dfd, const char *name,
+		   pt_err *err)
+{
+	_cleanup_close_ int in = -1;
+	_cleanup_close_ int out = -1;
+	struct stat st;
+	int r;
+
+	in = openat(sfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (in < 0)
+		return cp_fail(c, err, -errno, "open");
+	/* Rechecked on the fd: the entry may have been swapped since. */
+	if (fstat(in, &st) < 0)
+		return cp_fail(c, err, -errno, "stat");
+	if (!S_ISREG(st.st_mode) || st.st_dev != c->top.dev)
+		return cp_fail(c, err, -EPERM, "changed while copying:");
+	out = openat(dfd, name,
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cp_fail(c, err, -errno, "create copy of");
+	r = cp_data(in, out);
+	if (r < 0)
+		return cp_fail(c, err, r, "copy");
+	return cp_meta(c, out, &st, err);
+}
+
+static int cp_symlink(struct cp_ctx *c, int sfd, int dfd, const char *name,
+		      const struct stat *st, pt_err *err)
+{
+	const struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char target[PATH_MAX];
+	ssize_t n;
+
+	n = readlinkat(sfd, name, target, sizeof(target));
+	if (n < 0 || (size_t)n >= sizeof(target))
+		return cp_fail(c, err, n < 0 ? -errno : -ENAMETOOLONG, "read link");
+	target[n] = '\0';
+	if (symlinkat(target, dfd, name) < 0)
+		return cp_fail(c, err, -errno, "create copy of");
+	if (fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return cp_fail(c, err, -errno, "chown copy of");
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return cp_fail(c, err, -errno, "set times on copy of");
+	return 0;
+}
+
+/* A second name of an inode already copied becomes a link to the copy;
+ * the first is recorded. Returns 1 when linked. */
+static int cp_hardlink(struct cp_ctx *c, int dfd, const char *name,
+		       const struct stat *st, pt_err *err)
+{
+	struct cp_link key = { .dev = st->st_dev, .ino = st->st_ino };
+	struct cp_link **found, *l;
+
+	found = tfind(&key, &c->links, cp_link_cmp);
+	if (found) {
+		if (linkat(c->dst_root, (*found)->path, dfd, name, 0) < 0)
+			return cp_fail(c, err, -errno, "link copy of");
+		return 1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l) {
+		*l = key;
+		l->path = strdup(c->path);
+	}
+	if (!l || !l->path || !tsearch(l, &c->links, cp_link_cmp)) {
+		if (l)
+			cp_link_free(l);
+		return cp_fail(c, err, -ENOMEM, "copy");
+	}
+	return 0;
+}
+
+static int cp_dir(struct cp_ctx *c, int sfd, int dfd, int depth, pt_err *err);
+
+static int cp_subdir(struct cp_ctx *c, int sfd, int dfd, const char *name,
+		     int depth, pt_err *err)
+{
+	_cleanup_close_ int sub = -1;
+	_cleanup_close_ int dsub = -1;
+	struct fs_id id;
+	struct stat st;
+	int r;
+
+	if (depth >= PT_TREE_MAX_DEPTH)
+		return pt_err_set(err, -ELOOP, "copy %s: deeper than %d levels",
+				  c->src, PT_TREE_MAX_DEPTH);
+	sub = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return cp_fail(c, err, -errno, "open");
+	r = fd_identity(sub, &id);
+	if (r == 0 && fstat(sub, &st) < 0)
+		r = -errno;
+	if (r < 0)
+		return cp_fail(c, err, r, "stat");
+	if (!same_mount(&id, &c->top))
+		return cp_fail(c, err, -EXDEV, "refusing to cross the mount at");
+	if (id.dev == c->dst.dev && id.ino == c->dst.ino)
+		return cp_fail(c, err, -EINVAL, "refusing to copy the destination");
+	if (mkdirat(dfd, name, 0700) < 0)
+		return cp_fail(c, err, -errno, "create copy of");
+	dsub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dsub < 0)
+		return cp_fail(c, err, -errno, "open copy of");
+	r = cp_dir(c, TAKE_FD(sub), dsub, depth + 1, err);
+	if (r < 0)
+		return r;
+	/* Last: creating the children changed the mtime. */
+	return cp_meta(c, dsub, &st, err);
+}
+
+static int cp_special(struct cp_ctx *c, mode_t mode, pt_err *err)
+{
+	const char *kind = S_ISCHR(mode) || S_ISBLK(mode) ? "device node"
+			   : S_ISFIFO(mode)               ? "fifo"
+			   : S_ISSOCK(mode)               ? "socket"
+							  : "special file";
+
+	return pt_err_set(err, -EPERM, "copy %s/%s: refusing to copy a %s",
+			  c->src, c->path, kind);
+}
+
+static int cp_entry(struct cp_ctx *c, int sfd, int dfd, const char *name,
+		    int depth, pt_err *err)
+{
+	struct stat st;
+	size_t old;
+	int r;
+
+	r = cp_path_push(c, name, &old);
+	if (r < 0)
+		return pt_err_set(err, r, "copy %s", c->src);
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = cp_fail(c, err, -errno, "stat");
+	else if (st.st_dev != c->top.dev)
+		r = cp_fail(c, err, -EXDEV, "refusing to cross the mount at");
+	else if (S_ISDIR(st.st_mode))
+		r = cp_subdir(c, sfd, dfd, name, depth, err);
+	else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		r = cp_special(c, st.st_mode, err);
+	else if (st.st_nlink > 1 && (r = cp_hardlink(c, dfd, name, &st, err)))
+		r = r < 0 ? r : 0;
+	else if (S_ISLNK(st.st_mode))
+		r = cp_symlink(c, sfd, dfd, name, &st, err);
+	else
+		r = cp_file(c, sfd, dfd, name, err);
+	c->len = old;
+	c->path[old] = '\0';
+	return r;
+}
+
+/* Copies the children of sfd (consumed) into dfd. */
+static int cp_dir(struct cp_ctx *c, int sfd, int dfd, int depth, pt_err *err)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(sfd);
+	struct dirent *de;
+	int r;
+
+	if (!d) {
+		r = -errno;
+		close(sfd);
+		return cp_fail(c, err, r, "open directory");
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			return errno ? cp_fail(c, err, -errno, "read directory") : 0;
+		if (is_dot(de->d_name))
+			continue;
+		r = cp_entry(c, dirfd(d), dfd, de->d_name, depth, err);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int cp_top(struct cp_ctx *c, const char *dst, pt_err *err)
+{
+	_cleanup_close_ int sfd = -1;
+	struct stat st;
+	int r;
+
+	sfd = open(c->src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return pt_err_set(err, -errno, "open %s", c->src);
+	r = fd_identity(sfd, &c->top);
+	if (r == 0 && fstat(sfd, &st) < 0)
+		r = -errno;
+	if (r < 0)
+		return pt_err_set(err, r, "stat %s", c->src);
+	c->dst_root = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->dst_root < 0)
+		return pt_err_set(err, -errno, "open %s", dst);
+	r = fd_identity(c->dst_root, &c->dst);
+	if (r < 0)
+		return pt_err_set(err, r, "stat %s", dst);
+	r = cp_dir(c, TAKE_FD(sfd), c->dst_root, 1, err);
+	if (r < 0)
+		return r;
+	return cp_meta(c, c->dst_root, &st, err);
+}
+
+int pt_copy_tree(const char *src, const char *dst, pt_err *err)
+{
+	struct cp_ctx c = { .src = src, .dst_root = -1, .cap = 256 };
+	int r;
+
+	c.path = calloc(1, c.cap);
+	if (!c.path)
+		return pt_err_set(err, -ENOMEM, "copy %s", src);
+	/* 0700 until the end, so nobody else sees a half-made tree. */
+	if (mkdir(dst, 0700) < 0) {
+		free(c.path);
+		return pt_err_set(err, -errno, "create directory %s", dst);
+	}
+	r = cp_top(&c, dst, err);
+	if (c.dst_root >= 0)
+		close(c.dst_root);
+	tdestroy(c.links, cp_link_free);
+	free(c.path);
+	if (r < 0)
+		pt_rmtree_at(AT_FDCWD, dst, NULL);
+	return r;
+}

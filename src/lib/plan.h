@@ -1,0 +1,67 @@
+/* Policy, then mechanism: a validated spec becomes a spawn plan, a plain
+ * list of typed steps (what to mount where, which env, which argv). The
+ * plan is data: it can be printed (`ptenantd --dry-run`, debug logs) and
+ * tested without a kernel; rootfs.c and spawn.c execute it. */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum pt_step_kind {
+	PT_STEP_PROC,        /* procfs of the tenant's pid namespace */
+	PT_STEP_SYSFS,       /* read-only sysfs of the tenant's netns */
+	PT_STEP_TMPFS,       /* tmpfs with options `data` */
+	PT_STEP_BIND_DEV,    /* bind a host device node (source) */
+	PT_STEP_DEVPTS,      /* a private devpts instance */
+	PT_STEP_SYMLINK,     /* symlink target -> source */
+	PT_STEP_BIND_DATA,   /* the tenant's persistent volume */
+	PT_STEP_FILE,        /* write `content` to target with `mode` */
+};
+
+struct pt_step {
+	enum pt_step_kind kind;
+	const char *target;      /* relative to the new root, no leading '/' */
+	const char *source;      /* host path or symlink text, or NULL */
+	const char *data;        /* mount options, or NULL */
+	const char *content;     /* PT_STEP_FILE */
+	size_t content_len;
+	unsigned long flags;     /* MS_* */
+	mode_t mode;
+};
+
+#define PT_PLAN_STEPS_MAX 128
+
+struct pt_plan {
+	const char *slug;
+	uint32_t host_uid;
+	/* Paths in the daemon's mount namespace, opened by the child before
+	 * it drops its host identity. */
+	char tenant_dir[512];
+	char lower_dir[512];     /* the blueprint version's rootfs */
+	struct pt_step steps[PT_PLAN_STEPS_MAX];
+	size_t n_steps;
+	char **argv;             /* ptenant-init's argv (owned) */
+	char **envp;             /* the tenant's whole environment (owned) */
+	char *owned[PT_PLAN_STEPS_MAX]; /* strings the steps point to */
+	size_t n_owned;
+};
+
+struct pt_spec;
+struct pt_blueprint;
+
+/* Builds the plan of `spec` on blueprint `bp`. The plan points into spec
+ * (secrets, slug): spec must outlive it. */
+int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
+		  const struct pt_blueprint *bp, const char *tenant_dir,
+		  uint32_t host_uid, pt_err *err);
+void pt_plan_free(struct pt_plan *plan);
+void pt_plan_print(const struct pt_plan *plan, FILE *out);
+
+/* The environment of a tenant: the blueprint's env, then the spec's (the
+ * spec wins), then HOSTNAME=<slug>; PATH and HOME defaulted when neither
+ * sets them. Nothing comes from the daemon's own environment. */
+int pt_plan_env(const struct pt_spec *spec, const struct pt_blueprint *bp,
+		char ***ret_envp, pt_err *err);

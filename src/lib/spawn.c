@@ -1,0 +1,333 @@
+/* The parent/child choreography of a tenant start.
+ *
+ *   parent                                  child (new user/mnt/pid/... ns)
+ *   clone3(CLONE_NEW*, CLONE_PIDFD) ------> [C1] open host paths while it is
+ *                                                still host root (kuid 0)
+ *   [P1] write uid_map/gid_map                   (waits for "go")
+ *   [P2] idmapped blueprint mount for the
+ *        child's user namespace
+ *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
+ *                                           [C3] hostname, lo up
+ *                                           [C4] build rootfs, pivot_root
+ *                                           [C5] stdio, close fds, exec init
+ *   [P4] read: EOF = exec done  <---------- (sync socket is O_CLOEXEC)
+ *        or {errno, message} of the failed step
+ *
+ * P1 must precede C2: until the maps exist the child's uid 0 means nothing.
+ * P2 needs the child's user namespace, so it cannot happen before clone3.
+ * C1 precedes C2 because the daemon's directories are not searchable by
+ * the tenant's uids, on purpose. */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "confine.h"
+#include "idmap.h"
+#include "net.h"
+#include "rootfs.h"
+#include "syscalls.h"
+
+#define SYNC_GO 0x676f2121u
+
+struct sync_msg {
+	uint32_t magic;
+	int32_t code;
+	char msg[PT_ERR_MSG_MAX];
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void trace(const struct pt_spawn_req *req, const char *step, double *t)
+{
+	double n;
+
+	if (!req->trace)
+		return;
+	n = now_ms();
+	fprintf(stderr, "trace-spawn %s %-22s %7.3f ms\n", req->plan->slug, step, n - *t);
+	*t = n;
+}
+
+static int send_fd(int sock, uint32_t magic, int fd)
+{
+	struct sync_msg m = { .magic = magic };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -errno;
+}
+
+/* Returns the received fd (or -1 when none came), or -errno. */
+static int recv_fd(int sock, struct sync_msg *m)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return n == (ssize_t)sizeof(*m) ? fd : -EBADMSG;
+}
+
+/* ---- child ------------------------------------------------------------ */
+
+static __attribute__((noreturn)) void child_fail(int sock, const pt_err *err)
+{
+	struct sync_msg m = { .magic = 0, .code = err->code };
+
+	snprintf(m.msg, sizeof(m.msg), "%s", err->msg);
+	(void)!send(sock, &m, sizeof(m), MSG_NOSIGNAL);
+	_exit(127);
+}
+
+static int become_tenant_root(pt_err *err)
+{
+	if (setresgid(0, 0, 0) < 0)
+		return pt_err_set(err, -errno, "setresgid 0");
+	if (setgroups(0, NULL) < 0)
+		return pt_err_set(err, -errno, "setgroups");
+	if (setresuid(0, 0, 0) < 0)
+		return pt_err_set(err, -errno, "setresuid 0");
+	return 0;
+}
+
+static int setup_stdio(const struct pt_spawn_req *req, pt_err *err)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null < 0)
+		return pt_err_set(err, -errno, "open /dev/null in the tenant");
+	/* fd 3 is the read end of the log pipe: init keeps it open so that a
+	 * daemon restart never leaves the pipe without a reader (writers
+	 * would get SIGPIPE); it is never read inside the tenant. */
+	if (dup2(null, 0) < 0 || dup2(req->log_fd, 1) < 0 ||
+	    dup2(req->log_fd, 2) < 0 || dup2(req->keep_fd, 3) < 0)
+		return pt_err_set(err, -errno, "set up stdio");
+	close(null);
+	if (req->keep_fd == 3 && fcntl(3, F_SETFD, 0) < 0)
+		return pt_err_set(err, -errno, "keep fd 3");
+	/* Everything above 3 is the daemon's and must not reach the tenant:
+	 * mark it close-on-exec (the sync socket and the init memfd go
+	 * away with the exec itself). */
+	if (close_range(4, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return pt_err_set(err, -errno, "close_range");
+	return 0;
+}
+
+static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
+						 int sock)
+{
+	struct pt_rootfs_fds fds = PT_ROOTFS_FDS_INIT;
+	const struct pt_plan *plan = req->plan;
+	struct sync_msg m;
+	pt_err err = { 0 };
+
+	/* Until exec, the child must not outlive a daemon that died mid-setup. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+		_exit(127);
+	if (pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
+		child_fail(sock, &err);
+	fds.lower = recv_fd(sock, &m);
+	if (fds.lower < 0 || m.magic != SYNC_GO)
+		_exit(127); /* the parent failed and will reap us */
+	if (become_tenant_root(&err) < 0)                              /* C2 */
+		child_fail(sock, &err);
+	if (sethostname(plan->slug, strlen(plan->slug)) < 0) {         /* C3 */
+		pt_err_set(&err, -errno, "sethostname %s", plan->slug);
+		child_fail(sock, &err);
+	}
+	if (pt_net_loopback_up(&err) < 0)
+		child_fail(sock, &err);
+	if (pt_rootfs_enter(plan, &fds, &err) < 0)                     /* C4 */
+		child_fail(sock, &err);
+	if (setup_stdio(req, &err) < 0)                                /* C5 */
+		child_fail(sock, &err);
+	/* After the mounts (they need CAP_SYS_ADMIN), before exec. */
+	if (pt_confine_apply(&err) < 0)
+		child_fail(sock, &err);
+	umask(022);
+	/* The tenant must survive a daemon restart (live restore). */
+	prctl(PR_SET_PDEATHSIG, 0);
+	execveat(req->init_fd, "", plan->argv, plan->envp, AT_EMPTY_PATH);
+	pt_err_set(&err, -errno, "exec ptenant-init");
+	child_fail(sock, &err);
+}
+
+/* ---- parent ----------------------------------------------------------- */
+
+/* The blueprint rootfs as the child's user namespace must see it: files
+ * owned by host uid 0 on disk appear owned by the tenant's root, read-only,
+ * without a per-tenant copy or chown. */
+static int make_idmapped_lower(const char *lower, pid_t pid, pt_err *err)
+{
+	_cleanup_close_ int tree = -1, userns = -1;
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY |
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	userns = open(path, O_RDONLY | O_CLOEXEC);
+	if (userns < 0)
+		return pt_err_set(err, -errno, "open %s", path);
+	tree = open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return pt_err_set(err, -errno, "open_tree %s", lower);
+	attr.userns_fd = (uint64_t)userns;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return pt_err_set(err, -errno, "idmap mount of %s", lower);
+	return TAKE_FD(tree);
+}
+
+static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
+			double *t, pt_err *err)
+{
+	_cleanup_close_ int lower = -1;
+	struct sync_msg m;
+	ssize_t n;
+	int r;
+
+	r = pt_idmap_write(pid, req->plan->host_uid, err);             /* P1 */
+	if (r < 0)
+		return r;
+	trace(req, "idmap", t);
+	lower = make_idmapped_lower(req->plan->lower_dir, pid, err);  /* P2 */
+	if (lower < 0)
+		return lower;
+	trace(req, "idmapped-lower", t);
+	r = send_fd(sock, SYNC_GO, lower);                            /* P3 */
+	if (r < 0)
+		return pt_err_set(err, r, "release child");
+	do                                                            /* P4 */
+		n = recv(sock, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		trace(req, "child-setup+exec", t);
+		return 0;
+	}
+	if (n != (ssize_t)sizeof(m))
+		return pt_err_set(err, -EPROTO, "child sent a short sync message");
+	/* The child's message already carries its strerror text. */
+	return pt_err_field(err, m.code < 0 ? m.code : -EIO, "", "%.*s",
+			  (int)sizeof(m.msg) - 1, m.msg);
+}
+
+static void kill_and_reap(int pidfd, pid_t pid)
+{
+	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
+	     pt_err *err)
+{
+	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
+	struct pt_clone_args args = { 0 };
+	int sv[2], r;
+	double t = now_ms();
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return pt_err_set(err, -errno, "tenant %s: socketpair", req->plan->slug);
+	psock = sv[0];
+	csock = sv[1];
+	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+		     CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_PIDFD;
+	if (req->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)req->cgroup_fd;
+	}
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = pt_clone3(&args);
+	if (pid < 0)
+		return pt_err_set(err, -errno, "tenant %s: clone3", req->plan->slug);
+	if (pid == 0) {
+		close(psock);
+		child_main(req, csock);
+	}
+	trace(req, "clone3", &t);
+	pt_closep(&csock);
+	r = parent_setup(req, pid, psock, &t, err);
+	if (r < 0) {
+		kill_and_reap(pidfd, pid);
+		return pt_err_prefix(err, "tenant %s", req->plan->slug);
+	}
+	ret->pid = pid;
+	ret->pidfd = TAKE_FD(pidfd);
+	return 0;
+}
+
+int pt_spawn_load_init(const char *path, pt_err *err)
+{
+	_cleanup_close_ int src = -1, mfd = -1;
+	struct stat st;
+	char buf[65536];
+	ssize_t n;
+
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return pt_err_set(err, -errno, "open %s", path);
+	if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+		return pt_err_set(err, -ENOEXEC, "%s is not a regular file", path);
+	mfd = memfd_create("ptenant-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return pt_err_set(err, -errno, "memfd_create");
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(mfd, buf, (size_t)n) != n)
+			return pt_err_set(err, -errno, "copy %s to memfd", path);
+	if (n < 0)
+		return pt_err_set(err, -errno, "read %s", path);
+	if (fchmod(mfd, 0555) < 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_WRITE) < 0)
+		return pt_err_set(err, -errno, "seal ptenant-init memfd");
+	return TAKE_FD(mfd);
+}

@@ -1,0 +1,33 @@
+/* Spawning a tenant: clone3 into fresh namespaces, set up by the parent
+ * and the child in numbered steps over a sync socket, exec ptenant-init.
+ *
+ * The child's failures travel back as data (errno + message), so the
+ * caller can say exactly which setup step failed and for which tenant. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "plan.h"
+
+struct pt_spawn_req {
+	const struct pt_plan *plan;
+	int init_fd;             /* sealed memfd holding ptenant-init */
+	int log_fd;              /* write end of the log pipe: stdout, stderr */
+	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
+	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
+	int trace;               /* print per-step timings to stderr */
+};
+
+struct pt_spawn_res {
+	pid_t pid;               /* host pid of ptenant-init */
+	int pidfd;               /* owned by the caller */
+};
+
+int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
+	     pt_err *err);
+
+/* Loads a static binary into a sealed memfd: the tenant execs a copy no
+ * one can write, so a tenant can never reach the host binary through
+ * /proc/self/exe. */
+int pt_spawn_load_init(const char *path, pt_err *err);

@@ -1,0 +1,149 @@
+/* ptenant: the operator's CLI for ptenantd. See ptenant(1). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cli.h"
+#include "config-build.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ptenant [--socket PATH] [--json] COMMAND [ARG]...\n\n"
+		"Tenants:\n"
+		"  create SLUG --blueprint NAME@VERSION [OPTION]...  create and start a tenant\n"
+		"  create -f SPEC.json                 the same from a spec file\n"
+		"  start SLUG | stop SLUG | restart SLUG | rm SLUG\n"
+		"  ls                                  list tenants\n"
+		"  inspect SLUG                        spec and state (secret values never shown)\n"
+		"  logs [-f] SLUG                      the tenant's stdout and stderr\n"
+		"  events [SLUG]                       the incident journal\n"
+		"  exec SLUG -- CMD [ARG]...           run CMD inside the tenant\n"
+		"Blueprints:\n"
+		"  blueprint import NAME@VERSION DIR   import DIR/{manifest.json,rootfs}\n"
+		"  blueprint ls\n\n"
+		"  --socket PATH   the API socket (default $PTENANT_SOCKET or /run/ptenant/ptenantd.sock)\n"
+		"  --json          print JSON instead of tables\n\n"
+		"Exit status: 0 done, 1 failed, 2 usage error; exec exits with CMD's status.\n");
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ptenant: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ptenant --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+void cli_print_json(json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (text)
+		puts(text);
+	free(text);
+}
+
+void cli_print_error(json_t *resp)
+{
+	json_t *e = json_object_get(resp, "error");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	const char *field = json_string_value(json_object_get(e, "field"));
+
+	fprintf(stderr, "ptenant: %s%s%s%s\n", msg ? msg : "request failed",
+		field && field[0] ? " (field: " : "", field && field[0] ? field : "",
+		field && field[0] ? ")" : "");
+}
+
+json_t *cli_call_fds(struct cli *cli, json_t *req, const int *fds, int n_fds)
+{
+	pt_err err = { 0 };
+	json_t *resp = NULL;
+	int fd = pt_api_connect(cli->socket, &err);
+
+	if (fd >= 0) {
+		pt_api_call(fd, req, fds, (size_t)n_fds, &resp, &err);
+		close(fd);
+	}
+	json_decref(req);
+	if (!resp) {
+		fprintf(stderr, "ptenant: %s\n", err.msg);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(resp, "ok"))) {
+		if (cli->json)
+			cli_print_json(resp);
+		cli_print_error(resp);
+		json_decref(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+json_t *cli_call(struct cli *cli, json_t *req)
+{
+	return cli_call_fds(cli, req, NULL, 0);
+}
+
+static int dispatch(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (strcmp(cmd, "create") == 0)
+		return cmd_create(cli, argc, argv);
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0)
+		return cmd_simple(cli, cmd, argc, argv);
+	if (strcmp(cmd, "ls") == 0)
+		return cmd_ls(cli, argc, argv);
+	if (strcmp(cmd, "inspect") == 0)
+		return cmd_inspect(cli, argc, argv);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(cli, argc, argv);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(cli, argc, argv);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(cli, argc, argv);
+	if (strcmp(cmd, "blueprint") == 0)
+		return cmd_blueprint(cli, argc, argv);
+	return cli_usage_error("unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .socket = getenv("PTENANT_SOCKET") };
+	int i = 1;
+
+	if (!cli.socket || !cli.socket[0])
+		cli.socket = "/run/ptenant/ptenantd.sock";
+	/* Global options come before the command, so a command's own
+	 * arguments (exec's CMD above all) are never taken for ours. */
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			cli.json = true;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			cli.socket = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ptenant %s\n", PTENANT_VERSION);
+			return EXIT_OK;
+		} else {
+			return cli_usage_error("unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return dispatch(&cli, argc - i, argv + i);
+}

@@ -1,0 +1,334 @@
+/* The control API's operations: each validates its request fully, then
+ * acts. A handler answers with conn_reply/conn_reply_error exactly once,
+ * now or (stop, rm, exec) when the operation completes. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config-build.h"
+#include "api.h"
+#include "blueprint.h"
+#include "daemon.h"
+#include "events.h"
+
+static const char *req_string(json_t *req, const char *key, pt_err *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!json_is_string(v)) {
+		pt_err_field(err, -EINVAL, key, "request needs a string field \"%s\"", key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* Finds the tenant named by "slug", validating the slug's grammar first
+ * so a hostile name never reaches a path. */
+static struct tenant *req_tenant(struct daemon *d, json_t *req, pt_err *err)
+{
+	const char *slug = req_string(req, "slug", err);
+	struct tenant *t;
+
+	if (!slug || pt_slug_validate(slug, "slug", err) < 0)
+		return NULL;
+	t = tenant_find(d, slug);
+	if (!t)
+		pt_err_field(err, -ENOENT, "slug", "no tenant %s", slug);
+	return t;
+}
+
+static void reply_tenant(struct daemon *d, struct conn *c, struct tenant *t)
+{
+	json_t *resp = pt_api_ok_response();
+
+	json_object_set_new(resp, "tenant", tenant_summary(d, t));
+	conn_reply(d, c, resp);
+}
+
+static void op_create(struct daemon *d, struct conn *c, json_t *req)
+{
+	struct pt_spec spec;
+	struct tenant *t = NULL;
+	pt_err err = { 0 };
+	json_t *start = json_object_get(req, "start");
+	int r;
+
+	if (start && !json_is_boolean(start)) {
+		pt_err_field(&err, -EINVAL, "start", "\"start\" must be true or false");
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	r = pt_spec_from_json(json_object_get(req, "spec"), &spec, &err);
+	if (r < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	r = tenant_create(d, &spec, !start || json_is_true(start), &t, &err);
+	pt_spec_free(&spec);
+	if (r < 0 && !t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	if (r < 0) {
+		/* Created, but its first start failed: say both. */
+		json_t *resp = pt_api_error_response(&err);
+
+		json_object_set_new(resp, "tenant", tenant_summary(d, t));
+		conn_reply(d, c, resp);
+		return;
+	}
+	reply_tenant(d, c, t);
+}
+
+static void op_start(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+
+	if (!t || tenant_start(d, t, &err) < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	pt_backoff_reset(&t->backoff);
+	tenant_record(d, t, "start", NULL, -1, NULL);
+	reply_tenant(d, c, t);
+}
+
+static void op_stop(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	int r;
+
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	r = tenant_stop(d, t, c, &err);
+	if (r < 0)
+		conn_reply_error(d, c, &err);
+	else if (r > 0)
+		conn_defer(c); /* answered when it has exited */
+	else
+		reply_tenant(d, c, t);
+}
+
+static void op_rm(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	int r;
+
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	r = tenant_remove(d, t, c, &err);
+	if (r < 0)
+		conn_reply_error(d, c, &err);
+	else if (r > 0)
+		conn_defer(c);
+	else
+		conn_reply(d, c, pt_api_ok_response());
+}
+
+static void op_ls(struct daemon *d, struct conn *c, json_t *req)
+{
+	json_t *resp = pt_api_ok_response(), *arr = json_array();
+
+	(void)req;
+	for (size_t i = 0; i < d->n_tenants; i++)
+		json_array_append_new(arr, tenant_summary(d, d->tenants[i]));
+	json_object_set_new(resp, "tenants", arr);
+	conn_reply(d, c, resp);
+}
+
+static void op_inspect(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	json_t *resp, *info;
+
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	info = tenant_summary(d, t);
+	/* The spec as stored: secret names, never their values. */
+	json_object_set_new(info, "spec", pt_spec_to_json(&t->spec, false));
+	json_object_set_new(info, "dir", json_string(t->dir));
+	json_object_set_new(info, "host_gid", json_integer(t->st.host_uid));
+	json_object_set_new(info, "id_range", json_integer(65536));
+	resp = pt_api_ok_response();
+	json_object_set_new(resp, "tenant", info);
+	conn_reply(d, c, resp);
+}
+
+static void op_restart(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	int r;
+
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	t->restart_pending = true;
+	r = tenant_stop(d, t, c, &err);
+	if (r > 0) {
+		conn_defer(c); /* started again, then answered, on exit */
+		return;
+	}
+	t->restart_pending = false;
+	if (r < 0 || tenant_start(d, t, &err) < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	reply_tenant(d, c, t);
+}
+
+static void op_logs(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	json_t *off = json_object_get(req, "offset"), *data, *resp;
+	json_int_t offset = -1;
+
+	if (t && off && (!json_is_integer(off) || json_integer_value(off) < 0)) {
+		pt_err_field(&err, -EINVAL, "offset", "\"offset\" must be a non-negative integer");
+		t = NULL;
+	}
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	if (off)
+		offset = json_integer_value(off);
+	data = logs_read(t, offset, 256 * 1024, &err);
+	if (!data) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	resp = pt_api_ok_response();
+	json_object_update(resp, data);
+	json_decref(data);
+	conn_reply(d, c, resp);
+}
+
+static void op_events(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	json_t *slug = json_object_get(req, "slug"), *max = json_object_get(req, "max");
+	json_t *arr = NULL, *resp;
+	char path[300];
+
+	if ((slug && (!json_is_string(slug) ||
+		      pt_slug_validate(json_string_value(slug), "slug", &err) < 0)) ||
+	    (max && (!json_is_integer(max) || json_integer_value(max) < 0))) {
+		if (!err.code)
+			pt_err_field(&err, -EINVAL, slug ? "slug" : "max", "bad filter");
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/events.jsonl", d->cfg.state_dir);
+	if (pt_events_read(path, slug ? json_string_value(slug) : NULL,
+			   max ? (size_t)json_integer_value(max) : 100, &arr, &err) < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	resp = pt_api_ok_response();
+	json_object_set_new(resp, "events", arr);
+	conn_reply(d, c, resp);
+}
+
+static void op_exec(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+
+	if (!t || exec_start(d, c, t, req, &err) < 0)
+		conn_reply_error(d, c, &err);
+}
+
+static void op_blueprint_import(struct daemon *d, struct conn *c, json_t *req)
+{
+	char name[PT_BP_NAME_MAX + 1], version[PT_BP_VERSION_MAX + 1];
+	const char *ref, *dir;
+	pt_err err = { 0 };
+
+	/* The daemon reads the directory as root: only root may name one. */
+	if (!conn_is_root(c)) {
+		pt_err_set(&err, -EPERM, "blueprint import is for root only");
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	ref = req_string(req, "ref", &err);
+	dir = ref ? req_string(req, "dir", &err) : NULL;
+	if (!dir || pt_blueprint_ref_parse(ref, name, version, "ref", &err) < 0 ||
+	    (dir[0] != '/' && pt_err_field(&err, -EINVAL, "dir", "dir must be an absolute path")) ||
+	    pt_blueprint_import(d->cfg.state_dir, name, version, dir, &err) < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	tenant_record(d, NULL, "blueprint-import", NULL, -1, ref);
+	conn_reply(d, c, pt_api_ok_response());
+}
+
+static void op_blueprint_ls(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	json_t *arr, *resp;
+
+	(void)req;
+	if (pt_blueprint_list(d->cfg.state_dir, &arr, &err) < 0) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	resp = pt_api_ok_response();
+	json_object_set_new(resp, "blueprints", arr);
+	conn_reply(d, c, resp);
+}
+
+static void op_ping(struct daemon *d, struct conn *c, json_t *req)
+{
+	json_t *resp = pt_api_ok_response();
+
+	(void)req;
+	json_object_set_new(resp, "version", json_string(PTENANT_VERSION));
+	json_object_set_new(resp, "tenants", json_integer((json_int_t)d->n_tenants));
+	conn_reply(d, c, resp);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct daemon *d, struct conn *c, json_t *req);
+} ops[] = {
+	{ "ping", op_ping },
+	{ "create", op_create },
+	{ "start", op_start },
+	{ "stop", op_stop },
+	{ "restart", op_restart },
+	{ "rm", op_rm },
+	{ "ls", op_ls },
+	{ "inspect", op_inspect },
+	{ "logs", op_logs },
+	{ "events", op_events },
+	{ "exec", op_exec },
+	{ "blueprint.import", op_blueprint_import },
+	{ "blueprint.ls", op_blueprint_ls },
+};
+
+void api_dispatch(struct daemon *d, struct conn *c, const char *op, json_t *req)
+{
+	pt_err err = { 0 };
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].name, op) == 0) {
+			ops[i].fn(d, c, req);
+			return;
+		}
+	pt_err_field(&err, -EINVAL, "op", "unknown op \"%.64s\"", op);
+	conn_reply_error(d, c, &err);
+}

@@ -1,0 +1,132 @@
+/* ptenantd's internal interfaces: one event loop, the tenant table, the
+ * API connections. Everything hangs off one struct daemon passed
+ * explicitly (no globals), so a reader always sees which state a function
+ * touches. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "error.h"
+#include "logfile.h"
+#include "ptenant/spec.h"
+#include "state.h"
+
+struct json_t;
+struct daemon;
+
+/* Something in the epoll set. */
+struct watch {
+	int fd;
+	void (*on_ready)(struct daemon *d, struct watch *w, uint32_t events);
+};
+
+enum tenant_phase {
+	PHASE_STOPPED = 0,   /* not running, by command or by policy */
+	PHASE_RUNNING,
+	PHASE_STOPPING,      /* SIGTERM sent, SIGKILL at stop_deadline */
+	PHASE_BACKOFF,       /* exited, restart at next_start */
+	PHASE_CRASHLOOP,     /* exited too often, restart at next_start */
+	PHASE_FAILED,        /* cannot be started (e.g. blueprint missing) */
+};
+
+struct conn;
+
+struct tenant {
+	struct pt_spec spec;             /* secret values not loaded */
+	struct pt_tenant_state st;
+	char dir[512];
+	enum tenant_phase phase;
+	struct watch proc;               /* pidfd of ptenant-init */
+	struct watch log;                /* read end of the log pipe */
+	struct pt_logfile logfile;
+	struct pt_backoff backoff;
+	uint64_t next_start;             /* monotonic ms, PHASE_BACKOFF/CRASHLOOP */
+	uint64_t stop_deadline;          /* monotonic ms, PHASE_STOPPING */
+	uint64_t started_mono;           /* monotonic ms of the last start */
+	bool adopted;                    /* restored after a daemon restart */
+	bool broken;                     /* its files could not be loaded */
+	bool removing;                   /* rm requested: delete once stopped */
+	bool restart_pending;            /* restart requested: start once stopped */
+	char last_error[256];            /* why the last start failed */
+	struct conn *waiters[8];         /* API calls answered when it stops */
+	size_t n_waiters;
+};
+
+struct daemon {
+	struct pt_config cfg;
+	char tenants_dir[300];
+	char socket_path[300];
+	int epfd;
+	struct watch sig;
+	struct watch listener;
+	struct watch timer;
+	int init_fd;                     /* sealed memfd of ptenant-init */
+	int events_fd;                   /* events.jsonl, O_APPEND */
+	gid_t api_gid;                   /* (gid_t)-1: root only */
+	bool trace_spawn;
+	bool quit;
+	struct tenant **tenants;
+	size_t n_tenants;
+	struct conn *dead_conns;         /* closed, freed after the loop round */
+};
+
+/* loop.c */
+uint64_t now_mono_ms(void);
+uint64_t now_real_ms(void);
+int loop_add(struct daemon *d, struct watch *w, uint32_t events);
+void loop_del(struct daemon *d, struct watch *w);
+/* Creates the epoll set, signalfd and timer; before anything registers. */
+int loop_prepare(struct daemon *d);
+int loop_run(struct daemon *d);
+void loop_rearm_timer(struct daemon *d);
+
+/* tenant.c: lifecycle */
+struct tenant *tenant_find(struct daemon *d, const char *slug);
+int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
+		  struct tenant **ret, pt_err *err);
+int tenant_start(struct daemon *d, struct tenant *t, pt_err *err);
+int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
+		pt_err *err);
+int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
+		  pt_err *err);
+void tenant_tick(struct daemon *d, uint64_t now);
+uint64_t tenant_next_deadline(struct daemon *d);
+const char *tenant_phase_name(enum tenant_phase p);
+struct json_t *tenant_summary(struct daemon *d, struct tenant *t);
+void tenant_record(struct daemon *d, struct tenant *t, const char *event,
+		   const char *reason, int code, const char *message);
+int tenant_save_state(struct tenant *t, pt_err *err);
+void tenant_free(struct tenant *t);
+void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
+
+/* restore.c: bring tenants back at startup */
+int restore_tenants(struct daemon *d);
+
+/* logs.c */
+int logs_attach(struct daemon *d, struct tenant *t, int read_fd, pt_err *err);
+void logs_detach(struct daemon *d, struct tenant *t);
+struct json_t *logs_read(struct tenant *t, int64_t offset, size_t max, pt_err *err);
+
+/* api-server.c */
+int api_listen(struct daemon *d, pt_err *err);
+void api_reap(struct daemon *d);
+void conn_reply(struct daemon *d, struct conn *c, struct json_t *resp);
+void conn_reply_error(struct daemon *d, struct conn *c, const pt_err *err);
+bool conn_is_root(const struct conn *c);
+int conn_take_fds(struct conn *c, int *fds, size_t n);
+/* The reply comes later (from a tenant waiter or a job). */
+void conn_defer(struct conn *c);
+void conn_set_job(struct conn *c, void *job,
+		  void (*cancel)(struct daemon *d, void *job));
+
+/* api-ops.c */
+void api_dispatch(struct daemon *d, struct conn *c, const char *op,
+		  struct json_t *req);
+
+/* exec.c */
+int exec_start(struct daemon *d, struct conn *c, struct tenant *t,
+	       struct json_t *req, pt_err *err);

@@ -1,0 +1,223 @@
+/* `ptenant exec SLUG -- CMD...`: a process that joins every namespace of
+ * the running tenant, becomes its root, takes the same confinement as the
+ * tenant itself, and runs CMD on the caller's own stdin/stdout/stderr
+ * (passed over the API socket). The reply, with CMD's exit code, is sent
+ * when it exits.
+ *
+ *   daemon --fork--> helper: setns(all of the tenant's namespaces),
+ *                    setresuid(0), non-dumpable
+ *                    --fork--> cmd (now inside the tenant's pid ns):
+ *                              confine, exec
+ *                    helper waits, exits with cmd's status
+ * The second fork is what actually enters the pid namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "blueprint.h"
+#include "cleanup.h"
+#include "confine.h"
+#include "daemon.h"
+#include "plan.h"
+#include "api.h"
+#include "syscalls.h"
+
+struct exec_job {
+	struct watch w;                  /* pidfd of the helper */
+	struct conn *conn;
+	pid_t pid;
+};
+
+#define NS_ALL (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | \
+		CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+static __attribute__((noreturn)) void die(const char *what)
+{
+	fprintf(stderr, "ptenant exec: %s: %s\n", what, strerror(errno));
+	_exit(126);
+}
+
+static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
+					      const int *stdio)
+{
+	pt_err err = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		if (dup2(stdio[i], i) < 0)
+			die("set up stdio");
+	close_range(3, ~0U, 0);
+	if (pt_confine_apply(&err) < 0) {
+		fprintf(stderr, "ptenant exec: %s\n", err.msg);
+		_exit(126);
+	}
+	execvpe(argv[0], argv, envp);
+	fprintf(stderr, "ptenant exec: %s: %s\n", argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static __attribute__((noreturn)) void helper_main(int tenant_pidfd, char **argv,
+						  char **envp, const int *stdio)
+{
+	int status;
+	pid_t pid;
+
+	/* Until it execs, this process holds daemon memory: no tenant
+	 * process may ptrace it or read its /proc entries. */
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setns(tenant_pidfd, NS_ALL) < 0)
+		die("join the tenant's namespaces");
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+		die("become the tenant's root");
+	if (chdir("/") < 0)
+		die("chdir /");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		run_cmd(argv, envp, stdio);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("wait");
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+static void job_free(struct daemon *d, struct exec_job *job)
+{
+	loop_del(d, &job->w);
+	pt_closep(&job->w.fd);
+	free(job);
+}
+
+static void on_helper_exit(struct daemon *d, struct watch *w, uint32_t events)
+{
+	struct exec_job *job = (struct exec_job *)w;
+	siginfo_t si = { 0 };
+	json_t *resp;
+	int code = -1;
+
+	(void)events;
+	if (waitid(P_PIDFD, (id_t)w->fd, &si, WEXITED) == 0)
+		code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	if (job->conn) {
+		resp = pt_api_ok_response();
+		json_object_set_new(resp, "exit_code", json_integer(code));
+		conn_reply(d, job->conn, resp);
+	}
+	job_free(d, job);
+}
+
+/* The caller went away: its command goes too. */
+static void job_cancel(struct daemon *d, void *p)
+{
+	struct exec_job *job = p;
+
+	(void)d;
+	job->conn = NULL;
+	pidfd_send_signal(job->w.fd, SIGKILL, NULL, 0);
+}
+
+static int parse_argv(json_t *req, char ***ret, pt_err *err)
+{
+	json_t *arr = json_object_get(req, "argv");
+	size_t n = json_array_size(arr);
+	char **argv;
+
+	if (!json_is_array(arr) || n == 0 || n > PT_ARGV_MAX)
+		return pt_err_field(err, -EINVAL, "argv",
+				    "\"argv\" must be an array of 1 to %d strings", PT_ARGV_MAX);
+	argv = calloc(n + 1, sizeof(char *));
+	if (!argv)
+		return pt_err_set(err, -ENOMEM, "allocate argv");
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(arr, i);
+
+		if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s) ||
+		    !(argv[i] = strdup(json_string_value(s)))) {
+			for (size_t k = 0; k < i; k++)
+				free(argv[k]);
+			free(argv);
+			return pt_err_field(err, -EINVAL, "argv", "argv[%zu] must be a string without NUL", i);
+		}
+	}
+	*ret = argv;
+	return 0;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int tenant_env(struct daemon *d, struct tenant *t, char ***ret, pt_err *err)
+{
+	struct pt_blueprint bp;
+	int r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
+				  t->spec.blueprint_version, &bp, err);
+
+	if (r < 0)
+		return r;
+	r = pt_plan_env(&t->spec, &bp, ret, err);
+	pt_blueprint_free(&bp);
+	return r;
+}
+
+int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
+	       pt_err *err)
+{
+	char **argv = NULL, **envp = NULL;
+	struct pt_clone_args args = { 0 };
+	struct exec_job *job;
+	int stdio[3], pidfd = -1, r;
+	pid_t pid = -1;
+
+	if (t->phase != PHASE_RUNNING)
+		return pt_err_set(err, -ESRCH, "tenant %s is %s, not running",
+				  t->spec.slug, tenant_phase_name(t->phase));
+	if (conn_take_fds(c, stdio, 3) < 0)
+		return pt_err_set(err, -EBADF, "exec needs the caller's stdin, stdout and stderr");
+	r = parse_argv(req, &argv, err);
+	if (r == 0)
+		r = tenant_env(d, t, &envp, err);
+	job = r == 0 ? calloc(1, sizeof(*job)) : NULL;
+	if (r == 0 && !job)
+		r = pt_err_set(err, -ENOMEM, "allocate exec job");
+	if (r == 0) {
+		args.flags = CLONE_PIDFD;
+		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+		args.exit_signal = SIGCHLD;
+		pid = pt_clone3(&args);
+		if (pid == 0)
+			helper_main(t->proc.fd, argv, envp, stdio);
+		if (pid < 0)
+			r = pt_err_set(err, -errno, "tenant %s: fork exec helper", t->spec.slug);
+	}
+	for (int i = 0; i < 3; i++)
+		close(stdio[i]);
+	strv_free(argv);
+	strv_free(envp);
+	if (r < 0) {
+		free(job);
+		return r;
+	}
+	job->w.fd = pidfd;
+	job->w.on_ready = on_helper_exit;
+	job->conn = c;
+	job->pid = pid;
+	loop_add(d, &job->w, EPOLLIN);
+	conn_set_job(c, job, job_cancel);
+	return 0;
+}

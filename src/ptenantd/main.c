@@ -1,0 +1,229 @@
+/* ptenantd: the supervisor. See ptenantd(8). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-build.h"
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "fsutil.h"
+#include "spawn.h"
+
+#define DEFAULT_CONFIG "/etc/ptenant/ptenantd.conf"
+#define MAX_OVERRIDES 16
+
+struct options {
+	const char *config;
+	bool config_given;
+	const char *init;
+	const char *keys[MAX_OVERRIDES];
+	const char *values[MAX_OVERRIDES];
+	size_t n;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ptenantd [OPTION]...\n"
+		"Supervise ptenant tenants: spawn, respawn, serve the control API.\n\n"
+		"  -c, --config FILE       config file (default " DEFAULT_CONFIG ")\n"
+		"      --state-dir DIR     override state_dir\n"
+		"      --runtime-dir DIR   override runtime_dir (the API socket lives there)\n"
+		"      --uid-base N        override uid_base\n"
+		"      --api-group NAME    override api_group (\"\" = root only)\n"
+		"      --init PATH         the ptenant-init binary (default: the installed one)\n"
+		"      --trace-spawn       print each spawn plan and per-step timings\n"
+		"  -h, --help              this help\n"
+		"      --version           print the version\n\n"
+		"Exit status: 0 after SIGTERM/SIGINT, 1 when startup fails, 2 on bad usage.\n"
+		"Tenants keep running when ptenantd stops; the next start adopts them.\n");
+}
+
+static int parse_args(int argc, char **argv, struct daemon *d, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "uid-base", required_argument, NULL, 'u' },
+		{ "api-group", required_argument, NULL, 'g' },
+		{ "init", required_argument, NULL, 'i' },
+		{ "trace-spawn", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'c': o->config = optarg; o->config_given = true; break;
+		case 'i': o->init = optarg; break;
+		case 't': d->trace_spawn = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("ptenantd %s\n", PTENANT_VERSION); exit(0);
+		case 's': key = "state_dir"; break;
+		case 'r': key = "runtime_dir"; break;
+		case 'u': key = "uid_base"; break;
+		case 'g': key = "api_group"; break;
+		default: usage(stderr); return -EINVAL;
+		}
+		if (key && o->n < MAX_OVERRIDES) {
+			o->keys[o->n] = key;
+			o->values[o->n++] = optarg;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ptenantd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The config file, then the flags over it. */
+static int load_config(struct daemon *d, const struct options *o, pt_err *err)
+{
+	int r;
+
+	pt_config_defaults(&d->cfg);
+	r = pt_config_load(&d->cfg, o->config, !o->config_given, err);
+	for (size_t i = 0; r == 0 && i < o->n; i++)
+		r = pt_config_set(&d->cfg, o->keys[i], o->values[i], err);
+	return r;
+}
+
+/* The installed ptenant-init, or the one beside us in a build tree. */
+static void find_init(const struct options *o, char *buf, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (o->init) {
+		snprintf(buf, size, "%s", o->init);
+		return;
+	}
+	snprintf(buf, size, "%s/ptenant-init", PTENANT_LIBEXECDIR);
+	if (access(buf, X_OK) == 0)
+		return;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(buf, size, "%s/../init/ptenant-init", dirname(self));
+	}
+}
+
+static int resolve_group(struct daemon *d)
+{
+	struct group *g;
+
+	d->api_gid = (gid_t)-1;
+	if (!d->cfg.api_group[0])
+		return 0;
+	g = getgrnam(d->cfg.api_group);
+	if (!g) {
+		fprintf(stderr, "ptenantd: api_group %s does not exist: API is root-only\n",
+			d->cfg.api_group);
+		return 0;
+	}
+	d->api_gid = g->gr_gid;
+	return 0;
+}
+
+static int prepare_dirs(struct daemon *d, pt_err *err)
+{
+	char path[400];
+	int r;
+
+	snprintf(d->tenants_dir, sizeof(d->tenants_dir), "%s/tenants", d->cfg.state_dir);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s/ptenantd.sock", d->cfg.runtime_dir);
+	r = pt_mkdir_p(d->cfg.state_dir, 0755, err);
+	if (r == 0)
+		r = pt_mkdir_p(d->tenants_dir, 0700, err);
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/blueprints", d->cfg.state_dir);
+		r = pt_mkdir_p(path, 0755, err);
+	}
+	if (r == 0)
+		r = pt_mkdir_p(d->cfg.runtime_dir, 0755, err);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/events.jsonl", d->cfg.state_dir);
+	d->events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (d->events_fd < 0)
+		return pt_err_set(err, -errno, "open %s", path);
+	return 0;
+}
+
+static int start_up(struct daemon *d, const struct options *o, pt_err *err)
+{
+	char init_path[PATH_MAX];
+	int r;
+
+	r = load_config(d, o, err);
+	if (r == 0)
+		r = resolve_group(d);
+	if (r == 0)
+		r = prepare_dirs(d, err);
+	if (r < 0)
+		return r;
+	find_init(o, init_path, sizeof(init_path));
+	d->init_fd = pt_spawn_load_init(init_path, err);
+	if (d->init_fd < 0)
+		return d->init_fd;
+	r = restore_tenants(d);
+	if (r < 0)
+		return pt_err_set(err, r, "read %s", d->tenants_dir);
+	return api_listen(d, err);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .epfd = -1, .init_fd = -1, .events_fd = -1 };
+	struct options o = { .config = DEFAULT_CONFIG };
+	pt_err err = { 0 };
+	int r;
+
+	d.listener.fd = d.sig.fd = d.timer.fd = -1;
+	if (parse_args(argc, argv, &d, &o) < 0)
+		return 2;
+	if (geteuid() != 0) {
+		fprintf(stderr, "ptenantd: must run as root\n");
+		return 1;
+	}
+	/* Tenant files are created with exact modes; umask must not widen
+	 * or narrow them. */
+	umask(022);
+	r = loop_prepare(&d);
+	if (r == 0)
+		r = start_up(&d, &o, &err);
+	if (r < 0) {
+		fprintf(stderr, "ptenantd: %s\n", err.msg[0] ? err.msg : strerror(-r));
+		return 1;
+	}
+	fprintf(stderr, "ptenantd %s: %zu tenant(s), state %s, API %s\n", PTENANT_VERSION,
+		d.n_tenants, d.cfg.state_dir, d.socket_path);
+#if HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	r = loop_run(&d);
+	unlink(d.socket_path);
+	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);
+	for (size_t i = 0; i < d.n_tenants; i++)
+		tenant_free(d.tenants[i]);
+	free(d.tenants);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,176 @@
+/* Live restore: a daemon that starts on existing state brings every
+ * tenant back. Running tenants are adopted, not restarted (their pid and
+ * start time are in state.json); a tenant that died while the daemon was
+ * down is recorded as such and respawned. A corrupt spec.json or
+ * state.json is reported by name and that tenant alone is left out. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "fsutil.h"
+#include "idmap.h"
+#include "proc.h"
+
+static int load_files(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int dfd = -1;
+	size_t len;
+	int r;
+
+	dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", t->dir);
+	r = pt_read_file(dfd, "spec.json", 1024 * 1024, &text, &len, err);
+	if (r < 0)
+		return pt_err_prefix(err, "%s/spec.json", t->dir);
+	r = pt_spec_parse(text, len, &t->spec, err);
+	if (r < 0)
+		return pt_err_prefix(err, "%s/spec.json", t->dir);
+	r = pt_state_load(dfd, &t->st, err);
+	if (r < 0)
+		return pt_err_prefix(err, "%s/state.json", t->dir);
+	if (!pt_idmap_valid(t->st.host_uid, d->cfg.uid_base, d->cfg.uid_ranges))
+		return pt_err_set(err, -EBADMSG, "%s/state.json: host_uid %u is not a range of uid_base %u",
+				  t->dir, t->st.host_uid, d->cfg.uid_base);
+	return 0;
+}
+
+/* Re-opens the log pipe through init's spare reader (fd 3), checking it
+ * is the pipe it should be and not something the tenant put there. */
+static void reattach_log(struct daemon *d, struct tenant *t)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)t->st.pid);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || logs_attach(d, t, fd, NULL) < 0)
+		close(fd);
+}
+
+static bool adopt(struct daemon *d, struct tenant *t)
+{
+	uint64_t start = 0, now_real = now_real_ms();
+	int pidfd;
+
+	if (t->st.pid <= 0 || pt_proc_starttime(t->st.pid, &start, NULL) < 0 ||
+	    start != t->st.pid_starttime)
+		return false;
+	pidfd = pidfd_open(t->st.pid, 0);
+	if (pidfd < 0)
+		return false;
+	/* The pid could have died and been reused between the two reads. */
+	if (pt_proc_starttime(t->st.pid, &start, NULL) < 0 || start != t->st.pid_starttime) {
+		close(pidfd);
+		return false;
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	t->adopted = true;
+	t->phase = PHASE_RUNNING;
+	t->started_mono = now_mono_ms() - (now_real > t->st.started_at ?
+					   now_real - t->st.started_at : 0);
+	tenant_watch_process(d, t, pidfd);
+	reattach_log(d, t);
+	return true;
+}
+
+static void bring_back(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+
+	if (adopt(d, t)) {
+		tenant_record(d, t, "adopted", NULL, -1, NULL);
+		return;
+	}
+	if (t->st.pid > 0) {
+		t->st.pid = 0;
+		t->st.last_exit = PT_EXIT_UNKNOWN;
+		t->st.last_code = -1;
+		t->st.last_exit_at = now_real_ms();
+		tenant_record(d, t, "exit", "unknown", -1,
+			      "exited while ptenantd was not running");
+		tenant_save_state(t, NULL);
+	}
+	if (t->st.desired == PT_DESIRED_RUNNING && tenant_start(d, t, &err) < 0)
+		tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+}
+
+/* A tenant whose files cannot be read still shows in `ptenant ls`, as
+ * failed with the reason, so the operator sees it instead of losing it. */
+static struct tenant *broken_tenant(const char *slug, const char *dir, const pt_err *err)
+{
+	struct tenant *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", slug);
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
+	t->phase = PHASE_FAILED;
+	t->broken = true;
+	return t;
+}
+
+static struct tenant *load_one(struct daemon *d, const char *slug)
+{
+	struct tenant *t = calloc(1, sizeof(*t));
+	pt_err err = { 0 };
+	char dir[512];
+
+	snprintf(dir, sizeof(dir), "%s/%s", d->tenants_dir, slug);
+	if (!t)
+		return NULL;
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	if (pt_slug_validate(slug, "slug", &err) < 0 || load_files(d, t, &err) < 0 ||
+	    strcmp(t->spec.slug, slug) != 0) {
+		if (!err.code)
+			pt_err_set(&err, -EBADMSG, "%s/spec.json names slug %s", dir, t->spec.slug);
+		fprintf(stderr, "ptenantd: tenant %s: cannot load: %s\n", slug, err.msg);
+		tenant_free(t);
+		return broken_tenant(slug, dir, &err);
+	}
+	return t;
+}
+
+int restore_tenants(struct daemon *d)
+{
+	_cleanup_closedir_ DIR *dir = opendir(d->tenants_dir);
+	struct dirent *de;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		struct tenant *t, **n;
+
+		if (de->d_name[0] == '.')
+			continue; /* ., .., and leftovers of an interrupted create */
+		t = load_one(d, de->d_name);
+		n = t ? realloc(d->tenants, (d->n_tenants + 1) * sizeof(*n)) : NULL;
+		if (!n) {
+			tenant_free(t);
+			return -ENOMEM;
+		}
+		d->tenants = n;
+		d->tenants[d->n_tenants++] = t;
+	}
+	/* Only once every tenant is known: starting one allocates nothing
+	 * that another's state could already own. */
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (!d->tenants[i]->broken)
+			bring_back(d, d->tenants[i]);
+	return 0;
+}

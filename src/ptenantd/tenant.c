@@ -1,0 +1,619 @@
+/* A tenant's lifecycle in the daemon: create, start, exit handling with
+ * respawn backoff, stop, remove. Every transition that must survive a
+ * daemon restart is written to state.json before it is acted upon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "events.h"
+#include "fsutil.h"
+#include "idmap.h"
+#include "plan.h"
+#include "proc.h"
+#include "spawn.h"
+#include "blueprint.h"
+#include "api.h"
+
+const char *tenant_phase_name(enum tenant_phase p)
+{
+	switch (p) {
+	case PHASE_STOPPED: return "stopped";
+	case PHASE_RUNNING: return "running";
+	case PHASE_STOPPING: return "stopping";
+	case PHASE_BACKOFF: return "restarting";
+	case PHASE_CRASHLOOP: return "crash-loop";
+	case PHASE_FAILED: return "failed";
+	}
+	return "?";
+}
+
+struct tenant *tenant_find(struct daemon *d, const char *slug)
+{
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (strcmp(d->tenants[i]->spec.slug, slug) == 0)
+			return d->tenants[i];
+	return NULL;
+}
+
+void tenant_record(struct daemon *d, struct tenant *t, const char *event,
+		   const char *reason, int code, const char *message)
+{
+	struct pt_event ev = {
+		.ts_ms = now_real_ms(), .tenant = t ? t->spec.slug : NULL,
+		.event = event, .reason = reason, .code = code, .message = message,
+	};
+
+	if (pt_events_append(d->events_fd, &ev, NULL) < 0)
+		fprintf(stderr, "ptenantd: cannot append to the event journal\n");
+	fprintf(stderr, "ptenantd: %s%s%s%s%s%s\n", t ? "tenant " : "",
+		t ? t->spec.slug : "", t ? ": " : "", event,
+		message ? ": " : "", message ? message : "");
+}
+
+int tenant_save_state(struct tenant *t, pt_err *err)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", t->dir);
+	return pt_state_save(dfd, &t->st, err);
+}
+
+void tenant_free(struct tenant *t)
+{
+	if (!t)
+		return;
+	pt_closep(&t->proc.fd);
+	pt_closep(&t->log.fd);
+	pt_logfile_close(&t->logfile);
+	pt_spec_free(&t->spec);
+	free(t);
+}
+
+static int collect_uids(struct daemon *d, uint32_t **ret)
+{
+	uint32_t *used = calloc(d->n_tenants + 1, sizeof(uint32_t));
+
+	if (!used)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_tenants; i++)
+		used[i] = d->tenants[i]->st.host_uid;
+	*ret = used;
+	return 0;
+}
+
+static int add_to_table(struct daemon *d, struct tenant *t)
+{
+	struct tenant **n = realloc(d->tenants, (d->n_tenants + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	d->tenants = n;
+	d->tenants[d->n_tenants++] = t;
+	return 0;
+}
+
+static void drop_from_table(struct daemon *d, struct tenant *t)
+{
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (d->tenants[i] == t) {
+			memmove(&d->tenants[i], &d->tenants[i + 1],
+				(d->n_tenants - i - 1) * sizeof(*d->tenants));
+			d->n_tenants--;
+			return;
+		}
+}
+
+static int write_secrets(int dfd, const struct pt_spec *spec, pt_err *err)
+{
+	_cleanup_close_ int sdir = -1;
+
+	if (mkdirat(dfd, "secrets", 0700) < 0)
+		return pt_err_set(err, -errno, "mkdir secrets");
+	sdir = openat(dfd, "secrets", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sdir < 0)
+		return pt_err_set(err, -errno, "open secrets");
+	for (size_t i = 0; i < spec->n_secrets; i++) {
+		const struct pt_kv *kv = &spec->secrets[i];
+		int r = pt_write_file_atomic(sdir, kv->key, kv->value,
+					     strlen(kv->value), 0400, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int write_spec(int dfd, const struct pt_spec *spec, pt_err *err)
+{
+	json_t *j = pt_spec_to_json(spec, false);
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	int r;
+
+	json_decref(j);
+	if (!text)
+		return pt_err_set(err, -ENOMEM, "format spec.json");
+	r = pt_write_file_atomic(dfd, "spec.json", text, strlen(text), 0600, err);
+	free(text);
+	return r;
+}
+
+/* Lays out a new tenant directory under a temporary name; the caller
+ * renames it into place, so a crash mid-create leaves no half tenant. */
+static int lay_out_tenant(const char *tmp, const struct pt_spec *spec,
+			  const struct pt_tenant_state *st, pt_err *err)
+{
+	_cleanup_close_ int dfd = -1;
+	int r;
+
+	if (mkdir(tmp, 0700) < 0)
+		return pt_err_set(err, -errno, "mkdir %s", tmp);
+	dfd = open(tmp, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", tmp);
+	r = write_spec(dfd, spec, err);
+	if (r == 0)
+		r = pt_state_save(dfd, st, err);
+	if (r == 0)
+		r = write_secrets(dfd, spec, err);
+	/* data/ belongs to the tenant's root; everything else to the daemon. */
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "data", 0700, st->host_uid, st->host_uid, err);
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "log", 0700, 0, 0, err);
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "root", 0755, 0, 0, err);
+	return r;
+}
+
+int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
+		  struct tenant **ret, pt_err *err)
+{
+	_cleanup_free_ uint32_t *used = NULL;
+	struct pt_blueprint bp;
+	struct tenant *t;
+	char tmp[600];
+	int r;
+
+	if (tenant_find(d, spec->slug))
+		return pt_err_field(err, -EEXIST, "slug", "tenant %s exists", spec->slug);
+	r = pt_blueprint_load(d->cfg.state_dir, spec->blueprint_name,
+			      spec->blueprint_version, &bp, err);
+	if (r < 0)
+		return r == -ENOENT ? pt_err_field(err, r, "blueprint", "%s", err->msg) : r;
+	pt_blueprint_free(&bp);
+	t = calloc(1, sizeof(*t));
+	if (!t || collect_uids(d, &used) < 0) {
+		free(t);
+		return pt_err_set(err, -ENOMEM, "allocate tenant");
+	}
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	r = pt_idmap_pick(used, d->n_tenants, d->cfg.uid_base, d->cfg.uid_ranges,
+			  &t->st.host_uid, err);
+	snprintf(t->dir, sizeof(t->dir), "%s/%s", d->tenants_dir, spec->slug);
+	snprintf(tmp, sizeof(tmp), "%s/.create-%s", d->tenants_dir, spec->slug);
+	t->st.desired = start ? PT_DESIRED_RUNNING : PT_DESIRED_STOPPED;
+	pt_rmtree_at(AT_FDCWD, tmp, NULL); /* a leftover of a crashed create */
+	if (r == 0)
+		r = lay_out_tenant(tmp, spec, &t->st, err);
+	if (r == 0 && rename(tmp, t->dir) < 0)
+		r = pt_err_set(err, -errno, "rename %s to %s", tmp, t->dir);
+	if (r < 0 || (r = add_to_table(d, t)) < 0) {
+		pt_rmtree_at(AT_FDCWD, tmp, NULL);
+		free(t);
+		return pt_err_prefix(err, "create tenant %s", spec->slug);
+	}
+	/* The table keeps the spec without secret values. */
+	t->spec = *spec;
+	memset(spec, 0, sizeof(*spec));
+	for (size_t i = 0; i < t->spec.n_secrets; i++) {
+		explicit_bzero(t->spec.secrets[i].value, strlen(t->spec.secrets[i].value));
+		free(t->spec.secrets[i].value);
+		t->spec.secrets[i].value = NULL;
+	}
+	tenant_record(d, t, "create", NULL, -1, NULL);
+	*ret = t;
+	return start ? tenant_start(d, t, err) : 0;
+}
+
+/* Loads secret values from secrets/ into a copy of the spec's secret list
+ * for one spawn; the caller wipes and frees them right after. */
+static int load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err)
+{
+	struct pt_kv *kv = calloc(t->spec.n_secrets + 1, sizeof(*kv));
+	char dir[600];
+
+	if (!kv)
+		return pt_err_set(err, -ENOMEM, "allocate secrets");
+	snprintf(dir, sizeof(dir), "%s/secrets", t->dir);
+	for (size_t i = 0; i < t->spec.n_secrets; i++) {
+		char path[700];
+		int r;
+
+		kv[i].key = t->spec.secrets[i].key;
+		snprintf(path, sizeof(path), "%s/%s", dir, kv[i].key);
+		r = pt_read_file(AT_FDCWD, path, PT_SECRET_VALUE_MAX + 1, &kv[i].value,
+				 NULL, err);
+		if (r < 0) {
+			for (size_t j = 0; j < i; j++)
+				free(kv[j].value);
+			free(kv);
+			return r;
+		}
+	}
+	*ret = kv;
+	return 0;
+}
+
+static void wipe_secrets(struct pt_kv *kv, size_t n)
+{
+	for (size_t i = 0; kv && i < n; i++) {
+		if (kv[i].value) {
+			explicit_bzero(kv[i].value, strlen(kv[i].value));
+			free(kv[i].value);
+		}
+	}
+	free(kv);
+}
+
+/* The writable layer is fresh on every start: nothing a previous run
+ * planted there is ever trusted, and what must survive lives in /data. */
+static int fresh_layer(struct tenant *t, pt_err *err)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r;
+
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", t->dir);
+	r = pt_rmtree_at(dfd, "upper", err);
+	if (r == 0)
+		r = pt_rmtree_at(dfd, "work", err);
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "upper", 0755, t->st.host_uid, t->st.host_uid, err);
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "work", 0700, t->st.host_uid, t->st.host_uid, err);
+	return r;
+}
+
+static int spawn_with_plan(struct daemon *d, struct tenant *t,
+			   struct pt_plan *plan, pt_err *err)
+{
+	struct pt_spawn_req req = {
+		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
+		.trace = d->trace_spawn,
+	};
+	struct pt_spawn_res res;
+	int pipefd[2], r;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
+	req.keep_fd = pipefd[0];
+	req.log_fd = pipefd[1];
+	r = pt_spawn(&req, &res, err);
+	close(pipefd[1]);
+	if (r < 0) {
+		close(pipefd[0]);
+		return r;
+	}
+	r = logs_attach(d, t, pipefd[0], err);
+	if (r < 0)
+		close(pipefd[0]);
+	t->st.pid = res.pid;
+	t->st.pid_starttime = 0;
+	pt_proc_starttime(res.pid, &t->st.pid_starttime, NULL);
+	tenant_watch_process(d, t, res.pidfd);
+	return 0;
+}
+
+int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	struct pt_blueprint bp = { 0 };
+	struct pt_plan plan = { 0 };
+	struct pt_spec with_secrets = t->spec;
+	struct pt_kv *secrets = NULL;
+	int r;
+
+	if (t->broken)
+		return pt_err_set(err, -EBADMSG, "tenant %s cannot be loaded: %s",
+				  t->spec.slug, t->last_error);
+	if (t->phase == PHASE_RUNNING || t->phase == PHASE_STOPPING)
+		return pt_err_set(err, -EALREADY, "tenant %s is %s", t->spec.slug,
+				  tenant_phase_name(t->phase));
+	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
+			      t->spec.blueprint_version, &bp, err);
+	if (r == 0)
+		r = load_secrets(t, &secrets, err);
+	if (r == 0)
+		r = fresh_layer(t, err);
+	with_secrets.secrets = secrets;
+	if (r == 0)
+		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
+	if (r == 0 && d->trace_spawn)
+		pt_plan_print(&plan, stderr);
+	if (r == 0)
+		r = spawn_with_plan(d, t, &plan, err);
+	pt_plan_free(&plan);
+	wipe_secrets(secrets, t->spec.n_secrets);
+	pt_blueprint_free(&bp);
+	if (r < 0) {
+		snprintf(t->last_error, sizeof(t->last_error), "%s", err ? err->msg : "");
+		t->phase = PHASE_FAILED;
+		return pt_err_prefix(err, "start tenant %s", t->spec.slug);
+	}
+	t->last_error[0] = '\0';
+	t->phase = PHASE_RUNNING;
+	t->adopted = false;
+	t->st.desired = PT_DESIRED_RUNNING;
+	t->st.started_at = now_real_ms();
+	t->started_mono = now_mono_ms();
+	tenant_save_state(t, NULL);
+	return 0;
+}
+
+static void answer_waiters(struct daemon *d, struct tenant *t)
+{
+	for (size_t i = 0; i < t->n_waiters; i++) {
+		json_t *resp = pt_api_ok_response();
+
+		json_object_set_new(resp, "tenant", tenant_summary(d, t));
+		conn_reply(d, t->waiters[i], resp);
+	}
+	t->n_waiters = 0;
+}
+
+static void add_waiter(struct tenant *t, struct conn *c)
+{
+	if (c && t->n_waiters < sizeof(t->waiters) / sizeof(t->waiters[0]))
+		t->waiters[t->n_waiters++] = c;
+}
+
+/* Reads why ptenant-init went away. Only our own children have a status
+ * to collect; a tenant adopted after a daemon restart exits unseen. */
+static void read_exit(struct tenant *t, enum pt_exit_reason *reason, int *code)
+{
+	siginfo_t si = { 0 };
+
+	*reason = PT_EXIT_UNKNOWN;
+	*code = -1;
+	if (waitid(P_PIDFD, (id_t)t->proc.fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	if (si.si_code == CLD_EXITED) {
+		/* init exits 128+N when a signal N killed the entrypoint. */
+		if (si.si_status > 128 && si.si_status < 128 + 65) {
+			*reason = PT_EXIT_SIGNAL;
+			*code = si.si_status - 128;
+		} else {
+			*reason = PT_EXIT_CODE;
+			*code = si.si_status;
+		}
+	} else {
+		*reason = PT_EXIT_SIGNAL;
+		*code = si.si_status;
+	}
+}
+
+static void describe_exit(enum pt_exit_reason reason, int code, char *buf, size_t n)
+{
+	if (reason == PT_EXIT_SIGNAL)
+		snprintf(buf, n, "killed by signal %d (%s)", code, strsignal(code));
+	else if (reason == PT_EXIT_CODE)
+		snprintf(buf, n, "exited with code %d", code);
+	else
+		snprintf(buf, n, "exited while ptenantd was not running");
+}
+
+static void schedule_restart(struct daemon *d, struct tenant *t, uint64_t now)
+{
+	bool crashloop = false;
+	uint64_t delay = pt_backoff_next(&t->backoff, &d->cfg.backoff,
+					 t->started_mono, now, &crashloop);
+	char msg[128];
+
+	t->phase = crashloop ? PHASE_CRASHLOOP : PHASE_BACKOFF;
+	t->next_start = now + delay;
+	if (crashloop) {
+		snprintf(msg, sizeof(msg), "next start in %llu ms", (unsigned long long)delay);
+		tenant_record(d, t, "crash-loop", NULL, -1, msg);
+	}
+}
+
+static bool wants_restart(const struct tenant *t, enum pt_exit_reason reason, int code)
+{
+	if (t->st.desired == PT_DESIRED_STOPPED || t->removing)
+		return false;
+	switch (t->spec.restart) {
+	case PT_RESTART_NEVER:
+		return false;
+	case PT_RESTART_ON_FAILURE:
+		return !(reason == PT_EXIT_CODE && code == 0);
+	case PT_RESTART_ALWAYS:
+	default:
+		return true;
+	}
+}
+
+static void finish_removal(struct daemon *d, struct tenant *t);
+
+static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
+{
+	struct tenant *t = (struct tenant *)((char *)w - offsetof(struct tenant, proc));
+	enum pt_exit_reason reason;
+	char msg[160];
+	int code;
+
+	(void)events;
+	read_exit(t, &reason, &code);
+	loop_del(d, &t->proc);
+	pt_closep(&t->proc.fd);
+	logs_detach(d, t);
+	describe_exit(reason, code, msg, sizeof(msg));
+	t->st.pid = 0;
+	t->st.pid_starttime = 0;
+	t->st.last_exit = reason;
+	t->st.last_code = code;
+	t->st.last_exit_at = now_real_ms();
+	tenant_record(d, t, t->phase == PHASE_STOPPING ? "stopped" : "exit",
+		      pt_exit_reason_name(reason), code, msg);
+	if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
+		schedule_restart(d, t, now_mono_ms());
+	} else {
+		t->phase = PHASE_STOPPED;
+		if (t->st.desired == PT_DESIRED_RUNNING && !t->removing)
+			t->st.desired = PT_DESIRED_STOPPED; /* policy said no */
+	}
+	tenant_save_state(t, NULL);
+	if (t->phase == PHASE_STOPPED && t->restart_pending) {
+		pt_err err = { 0 };
+
+		t->restart_pending = false;
+		pt_backoff_reset(&t->backoff);
+		if (tenant_start(d, t, &err) < 0)
+			tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+		answer_waiters(d, t);
+	} else if (t->phase == PHASE_STOPPED && t->removing)
+		finish_removal(d, t); /* answers the waiters once it is gone */
+	else if (t->phase == PHASE_STOPPED)
+		answer_waiters(d, t);
+}
+
+void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd)
+{
+	t->proc.fd = pidfd;
+	t->proc.on_ready = on_process_exit;
+	loop_add(d, &t->proc, EPOLLIN);
+}
+
+int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
+		pt_err *err)
+{
+	t->st.desired = PT_DESIRED_STOPPED;
+	tenant_save_state(t, NULL);
+	switch (t->phase) {
+	case PHASE_RUNNING:
+		/* SIGTERM reaches the entrypoint through init; SIGKILL of pid 1
+		 * after the grace period takes the whole pid namespace down. */
+		if (pidfd_send_signal(t->proc.fd, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
+			return pt_err_set(err, -errno, "tenant %s: send SIGTERM", t->spec.slug);
+		t->phase = PHASE_STOPPING;
+		t->stop_deadline = now_mono_ms() + d->cfg.stop_grace_ms;
+		add_waiter(t, waiter);
+		return 1;
+	case PHASE_STOPPING:
+		add_waiter(t, waiter);
+		return 1;
+	case PHASE_BACKOFF:
+	case PHASE_CRASHLOOP:
+	case PHASE_FAILED:
+	case PHASE_STOPPED:
+	default:
+		t->phase = PHASE_STOPPED;
+		return 0;
+	}
+}
+
+static void finish_removal(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+
+	drop_from_table(d, t);
+	for (size_t i = 0; i < t->n_waiters; i++)
+		conn_reply(d, t->waiters[i], pt_api_ok_response());
+	t->n_waiters = 0;
+	if (pt_rmtree_at(AT_FDCWD, t->dir, &err) < 0)
+		fprintf(stderr, "ptenantd: tenant %s: remove: %s\n", t->spec.slug, err.msg);
+	tenant_record(d, t, "removed", NULL, -1, NULL);
+	tenant_free(t);
+}
+
+/* Returns 1 when the removal completes later (the tenant is stopping and
+ * the waiter is answered then), 0 when done now. */
+int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
+		  pt_err *err)
+{
+	int r;
+
+	t->removing = true;
+	r = tenant_stop(d, t, waiter, err);
+	if (r != 0)
+		return r;
+	finish_removal(d, t);
+	return 0;
+}
+
+void tenant_tick(struct daemon *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		struct tenant *t = d->tenants[i];
+		pt_err err = { 0 };
+
+		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
+			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
+			t->stop_deadline = now + 60000; /* and wait for the pidfd */
+		}
+		if ((t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP) &&
+		    now >= t->next_start) {
+			t->st.restarts++;
+			if (tenant_start(d, t, &err) == 0) {
+				tenant_record(d, t, "respawn", NULL, -1, NULL);
+			} else {
+				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+				t->started_mono = now;
+				schedule_restart(d, t, now);
+			}
+		}
+	}
+}
+
+uint64_t tenant_next_deadline(struct daemon *d)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		struct tenant *t = d->tenants[i];
+		uint64_t at = 0;
+
+		if (t->phase == PHASE_STOPPING)
+			at = t->stop_deadline;
+		else if (t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP)
+			at = t->next_start;
+		if (at && (!next || at < next))
+			next = at;
+	}
+	return next;
+}
+
+json_t *tenant_summary(struct daemon *d, struct tenant *t)
+{
+	char bp[PT_BP_NAME_MAX + PT_BP_VERSION_MAX + 2];
+	uint64_t now = now_real_ms();
+	json_t *o;
+
+	(void)d;
+	snprintf(bp, sizeof(bp), "%s@%s", t->spec.blueprint_name, t->spec.blueprint_version);
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}",
+		      "slug", t->spec.slug, "blueprint", bp,
+		      "state", tenant_phase_name(t->phase),
+		      "pid", (json_int_t)t->st.pid,
+		      "host_uid", (json_int_t)t->st.host_uid,
+		      "restarts", (json_int_t)t->st.restarts);
+	if (t->phase == PHASE_RUNNING && t->st.started_at && now >= t->st.started_at)
+		json_object_set_new(o, "uptime_ms", json_integer((json_int_t)(now - t->st.started_at)));
+	if (t->st.last_exit != PT_EXIT_NONE)
+		json_object_set_new(o, "last_exit", json_pack("{s:s, s:i, s:I}",
+			"reason", pt_exit_reason_name(t->st.last_exit),
+			"code", t->st.last_code, "at", (json_int_t)t->st.last_exit_at));
+	if (t->last_error[0])
+		json_object_set_new(o, "error", json_string(t->last_error));
+	return o;
+}
