@@ -135,7 +135,7 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 	if (!spec)
 		spec = json_object();
 	optind = 1;
-	while (r == 0 && (c = getopt_long(argc, argv, "+f:b:e:s:", longopts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, "f:b:e:s:", longopts, NULL)) != -1) {
 		if (c == 'f')
 			continue;
 		if (c == 'n')
