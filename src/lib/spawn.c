@@ -159,6 +159,19 @@ static int setup_stdio(const struct pt_spawn_req *req, pt_err *err)
 	return 0;
 }
 
+void pt_spawn_reset_signals(void)
+{
+	sigset_t none;
+
+	/* The daemon blocks the signals its signalfd reads and ignores
+	 * SIGPIPE; a tenant must start with neither. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 						 int sock)
 {
@@ -191,6 +204,7 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	if (pt_confine_apply(&err) < 0)
 		child_fail(sock, &err);
 	umask(022);
+	pt_spawn_reset_signals();
 	/* The tenant must survive a daemon restart (live restore). */
 	prctl(PR_SET_PDEATHSIG, 0);
 	execveat(req->init_fd, "", plan->argv, plan->envp, AT_EMPTY_PATH);

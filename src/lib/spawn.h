@@ -27,6 +27,10 @@ struct pt_spawn_res {
 int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	     pt_err *err);
 
+/* Default dispositions and an empty signal mask, for a process about to
+ * exec into a tenant. */
+void pt_spawn_reset_signals(void);
+
 /* Loads a static binary into a sealed memfd: the tenant execs a copy no
  * one can write, so a tenant can never reach the host binary through
  * /proc/self/exe. */

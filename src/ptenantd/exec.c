@@ -30,6 +30,7 @@
 #include "confine.h"
 #include "daemon.h"
 #include "plan.h"
+#include "spawn.h"
 #include "api.h"
 #include "syscalls.h"
 
@@ -57,6 +58,7 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 		if (dup2(stdio[i], i) < 0)
 			die("set up stdio");
 	close_range(3, ~0U, 0);
+	pt_spawn_reset_signals();
 	if (pt_confine_apply(&err) < 0) {
 		fprintf(stderr, "ptenant exec: %s\n", err.msg);
 		_exit(126);
