@@ -396,7 +396,7 @@ static int parse_line(struct pt_config *c, const struct line_ctx *ctx,
 	*ret_key = -1;
 	while (s < end && is_space(*s))
 		s++;
-	if (s == end || *s == '#')
+	if (s >= end || *s == '#')
 		return 0;
 	eq = memchr(s, '=', (size_t)(end - s));
 	klen = key_length(s, end, eq);

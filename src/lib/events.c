@@ -120,14 +120,14 @@ static char *render(const struct pt_event *ev, const char *message,
 		    size_t *ret_len)
 {
 	_cleanup_json_ json_t *o = json_object();
-	char time[32];
+	char stamp[32];
 	char *text, *line;
 	int r = 0;
 
 	if (!o)
 		return NULL;
-	pt_format_time_ms(ev->ts_ms, time, sizeof(time));
-	r |= json_object_set_new(o, "time", json_string(time));
+	pt_format_time_ms(ev->ts_ms, stamp, sizeof(stamp));
+	r |= json_object_set_new(o, "time", json_string(stamp));
 	r |= json_object_set_new(o, "ts", json_integer((json_int_t)ev->ts_ms));
 	r |= set_string(o, "tenant", ev->tenant);
 	r |= set_string(o, "event", ev->event);

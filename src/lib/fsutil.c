@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -114,18 +113,20 @@ static int open_parent(int dirfd, const char *name, const char **ret_base)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Unpredictability is not needed: O_EXCL|O_NOFOLLOW make a clash or a
+ * planted name a retry, never a hijack. */
 static void random_suffix(char *out, size_t n)
 {
 	static const char chars[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	static unsigned counter;
-	uint64_t v;
+	static uint64_t counter;
 	struct timespec ts;
+	uint64_t v;
 
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ ++counter;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	v = ((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32)) +
+	    v * 0x9E3779B97F4A7C15ULL;
 	for (size_t i = 0; i < n; i++, v /= 62)
 		out[i] = chars[v % 62];
 	out[n] = '\0';
@@ -546,6 +547,7 @@ struct cp_link {
 
 struct cp_ctx {
 	const char *src;
+	const char *sep;     /* between src and path: "" when src ends in / */
 	int dst_root;
 	struct fs_id top;
 	struct fs_id dst;    /* refused as a source: a copy into itself */
@@ -559,7 +561,7 @@ struct cp_ctx {
 static int cp_fail(const struct cp_ctx *c, pt_err *err, int code,
 		   const char *what)
 {
-	return pt_err_set(err, code, "%s %s/%s", what, c->src, c->path);
+	return pt_err_set(err, code, "%s %s%s%s", what, c->src, c->sep, c->path);
 }
 
 static int cp_link_cmp(const void *a, const void *b)
@@ -763,8 +765,8 @@ static int cp_special(struct cp_ctx *c, mode_t mode, pt_err *err)
 			   : S_ISSOCK(mode)               ? "socket"
 							  : "special file";
 
-	return pt_err_set(err, -EPERM, "copy %s/%s: refusing to copy a %s",
-			  c->src, c->path, kind);
+	return pt_err_set(err, -EPERM, "copy %s%s%s: refusing to copy a %s",
+			  c->src, c->sep, c->path, kind);
 }
 
 static int cp_entry(struct cp_ctx *c, int sfd, int dfd, const char *name,
@@ -850,7 +852,10 @@ static int cp_top(struct cp_ctx *c, const char *dst, pt_err *err)
 int pt_copy_tree(const char *src, const char *dst, pt_err *err)
 {
 	struct cp_ctx c = { .src = src, .dst_root = -1, .cap = 256 };
+	size_t n = strlen(src);
 	int r;
+
+	c.sep = n > 0 && src[n - 1] == '/' ? "" : "/";
 
 	c.path = calloc(1, c.cap);
 	if (!c.path)

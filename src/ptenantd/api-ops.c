@@ -64,6 +64,17 @@ static void op_create(struct daemon *d, struct conn *c, json_t *req)
 		conn_reply_error(d, c, &err);
 		return;
 	}
+	/* null means "stored elsewhere" on disk; a create must carry values. */
+	for (size_t i = 0; i < spec.n_secrets; i++)
+		if (!spec.secrets[i].value) {
+			char field[PT_SECRET_NAME_MAX + 16];
+
+			snprintf(field, sizeof(field), "secrets.%s", spec.secrets[i].key);
+			pt_err_field(&err, -EINVAL, field, "secret %s has no value", spec.secrets[i].key);
+			pt_spec_free(&spec);
+			conn_reply_error(d, c, &err);
+			return;
+		}
 	r = tenant_create(d, &spec, !start || json_is_true(start), &t, &err);
 	pt_spec_free(&spec);
 	if (r < 0 && !t) {
