@@ -1,7 +1,7 @@
 /* The incident journal: one JSON object per line in events.jsonl.
  *
- * {"time":"2026-12-02T06:08:11.123Z","ts":1796184491123,"tenant":"acme",
- *  "event":"exit","reason":"signal","code":9,"restarts":3,"message":"..."}
+ * {"time":"2026-12-02T06:29:36.769Z","ts":1796192976769,"tenant":"acme",
+ *  "event":"exit","reason":"signal","code":9,"message":"killed by signal 9 (Killed)"}
  *
  * Appends are a single write(2) of a whole line on an O_APPEND fd, so
  * concurrent readers never see a torn record and a crash loses at most
