@@ -190,8 +190,14 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		return pt_err_field(err, -EEXIST, "slug", "tenant %s exists", spec->slug);
 	r = pt_blueprint_load(d->cfg.state_dir, spec->blueprint_name,
 			      spec->blueprint_version, &bp, err);
+	if (r == -ENOENT && err) {
+		char msg[PT_ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return pt_err_field(err, r, "blueprint", "%s", msg);
+	}
 	if (r < 0)
-		return r == -ENOENT ? pt_err_field(err, r, "blueprint", "%s", err->msg) : r;
+		return r;
 	pt_blueprint_free(&bp);
 	t = calloc(1, sizeof(*t));
 	if (!t || collect_uids(d, &used) < 0) {
