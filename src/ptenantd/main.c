@@ -28,6 +28,7 @@ struct options {
 	const char *config;
 	bool config_given;
 	const char *init;
+	const char *socket;
 	const char *keys[MAX_OVERRIDES];
 	const char *values[MAX_OVERRIDES];
 	size_t n;
@@ -41,6 +42,7 @@ static void usage(FILE *out)
 		"  -c, --config FILE       config file (default " DEFAULT_CONFIG ")\n"
 		"      --state-dir DIR     override state_dir\n"
 		"      --runtime-dir DIR   override runtime_dir (the API socket lives there)\n"
+		"      --socket PATH       the API socket (default RUNTIME_DIR/ptenantd.sock)\n"
 		"      --uid-base N        override uid_base\n"
 		"      --api-group NAME    override api_group (\"\" = root only)\n"
 		"      --init PATH         the ptenant-init binary (default: the installed one)\n"
@@ -60,6 +62,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		{ "uid-base", required_argument, NULL, 'u' },
 		{ "api-group", required_argument, NULL, 'g' },
 		{ "init", required_argument, NULL, 'i' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "trace-spawn", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -73,6 +76,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		switch (c) {
 		case 'c': o->config = optarg; o->config_given = true; break;
 		case 'i': o->init = optarg; break;
+		case 'S': o->socket = optarg; break;
 		case 't': d->trace_spawn = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ptenantd %s\n", PTENANT_VERSION); exit(0);
@@ -180,6 +184,9 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 		r = prepare_dirs(d, err);
 	if (r < 0)
 		return r;
+	if (o->socket && snprintf(d->socket_path, sizeof(d->socket_path), "%s", o->socket) >=
+			 (int)sizeof(d->socket_path))
+		return pt_err_set(err, -ENAMETOOLONG, "--socket %s", o->socket);
 	find_init(o, init_path, sizeof(init_path));
 	d->init_fd = pt_spawn_load_init(init_path, err);
 	if (d->init_fd < 0)
