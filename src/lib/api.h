@@ -16,7 +16,8 @@
 
 struct json_t;
 
-#define PT_API_LINE_MAX (1024 * 1024)  /* a spec with 64 x 64 KiB secrets fits */
+/* A create with 64 secrets of 64 KiB, JSON-escaped, fits. */
+#define PT_API_LINE_MAX (16 * 1024 * 1024)
 #define PT_API_MAX_FDS 3
 
 /* Incremental reader of newline-terminated records with a hard cap, so a

@@ -216,9 +216,17 @@ static int import_into(const char *tmp, const char *src_dir,
 	r = pt_read_file(AT_FDCWD, path, MANIFEST_MAX, &text, &len, err);
 	if (r < 0)
 		return r;
-	r = pt_blueprint_parse_manifest(text, len, bp, err);
-	if (r < 0)
-		return pt_err_prefix(err, "%s", path);
+	{
+		struct pt_blueprint parsed;
+
+		r = pt_blueprint_parse_manifest(text, len, &parsed, err);
+		if (r < 0)
+			return pt_err_prefix(err, "%s", path);
+		/* NAME@VERSION of the import wins over what the manifest says. */
+		memcpy(parsed.name, bp->name, sizeof(parsed.name));
+		memcpy(parsed.version, bp->version, sizeof(parsed.version));
+		*bp = parsed;
+	}
 	if (mkdir(tmp, 0755) < 0)
 		return pt_err_set(err, -errno, "mkdir %s", tmp);
 	snprintf(path, sizeof(path), "%s/rootfs", src_dir);

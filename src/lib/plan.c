@@ -135,7 +135,8 @@ static int add_secrets(struct pt_plan *plan, const struct pt_spec *spec)
 
 	/* tmpfs: secrets never touch the tenant's disk layer, and 0700 +
 	 * 0400 keeps them from a non-root user inside the tenant. */
-	r = add_mount(plan, PT_STEP_TMPFS, "run/secrets", "mode=0700,size=1m",
+	/* Room for PT_SECRETS_MAX values of PT_SECRET_VALUE_MAX bytes. */
+	r = add_mount(plan, PT_STEP_TMPFS, "run/secrets", "mode=0700,size=4200k",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	for (size_t i = 0; r == 0 && i < spec->n_secrets; i++) {
 		const struct pt_kv *kv = &spec->secrets[i];

@@ -62,16 +62,20 @@ int cmd_events(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	printf("%-24s %-12s %-12s %-12s %s\n", "TIME", "TENANT", "EVENT", "REASON", "MESSAGE");
+	printf("%-24s %-12s %-12s %-12s %5s %s\n", "TIME", "TENANT", "EVENT", "REASON", "CODE", "MESSAGE");
 	json_array_foreach(json_object_get(resp, "events"), i, ev) {
 		const char *tenant = json_string_value(json_object_get(ev, "tenant"));
 		const char *reason = json_string_value(json_object_get(ev, "reason"));
 		const char *msg = json_string_value(json_object_get(ev, "message"));
+		json_t *code = json_object_get(ev, "code");
+		char codebuf[16] = "-";
 
-		printf("%-24s %-12s %-12s %-12s %s\n",
+		if (code)
+			snprintf(codebuf, sizeof(codebuf), "%lld", (long long)json_integer_value(code));
+		printf("%-24s %-12s %-12s %-12s %5s %s\n",
 		       json_string_value(json_object_get(ev, "time")), tenant ? tenant : "-",
 		       json_string_value(json_object_get(ev, "event")), reason ? reason : "-",
-		       msg ? msg : "");
+		       codebuf, msg ? msg : "");
 	}
 	json_decref(resp);
 	return EXIT_OK;

@@ -127,11 +127,14 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 	bool start = true;
 	int c, r = 0;
 
-	/* A spec file first (wherever -f stands), then flags over it. */
-	for (int i = 1; i < argc - 1; i++)
-		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0)
-			if (!(spec = load_spec_file(argv[i + 1])))
-				return EXIT_FAILED;
+	/* Two passes: the spec file first (wherever -f stands), then every
+	 * other flag over it. */
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:b:e:s:", longopts, NULL)) != -1)
+		if (c == 'f' && !spec && !(spec = load_spec_file(optarg)))
+			return EXIT_FAILED;
+	opterr = 1;
 	if (!spec)
 		spec = json_object();
 	optind = 1;

@@ -59,6 +59,8 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 			die("set up stdio");
 	close_range(3, ~0U, 0);
 	pt_spawn_reset_signals();
+	/* The helper dies when the caller hangs up (job_cancel); so must CMD. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (pt_confine_apply(&err) < 0) {
 		fprintf(stderr, "ptenant exec: %s\n", err.msg);
 		_exit(126);

@@ -4,6 +4,7 @@
  * stop grace) after every round. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -75,6 +76,8 @@ static void on_signal(struct daemon *d, struct watch *w, uint32_t events)
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			d->quit = true;
+		else if (si.ssi_signo == SIGHUP)
+			fprintf(stderr, "ptenantd: SIGHUP: nothing to reload; restart the service to apply a new config (tenants keep running)\n");
 	}
 }
 
@@ -89,6 +92,7 @@ int loop_prepare(struct daemon *d)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

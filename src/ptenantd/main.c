@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +148,29 @@ static int resolve_group(struct daemon *d)
 	return 0;
 }
 
+/* One daemon per state dir: two would both supervise (and respawn) the
+ * same tenants. The lock lives as long as the process. */
+static int lock_state(struct daemon *d, pt_err *err)
+{
+	char path[400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ptenantd.lock", d->cfg.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return pt_err_set(err, -errno, "open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		return e == EWOULDBLOCK
+			? pt_err_field(err, -EBUSY, "", "another ptenantd already runs on %s (%s is locked)",
+				     d->cfg.state_dir, path)
+			: pt_err_set(err, -e, "lock %s", path);
+	}
+	return fd; /* kept open, never closed */
+}
+
 static int prepare_dirs(struct daemon *d, pt_err *err)
 {
 	char path[400];
@@ -156,6 +180,8 @@ static int prepare_dirs(struct daemon *d, pt_err *err)
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s/ptenantd.sock", d->cfg.runtime_dir);
 	r = pt_mkdir_p(d->cfg.state_dir, 0755, err);
 	if (r == 0)
+		r = lock_state(d, err);
+	if (r >= 0)
 		r = pt_mkdir_p(d->tenants_dir, 0700, err);
 	if (r == 0) {
 		snprintf(path, sizeof(path), "%s/blueprints", d->cfg.state_dir);

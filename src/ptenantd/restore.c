@@ -121,6 +121,16 @@ static struct tenant *broken_tenant(const char *slug, const char *dir, const pt_
 	snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
 	t->phase = PHASE_FAILED;
 	t->broken = true;
+	/* Its uid range must stay taken even though state.json is unreadable:
+	 * data/ is owned by the range's first uid. */
+	{
+		char data[600];
+		struct stat st;
+
+		snprintf(data, sizeof(data), "%s/data", dir);
+		if (lstat(data, &st) == 0 && S_ISDIR(st.st_mode))
+			t->st.host_uid = st.st_uid;
+	}
 	return t;
 }
 

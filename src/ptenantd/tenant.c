@@ -378,10 +378,24 @@ static void answer_waiters(struct daemon *d, struct tenant *t)
 	t->n_waiters = 0;
 }
 
-static void add_waiter(struct tenant *t, struct conn *c)
+static void answer_waiters_error(struct daemon *d, struct tenant *t, const pt_err *err)
 {
-	if (c && t->n_waiters < sizeof(t->waiters) / sizeof(t->waiters[0]))
-		t->waiters[t->n_waiters++] = c;
+	for (size_t i = 0; i < t->n_waiters; i++)
+		conn_reply_error(d, t->waiters[i], err);
+	t->n_waiters = 0;
+}
+
+/* -EBUSY when too many calls already wait on this tenant: the caller is
+ * answered at once rather than never. */
+static int add_waiter(struct tenant *t, struct conn *c, pt_err *err)
+{
+	if (!c)
+		return 0;
+	if (t->n_waiters >= sizeof(t->waiters) / sizeof(t->waiters[0]))
+		return pt_err_set(err, -EBUSY, "tenant %s: too many calls waiting for it to stop",
+				  t->spec.slug);
+	t->waiters[t->n_waiters++] = c;
+	return 0;
 }
 
 /* Reads why ptenant-init went away. Only our own children have a status
@@ -416,7 +430,7 @@ static void describe_exit(enum pt_exit_reason reason, int code, char *buf, size_
 	else if (reason == PT_EXIT_CODE)
 		snprintf(buf, n, "exited with code %d", code);
 	else
-		snprintf(buf, n, "exited while ptenantd was not running");
+		snprintf(buf, n, "exited; status unknown (adopted after a daemon restart, so not our child)");
 }
 
 static void schedule_restart(struct daemon *d, struct tenant *t, uint64_t now)
@@ -484,9 +498,13 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 
 		t->restart_pending = false;
 		pt_backoff_reset(&t->backoff);
-		if (tenant_start(d, t, &err) < 0)
+		if (tenant_start(d, t, &err) < 0) {
 			tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
-		answer_waiters(d, t);
+			answer_waiters_error(d, t, &err);
+		} else {
+			tenant_record(d, t, "start", NULL, -1, NULL);
+			answer_waiters(d, t);
+		}
 	} else if (t->phase == PHASE_STOPPED && t->removing)
 		finish_removal(d, t); /* answers the waiters once it is gone */
 	else if (t->phase == PHASE_STOPPED)
@@ -513,11 +531,12 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 			return pt_err_set(err, -errno, "tenant %s: send SIGTERM", t->spec.slug);
 		t->phase = PHASE_STOPPING;
 		t->stop_deadline = now_mono_ms() + d->cfg.stop_grace_ms;
-		add_waiter(t, waiter);
-		return 1;
-	case PHASE_STOPPING:
-		add_waiter(t, waiter);
-		return 1;
+		/* fall through */
+	case PHASE_STOPPING: {
+		int r = add_waiter(t, waiter, err);
+
+		return r < 0 ? r : 1;
+	}
 	case PHASE_BACKOFF:
 	case PHASE_CRASHLOOP:
 	case PHASE_FAILED:
