@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# The control API and the CLI on bad input: clear errors, exit codes, and
+# nothing changed. Also: secret values never come back out.
+
+load helpers
+
+setup_file() {
+	# --trace-spawn: the plan it prints must not leak secret values either.
+	setup_daemon --trace-spawn
+}
+
+teardown_file() {
+	cleanup_daemon
+}
+
+# Everything under tenants/ (dot entries included: a half-done create
+# would show as .create-SLUG).
+tenants_listing() {
+	ls -A "$PT_STATE/tenants"
+}
+
+tenant_count() {
+	pt --json ls | jq length
+}
+
+@test "api: create with a hostile slug fails (exit 1, message names slug) and creates nothing" {
+	local before n s
+	before=$(tenants_listing)
+	n=$(tenant_count)
+	local -a slugs=(".." "." "a/b" "../x" "Acme" "$(printf 'a%.0s' {1..64})" "" "a b" "acme;id" "ac"$'\n'"me" ".hidden")
+	for s in "${slugs[@]}"; do
+		run pt create "$s" --blueprint "$BLUEPRINT_REF"
+		echo "slug '$s': status $status: $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *slug* ]]
+	done
+	[ "$(tenants_listing)" = "$before" ]
+	[ "$(tenant_count)" = "$n" ]
+	[ ! -e "$PT_STATE/x" ]
+	[ ! -e "$PT_STATE/tenants/a" ]
+}
+
+@test "api: a hostile slug in a raw create request is refused and writes nothing outside tenants/" {
+	local before
+	before=$(tenants_listing)
+	run raw_request '{"op":"create","spec":{"slug":"../../evil","blueprint":"echo-bot@1"}}'
+	echo "$output"
+	[ "$(jq -r .ok <<<"$output")" = false ]
+	[ "$(jq -r .error.field <<<"$output")" = slug ]
+	[ "$(tenants_listing)" = "$before" ]
+	[ ! -e "$PT_STATE/evil" ]
+	[ ! -e "$PT_DIR/evil" ]
+}
+
+@test "api: rm/inspect/stop with a hostile slug fail and remove nothing" {
+	create_tenant api-victim
+	local s
+	for s in ".." "." "" "../tenants" "api-victim/.."; do
+		run pt rm "$s"
+		echo "rm '$s': $status $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *slug* ]]
+		run pt inspect "$s"
+		[ "$status" -eq 1 ]
+		run pt stop "$s"
+		[ "$status" -eq 1 ]
+	done
+	[ -d "$PT_STATE/tenants/api-victim" ]
+	[ "$(tenant_state api-victim)" = running ]
+	run pt rm api-victim
+	[ "$status" -eq 0 ]
+}
+
+@test "api: create with an unknown blueprint fails (exit 1, about the blueprint) and creates nothing" {
+	local before
+	before=$(tenants_listing)
+	run pt create api-nobp --blueprint nope@1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *blueprint* ]]
+	run pt create api-nobp --blueprint nope
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *'blueprint "nope"'* ]]
+	[ "$(tenants_listing)" = "$before" ]
+	run pt inspect api-nobp
+	[ "$status" -eq 1 ]
+}
+
+@test "api: the unknown-blueprint error names the blueprint that is missing" {
+	run pt create api-nobp2 --blueprint nope@1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *nope@1* ]]
+}
+
+@test "api: duplicate create fails with 'exists' and leaves the first tenant untouched" {
+	create_tenant api-dup --env GREETING=first
+	local pid sum
+	pid=$(tenant_pid api-dup)
+	sum=$(md5sum <"$PT_STATE/tenants/api-dup/spec.json")
+
+	run pt create api-dup --blueprint "$BLUEPRINT_REF" --env GREETING=second
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *exists* ]]
+	[ "$(tenant_pid api-dup)" = "$pid" ]
+	[ "$(tenant_state api-dup)" = running ]
+	[ "$(md5sum <"$PT_STATE/tenants/api-dup/spec.json")" = "$sum" ]
+	[ "$(pt inspect api-dup | jq -r .spec.env.GREETING)" = first ]
+	[ "$(bot_page api-dup | sed -n 's/^GREETING: //p')" = first ]
+}
+
+@test "api: invalid create options fail with the field named and create nothing" {
+	local before
+	before=$(tenants_listing)
+	run pt create api-bad --blueprint "$BLUEPRINT_REF" --memory 5x
+	[ "$status" -eq 1 ]
+	[[ $output == *resources.memory* ]]
+	run pt create api-bad --blueprint "$BLUEPRINT_REF" --restart sometimes
+	[ "$status" -eq 1 ]
+	[[ $output == *restart* ]]
+	run pt create api-bad --blueprint "$BLUEPRINT_REF" --entrypoint relative/path
+	[ "$status" -eq 1 ]
+	[[ $output == *entrypoint* ]]
+	run pt create api-bad --blueprint "$BLUEPRINT_REF" --port abc
+	[ "$status" -eq 2 ]
+	[ "$(tenants_listing)" = "$before" ]
+}
+
+@test "api: unknown subcommands, unknown options and missing arguments exit 2" {
+	local -a cases=(
+		"frob"
+		"start" "stop" "restart" "rm" "inspect"
+		"start a b" "inspect a b" "ls extra"
+		"logs" "events a b"
+		"exec" "exec api-x" "exec api-x --"
+		"create" "create --bogus api-x" "create api-x extra --blueprint echo-bot@1"
+		"blueprint" "blueprint import echo-bot@9" "blueprint frob"
+		"--bogus ls"
+	)
+	local c
+	for c in "${cases[@]}"; do
+		# shellcheck disable=SC2086
+		run pt $c
+		echo "ptenant $c: status $status: $output"
+		[ "$status" -eq 2 ]
+		[ -n "$output" ]
+	done
+	# No command at all: usage, exit 2.
+	run pt
+	[ "$status" -eq 2 ]
+	[[ $output == *Usage:* ]]
+	[[ $(tenants_listing) != *api-x* ]]
+}
+
+@test "api: raw requests that are not JSON, not objects, without or with a bad op get a JSON error line" {
+	local req expect
+	local -a cases=(
+		'this is not json'$'\t''not valid JSON'
+		'[1,2,3]'$'\t''must be a JSON object'
+		'"ls"'$'\t''JSON'
+		'{"slug":"x"}'$'\t''"op"'
+		'{"op":42}'$'\t''"op"'
+		'{"op":"frobnicate"}'$'\t''unknown op "frobnicate"'
+		'{"op":"ls","op":"ping"}'$'\t''not valid JSON'
+	)
+	local c
+	for c in "${cases[@]}"; do
+		req=${c%%$'\t'*}
+		expect=${c#*$'\t'}
+		run raw_request "$req"
+		echo "request $req -> $output"
+		[ "$status" -eq 0 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[ "$(jq -r .ok <<<"$output")" = false ]
+		[ "$(jq -r .error.kind <<<"$output")" = invalid ]
+		[[ $(jq -r .error.message <<<"$output") == *"$expect"* ]]
+	done
+	daemon_alive
+	run pt ls
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == SLUG* ]]
+	# And a good raw request still works.
+	run raw_request '{"op":"ping"}'
+	[ "$(jq -r .ok <<<"$output")" = true ]
+}
+
+@test "api: a 2 MiB request without newline gets a JSON error line and the daemon keeps answering" {
+	run raw_request --big $((2 * 1024 * 1024))
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .ok <<<"$output")" = false ]
+	[[ $(jq -r .error.message <<<"$output") == *"longer than"* ]]
+	daemon_alive
+	run pt ls
+	[ "$status" -eq 0 ]
+	run raw_request '{"op":"ping"}'
+	[ "$(jq -r .ok <<<"$output")" = true ]
+}
+
+@test "api: secret values never appear in inspect, ls, events, logs, spec.json or the daemon log" {
+	local val fval
+	val=v4lue-$RANDOM$RANDOM-zq
+	fval=f1le-$RANDOM$RANDOM-zq
+	printf '%s\n' "$fval" >"$BATS_TEST_TMPDIR/token"
+	create_tenant api-sec --secret "api_key=$val" --secret "token=@$BATS_TEST_TMPDIR/token"
+	# The values are real: the tenant has them.
+	[ "$(pt exec api-sec -- cat /run/secrets/api_key)" = "$val" ]
+	[ "$(pt exec api-sec -- cat /run/secrets/token)" = "$fval" ]
+
+	run pt inspect api-sec
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ $output != *"$val"* ]]
+	[[ $output != *"$fval"* ]]
+	[[ $output == *api_key* ]]
+	[[ $output == *token* ]]
+	[ "$(jq -c '.spec.secrets | keys' <<<"$output")" = '["api_key","token"]' ]
+	[ "$(jq -c '[.spec.secrets[]] | unique' <<<"$output")" = '[null]' ]
+
+	local where
+	for where in "pt --json inspect api-sec" "pt --json ls" "pt ls" "pt --json events" "pt logs api-sec"; do
+		run $where
+		[ "$status" -eq 0 ]
+		[[ $output != *"$val"* && $output != *"$fval"* ]]
+	done
+	run grep -rlF -e "$val" -e "$fval" "$PT_STATE/tenants/api-sec/spec.json" \
+		"$PT_STATE/tenants/api-sec/state.json" "$PT_STATE/events.jsonl" "$PT_LOG"
+	[ "$status" -eq 1 ]
+	# On the host, only in the tenant's secrets dir, readable by root alone.
+	[ "$(stat -c '%a %u' "$PT_STATE/tenants/api-sec/secrets/api_key")" = "400 0" ]
+	[ "$(stat -c '%a %u' "$PT_STATE/tenants/api-sec/secrets")" = "700 0" ]
+}
