@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -33,5 +34,88 @@ int pt_proc_starttime(pid_t pid, uint64_t *ret, pt_err *err)
 	if (!p)
 		return pt_err_set(err, -EBADMSG, "parse %s", path);
 	*ret = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int pt_proc_alive(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* "Uid: r e s f" and "NSpid: ... 1" of /proc/PID/status. */
+static int is_ns_init_of(const char *status, uid_t uid)
+{
+	const char *u = strstr(status, "\nUid:\t"), *ns = strstr(status, "\nNSpid:\t");
+	const char *end;
+
+	if (!u || !ns || strtoul(u + 6, NULL, 10) != uid)
+		return 0;
+	end = strchr(ns + 1, '\n');
+	if (!end)
+		return 0;
+	/* The last field is the pid in the innermost namespace. */
+	while (end > ns && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	return end - ns >= 2 && end[-1] == '1' && (end[-2] == '\t' || end[-2] == ' ') &&
+	       strchr(ns + 8, '\t') && strchr(ns + 8, '\t') < end - 1;
+}
+
+/* mountinfo: "id parent maj:min ROOT MOUNTPOINT ..." */
+static int has_data_mount(pid_t pid, const char *suffix)
+{
+	char path[64], line[4096];
+	_cleanup_fclose_ FILE *f = NULL;
+	size_t n = strlen(suffix);
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char root[2048], mnt[2048];
+
+		if (sscanf(line, "%*s %*s %*s %2047s %2047s", root, mnt) == 2 &&
+		    strcmp(mnt, "/data") == 0 && strlen(root) >= n &&
+		    strcmp(root + strlen(root) - n, suffix) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+pid_t pt_proc_find_ns_init(uid_t uid, const char *data_suffix)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char path[64], buf[4096];
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		if (read_small(path, buf, sizeof(buf)) == 0 && is_ns_init_of(buf, uid) &&
+		    has_data_mount((pid_t)pid, data_suffix))
+			return (pid_t)pid;
+	}
 	return 0;
 }

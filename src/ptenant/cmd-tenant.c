@@ -134,7 +134,6 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:b:e:s:", longopts, NULL)) != -1)
 		if (c == 'f' && !spec && !(spec = load_spec_file(optarg)))
 			return EXIT_FAILED;
-	opterr = 1;
 	if (!spec)
 		spec = json_object();
 	optind = 1;
@@ -144,7 +143,7 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		if (c == 'n')
 			start = false;
 		else if (c == '?')
-			r = EXIT_USAGE;
+			r = cli_usage_error("create: unknown option or missing value in '%s'", argv[optind - 1]);
 		else
 			r = apply_flag(spec, c, optarg);
 	}

@@ -66,7 +66,7 @@ static bool adopt(struct daemon *d, struct tenant *t)
 	int pidfd;
 
 	if (t->st.pid <= 0 || pt_proc_starttime(t->st.pid, &start, NULL) < 0 ||
-	    start != t->st.pid_starttime)
+	    start != t->st.pid_starttime || !pt_proc_alive(t->st.pid))
 		return false;
 	pidfd = pidfd_open(t->st.pid, 0);
 	if (pidfd < 0)
@@ -103,8 +103,14 @@ static void bring_back(struct daemon *d, struct tenant *t)
 			      "exited while ptenantd was not running");
 		tenant_save_state(t, NULL);
 	}
-	if (t->st.desired == PT_DESIRED_RUNNING && tenant_start(d, t, &err) < 0)
+	if (t->st.desired != PT_DESIRED_RUNNING)
+		return;
+	if (t->st.last_exit_at && t->st.pid == 0)
+		t->st.restarts++;
+	if (tenant_start(d, t, &err) < 0)
 		tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+	else
+		tenant_record(d, t, "respawn", NULL, -1, NULL);
 }
 
 /* A tenant whose files cannot be read still shows in `ptenant ls`, as

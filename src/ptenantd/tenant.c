@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
@@ -463,7 +464,7 @@ static bool wants_restart(const struct tenant *t, enum pt_exit_reason reason, in
 	}
 }
 
-static void finish_removal(struct daemon *d, struct tenant *t);
+static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err);
 
 static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 {
@@ -506,7 +507,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 			answer_waiters(d, t);
 		}
 	} else if (t->phase == PHASE_STOPPED && t->removing)
-		finish_removal(d, t); /* answers the waiters once it is gone */
+		finish_removal(d, t, NULL); /* answers the waiters once it is gone */
 	else if (t->phase == PHASE_STOPPED)
 		answer_waiters(d, t);
 }
@@ -547,18 +548,54 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 	}
 }
 
-static void finish_removal(struct daemon *d, struct tenant *t)
+/* A broken tenant (state.json lost) may still run: find its init by its
+ * uid range and end it, so rm never leaves an unsupervised container. */
+static void kill_lost_init(struct tenant *t)
+{
+	char suffix[PT_SLUG_MAX + 16];
+	pid_t pid;
+	int pidfd;
+	struct pollfd pfd;
+
+	snprintf(suffix, sizeof(suffix), "/%s/data", t->spec.slug);
+	pid = t->st.host_uid ? pt_proc_find_ns_init(t->st.host_uid, suffix) : 0;
+	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (pidfd < 0)
+		return;
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	poll(&pfd, 1, 2000); /* SIGKILL of a pid-ns init: milliseconds */
+	close(pidfd);
+}
+
+static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 {
 	pt_err err = { 0 };
+	int r;
 
+	if (t->broken)
+		kill_lost_init(t);
+	r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
+	if (r < 0) {
+		/* Keep it listed: an operator must see what could not go. */
+		t->removing = false;
+		snprintf(t->last_error, sizeof(t->last_error), "rm: %s", err.msg);
+		pt_err_prefix(&err, "tenant %s: remove", t->spec.slug);
+		answer_waiters_error(d, t, &err);
+		tenant_record(d, t, "rm-failed", NULL, -1, err.msg);
+		if (ret_err)
+			*ret_err = err;
+		return r;
+	}
 	drop_from_table(d, t);
+	/* Answered only once the directory is gone. */
 	for (size_t i = 0; i < t->n_waiters; i++)
 		conn_reply(d, t->waiters[i], pt_api_ok_response());
 	t->n_waiters = 0;
-	if (pt_rmtree_at(AT_FDCWD, t->dir, &err) < 0)
-		fprintf(stderr, "ptenantd: tenant %s: remove: %s\n", t->spec.slug, err.msg);
 	tenant_record(d, t, "removed", NULL, -1, NULL);
 	tenant_free(t);
+	return 0;
 }
 
 /* Returns 1 when the removal completes later (the tenant is stopping and
@@ -572,8 +609,7 @@ int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
 	r = tenant_stop(d, t, waiter, err);
 	if (r != 0)
 		return r;
-	finish_removal(d, t);
-	return 0;
+	return finish_removal(d, t, err);
 }
 
 void tenant_tick(struct daemon *d, uint64_t now)

@@ -186,8 +186,8 @@ tenant_count() {
 	[ "$(jq -r .ok <<<"$output")" = true ]
 }
 
-@test "api: a 2 MiB request without newline gets a JSON error line and the daemon keeps answering" {
-	run raw_request --big $((2 * 1024 * 1024))
+@test "api: a request over the 16 MiB cap without newline gets a JSON error line and the daemon keeps answering" {
+	run raw_request --big $((17 * 1024 * 1024))
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .ok <<<"$output")" = false ]
