@@ -51,6 +51,11 @@ static int empty_tmpfs(const char *target, pt_err *err)
 int pt_rootfs_mask(int root, const struct pt_step *s, pt_err *err)
 {
 	_cleanup_close_ int target = -1, mnt = -1;
+	/* Not nodev: reading a masked file gives an empty file, as programs
+	 * that parse /proc expect, rather than EACCES. */
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+	};
 	struct stat st;
 
 	target = open_target(root, s->target, err);
@@ -66,6 +71,8 @@ int pt_rootfs_mask(int root, const struct pt_step *s, pt_err *err)
 		return pt_err_set(err, -errno, "open_tree /dev/null to mask /%s", s->target);
 	if (mnt < 0)
 		return mnt;
+	if (!S_ISDIR(st.st_mode) && mount_setattr(mnt, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return pt_err_set(err, -errno, "make the mask of /%s read-only", s->target);
 	if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return pt_err_set(err, -errno, "mask /%s", s->target);
 	return 0;
