@@ -24,6 +24,11 @@
 #define PT_SECRET_NAME_MAX 64
 #define PT_SECRET_VALUE_MAX 65536
 
+#define PT_RLIMITS_MAX 16
+#define PT_SECCOMP_NAMES_MAX 512
+#define PT_ID_MAX 65535          /* ids inside the tenant's user namespace */
+#define PT_RLIM_INFINITY UINT64_MAX
+
 enum pt_restart_policy {
 	PT_RESTART_ALWAYS = 0,   /* default: respawn on any exit */
 	PT_RESTART_ON_FAILURE,   /* respawn unless it exited 0 */
@@ -43,6 +48,28 @@ struct pt_resources {
 	uint64_t pids_max;       /* 0 = daemon default */
 };
 
+/* Who the tenant's processes run as, inside its user namespace. root
+ * (the default) keeps the tenant's small capability set; any other uid
+ * runs with no capabilities at all. */
+struct pt_user {
+	bool set;
+	uint32_t uid;
+	uint32_t gid;
+};
+
+struct pt_rlimit {
+	int resource;            /* RLIMIT_* */
+	uint64_t soft, hard;     /* PT_RLIM_INFINITY = unlimited */
+};
+
+/* Tightens (deny) or relaxes (allow) the default seccomp profile by
+ * syscall name; see ptenant-seccomp(5). */
+struct pt_seccomp_profile {
+	bool set;
+	char **allow;            /* NULL-terminated, may be NULL */
+	char **deny;
+};
+
 struct pt_spec {
 	char slug[PT_SLUG_MAX + 1];
 	char blueprint_name[PT_BP_NAME_MAX + 1];
@@ -56,6 +83,10 @@ struct pt_spec {
 	uint16_t port;           /* 0 = blueprint's */
 	struct pt_resources resources;
 	enum pt_restart_policy restart;
+	struct pt_user user;
+	struct pt_rlimit rlimits[PT_RLIMITS_MAX]; /* only those the spec sets */
+	size_t n_rlimits;
+	struct pt_seccomp_profile seccomp;
 };
 
 /* Parses and validates a whole spec. On failure returns -EINVAL (or
@@ -89,6 +120,17 @@ int pt_secret_name_validate(const char *name, const char *field, pt_err *err);
 int pt_size_parse(const char *text, uint64_t *ret_bytes);
 /* "0.5", "2", "1.25" cores -> millicores (1..1024000). */
 int pt_cpu_parse(const char *text, uint32_t *ret_millis);
+
+/* "nofile" -> RLIMIT_NOFILE; -1 when unknown. And back. */
+int pt_rlimit_from_name(const char *name);
+const char *pt_rlimit_name(int resource);
+
+/* Parses a seccomp profile object ({"allow": [...], "deny": [...]}),
+ * checking every name against the syscall table. `field` prefixes the
+ * error's field ("seccomp_profile"). */
+int pt_seccomp_profile_parse(struct json_t *obj, const char *field,
+			     struct pt_seccomp_profile *ret, pt_err *err);
+void pt_seccomp_profile_free(struct pt_seccomp_profile *p);
 
 const char *pt_restart_policy_name(enum pt_restart_policy p);
 int pt_restart_policy_parse(const char *text, enum pt_restart_policy *ret);

@@ -1,10 +1,16 @@
 #include "confine.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <stdbool.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rlimits.h"
 
 /* Docker's default set less NET_RAW (raw sockets: spoofing, sniffing),
  * MKNOD (useless in a user namespace) and AUDIT_WRITE. */
@@ -53,18 +59,66 @@ static int set_process_caps(pt_err *err)
 	return r;
 }
 
-int pt_confine_apply(pt_err *err)
+/* An anonymous session keyring of its own: the daemon's (the host's)
+ * session keyring is never inherited by a tenant, and keys a tenant
+ * process could create (it cannot: keyctl is filtered) would die with it. */
+static int fresh_keyring(pt_err *err)
+{
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0) < 0)
+		return pt_err_set(err, -errno, "join a fresh session keyring");
+	return 0;
+}
+
+/* A non-root user: the uid change itself clears permitted and effective
+ * (no SECBIT_KEEP_CAPS); the empty cap set makes sure of it. */
+static int become_user(const struct pt_user *u, pt_err *err)
+{
+	cap_t none;
+	int r = 0;
+
+	if (setgroups(0, NULL) < 0 || setresgid(u->gid, u->gid, u->gid) < 0)
+		return pt_err_set(err, -errno, "set gid %u", u->gid);
+	if (setresuid(u->uid, u->uid, u->uid) < 0)
+		return pt_err_set(err, -errno, "set uid %u", u->uid);
+	none = cap_init();
+	if (!none)
+		return pt_err_set(err, -errno, "cap_init");
+	if (cap_set_proc(none) < 0)
+		r = pt_err_set(err, -errno, "clear capabilities of uid %u", u->uid);
+	cap_free(none);
+	return r;
+}
+
+void pt_confine_from_spec(struct pt_confine *c, const struct pt_spec *spec,
+			  const struct pt_seccomp_bpf *bpf)
+{
+	c->user = spec->user;
+	if (c->user.set && c->user.uid == 0 && c->user.gid == 0)
+		c->user.set = false; /* "0:0" is the default root */
+	c->rlimits = spec->rlimits;
+	c->n_rlimits = spec->n_rlimits;
+	c->seccomp = bpf;
+}
+
+int pt_confine_apply(const struct pt_confine *c, pt_err *err)
 {
 	int r;
 
-	/* The bounding set first: it needs CAP_SETPCAP, which we keep, and
-	 * limits what any later exec can ever regain. */
-	r = drop_bounding(err);
+	r = fresh_keyring(err);
 	if (r == 0)
-		r = set_process_caps(err);
+		r = pt_rlimits_apply(c->rlimits, c->n_rlimits, err);
+	/* The bounding set before the identity change: it needs CAP_SETPCAP,
+	 * and limits what any later exec can ever regain. */
+	if (r == 0)
+		r = drop_bounding(err);
+	if (r == 0)
+		r = c->user.set ? become_user(&c->user, err) : set_process_caps(err);
 	if (r == 0 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		r = pt_err_set(err, -errno, "clear ambient capabilities");
 	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		r = pt_err_set(err, -errno, "set no_new_privs");
+	/* Last: the filter denies what the steps above needed. */
+	if (r == 0)
+		r = pt_seccomp_load(c->seccomp, err);
 	return r;
 }

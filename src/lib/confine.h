@@ -1,10 +1,15 @@
 /* The last steps before a tenant process execs, shared by the tenant's
  * init and by `ptenant exec`, so both run in exactly the same cage:
- * capabilities cut to a small set, ambient and inheritable empty,
- * no_new_privs. (Seccomp is loaded after these; see seccomp.h.) */
+ *   fresh session keyring -> rlimits -> bounding set -> identity (root of
+ *   the tenant, or the spec's `user` with no capabilities) -> caps with
+ *   inheritable and ambient empty -> no_new_privs -> seccomp (last). */
 #pragma once
 
+#include <stddef.h>
+
 #include "error.h"
+#include "ptenant/spec.h"
+#include "seccomp-filter.h"
 
 /* Capabilities a bot keeps, as root of its own user namespace. Anything
  * that reaches past the tenant's own files and processes is gone:
@@ -12,4 +17,17 @@
 extern const int pt_confine_keep_caps[];
 extern const unsigned pt_confine_n_keep_caps;
 
-int pt_confine_apply(pt_err *err);
+struct pt_confine {
+	struct pt_user user;                 /* !set: the tenant's root */
+	const struct pt_rlimit *rlimits;
+	size_t n_rlimits;
+	const struct pt_seccomp_bpf *seccomp; /* required: never NULL */
+};
+
+/* The confinement of `spec`'s processes with filter `bpf`. */
+void pt_confine_from_spec(struct pt_confine *c, const struct pt_spec *spec,
+			  const struct pt_seccomp_bpf *bpf);
+
+/* Everything the process does after it must be allowed by the filter
+ * (exec, signals, prctl(PDEATHSIG)). */
+int pt_confine_apply(const struct pt_confine *c, pt_err *err);

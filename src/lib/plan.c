@@ -32,6 +32,27 @@ static const char *const dev_links[][2] = {
 	{ "dev/stderr", "/proc/self/fd/2" },
 };
 
+/* What the container world masks, and a little more: host-wide state a
+ * tenant has no business reading (kernel memory, keys, interrupt and
+ * timer details that fingerprint the host and its neighbours, firmware,
+ * thermal and power zones that leak other tenants' load). */
+static const char *const masked_paths[] = {
+	"proc/acpi", "proc/asound", "proc/interrupts", "proc/softirqs",
+	"proc/kcore", "proc/keys", "proc/key-users", "proc/kallsyms",
+	"proc/kpagecount", "proc/kpageflags", "proc/kpagecgroup",
+	"proc/latency_stats", "proc/timer_list", "proc/timer_stats",
+	"proc/sched_debug", "proc/scsi", "proc/vmallocinfo", "proc/slabinfo",
+	"proc/modules", "proc/iomem", "proc/ioports", "proc/config.gz",
+	"sys/firmware", "sys/devices/virtual/powercap", "sys/class/powercap",
+	"sys/devices/virtual/thermal", "sys/class/thermal", "sys/kernel/debug",
+	"sys/kernel/tracing", "sys/kernel/security",
+};
+
+/* Host-wide knobs: readable (programs look at them), never writable. */
+static const char *const readonly_paths[] = {
+	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+
 static struct pt_step *add_step(struct pt_plan *plan, enum pt_step_kind kind,
 				const char *target)
 {
@@ -169,6 +190,17 @@ static int add_etc(struct pt_plan *plan, const char *slug)
 	return r;
 }
 
+static int add_masks(struct pt_plan *plan)
+{
+	for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+		if (!add_step(plan, PT_STEP_MASK, masked_paths[i]))
+			return -E2BIG;
+	for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+		if (!add_step(plan, PT_STEP_READONLY, readonly_paths[i]))
+			return -E2BIG;
+	return 0;
+}
+
 static int add_mounts(struct pt_plan *plan, const struct pt_spec *spec)
 {
 	int r;
@@ -178,6 +210,8 @@ static int add_mounts(struct pt_plan *plan, const struct pt_spec *spec)
 	if (r == 0)
 		r = add_mount(plan, PT_STEP_SYSFS, "sys", NULL,
 			      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	if (r == 0)
+		r = add_masks(plan);
 	if (r == 0)
 		r = add_dev(plan);
 	if (r == 0)
@@ -347,6 +381,8 @@ static const char *step_name(enum pt_step_kind k)
 	case PT_STEP_SYMLINK: return "symlink";
 	case PT_STEP_BIND_DATA: return "bind-data";
 	case PT_STEP_FILE: return "file";
+	case PT_STEP_MASK: return "mask";
+	case PT_STEP_READONLY: return "readonly";
 	}
 	return "?";
 }

@@ -19,6 +19,9 @@ enum pt_step_kind {
 	PT_STEP_SYMLINK,     /* symlink target -> source */
 	PT_STEP_BIND_DATA,   /* the tenant's persistent volume */
 	PT_STEP_FILE,        /* write `content` to target with `mode` */
+	PT_STEP_MASK,        /* hide target: /dev/null on a file, an empty
+	                        read-only tmpfs on a directory; absent: skip */
+	PT_STEP_READONLY,    /* remount target (recursively) read-only */
 };
 
 struct pt_step {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "rootfs-mask.h"
 #include "syscalls.h"
 
 #define FD_PATH_MAX 64
@@ -202,6 +203,8 @@ static int step_mount(const struct pt_step *s, const char *path,
 		break;
 	case PT_STEP_SYMLINK:
 	case PT_STEP_FILE:
+	case PT_STEP_MASK:
+	case PT_STEP_READONLY:
 	default:
 		return pt_err_set(err, -EINVAL, "step /%s is not a mount", s->target);
 	}
@@ -225,6 +228,10 @@ static int run_step(int root, const struct pt_step *s,
 	int r;
 
 	switch (s->kind) {
+	case PT_STEP_MASK:
+		return pt_rootfs_mask(root, s, err);
+	case PT_STEP_READONLY:
+		return pt_rootfs_readonly(root, s, err);
 	case PT_STEP_SYMLINK:
 	case PT_STEP_FILE:
 		parent = open_parent(root, s->target, &last, err);

@@ -9,7 +9,10 @@
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
  *                                           [C3] hostname, lo up
  *                                           [C4] build rootfs, pivot_root
- *                                           [C5] stdio, close fds, exec init
+ *                                           [C5] stdio, close fds
+ *                                           [C6] keyring, rlimits, caps,
+ *                                                user, no_new_privs,
+ *                                                seccomp; exec init
  *   [P4] read: EOF = exec done  <---------- (sync socket is O_CLOEXEC)
  *        or {errno, message} of the failed step
  *
@@ -200,8 +203,10 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 		child_fail(sock, &err);
 	if (setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
-	/* After the mounts (they need CAP_SYS_ADMIN), before exec. */
-	if (pt_confine_apply(&err) < 0)
+	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
+	 * filter is loaded last inside it, so only exec and the few calls
+	 * below run filtered before init does.                         C6 */
+	if (pt_confine_apply(&req->confine, &err) < 0)
 		child_fail(sock, &err);
 	umask(022);
 	pt_spawn_reset_signals();

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include "confine.h"
 #include "error.h"
 #include "plan.h"
 
@@ -17,6 +18,7 @@ struct pt_spawn_req {
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
 	int trace;               /* print per-step timings to stderr */
+	struct pt_confine confine; /* user, rlimits, seccomp (required) */
 };
 
 struct pt_spawn_res {

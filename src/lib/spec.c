@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "spec-confine.h"
 
 /* Memory limits must survive a JSON round trip, and jansson integers are
  * signed 64-bit. */
@@ -409,6 +410,7 @@ void pt_spec_free(struct pt_spec *spec)
 	strv_free(spec->args);
 	kv_free(spec->env, spec->n_env, false);
 	kv_free(spec->secrets, spec->n_secrets, true);
+	pt_spec_confine_free(spec);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -744,7 +746,8 @@ static int parse_spec_field(const char *key, json_t *v, struct pt_spec *s, pt_er
 	}
 	if (strcmp(key, "restart") == 0)
 		return parse_restart(v, &s->restart, err);
-	return UNKNOWN_FIELD;
+	/* user, rlimits, seccomp_profile; UNKNOWN_FIELD for anything else */
+	return pt_spec_confine_field(key, v, s, err);
 }
 
 static size_t strv_length(char **strv)
@@ -783,7 +786,8 @@ int pt_spec_from_json(json_t *obj, struct pt_spec *ret, pt_err *err)
 	if (!json_is_object(obj))
 		return invalid(err, "", "spec: must be a JSON object, not %s", type_desc(obj));
 	r = parse_object(obj, parse_spec_field, "",
-			 "slug, blueprint, entrypoint, args, env, secrets, port, resources and restart",
+			 "slug, blueprint, entrypoint, args, env, secrets, port, resources, restart, "
+			 "user, rlimits and seccomp_profile",
 			 &s, err);
 	if (r == 0)
 		r = check_spec(&s, err);
@@ -898,7 +902,8 @@ json_t *pt_spec_to_json(const struct pt_spec *spec, bool with_secrets)
 	    json_object_set_new(o, "resources", resources_to_json(r)) < 0)
 		return NULL;
 	if (json_object_set_new(o, "restart",
-				json_string(pt_restart_policy_name(spec->restart))) < 0)
+				json_string(pt_restart_policy_name(spec->restart))) < 0 ||
+	    pt_spec_confine_to_json(spec, o) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }

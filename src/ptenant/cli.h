@@ -28,6 +28,9 @@ int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_simple(struct cli *cli, const char *op, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_inspect(struct cli *cli, int argc, char **argv);
+/* cmd-security.c */
+int cli_confine_flag(struct json_t *spec, int c, const char *arg);
+int cmd_inspect_security(struct cli *cli, const char *slug);
 int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_events(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);

@@ -103,7 +103,7 @@ static int apply_flag(json_t *spec, int c, const char *arg)
 	}
 	case 'r': json_object_set_new(spec, "restart", json_string(arg)); return 0;
 	case 'E': json_object_set_new(spec, "entrypoint", json_pack("[s]", arg)); return 0;
-	default: return EXIT_USAGE;
+	default: return cli_confine_flag(spec, c, arg); /* --user, --rlimit, --seccomp-profile */
 	}
 }
 
@@ -121,6 +121,9 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		{ "restart", required_argument, NULL, 'r' },
 		{ "entrypoint", required_argument, NULL, 'E' },
 		{ "no-start", no_argument, NULL, 'n' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "rlimit", required_argument, NULL, 'L' },
+		{ "seccomp-profile", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	json_t *spec = NULL, *resp;
@@ -259,8 +262,10 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 {
 	json_t *resp;
 
+	if (argc == 3 && strcmp(argv[1], "--security") == 0)
+		return cmd_inspect_security(cli, argv[2]);
 	if (argc != 2)
-		return cli_usage_error("inspect wants exactly one SLUG");
+		return cli_usage_error("inspect wants exactly one SLUG (or --security SLUG)");
 	resp = cli_call(cli, json_pack("{s:s, s:s}", "op", "inspect", "slug", argv[1]));
 	if (!resp)
 		return EXIT_FAILED;

@@ -324,6 +324,7 @@ static const struct {
 	{ "rm", op_rm },
 	{ "ls", op_ls },
 	{ "inspect", op_inspect },
+	{ "inspect.security", op_inspect_security },
 	{ "logs", op_logs },
 	{ "events", op_events },
 	{ "exec", op_exec },

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "error.h"
 #include "logfile.h"
+#include "seccomp-filter.h"
 #include "ptenant/spec.h"
 #include "state.h"
+#include "confine.h"
 
 struct json_t;
 struct daemon;
@@ -54,6 +56,7 @@ struct tenant {
 	char last_error[256];            /* why the last start failed */
 	struct conn *waiters[8];         /* API calls answered when it stops */
 	size_t n_waiters;
+	struct pt_seccomp_bpf seccomp;   /* its own profile, compiled; or empty */
 };
 
 struct daemon {
@@ -65,6 +68,7 @@ struct daemon {
 	struct watch listener;
 	struct watch timer;
 	int init_fd;                     /* sealed memfd of ptenant-init */
+	struct pt_seccomp_bpf seccomp;   /* the default profile, compiled at start */
 	int events_fd;                   /* events.jsonl, O_APPEND */
 	gid_t api_gid;                   /* (gid_t)-1: root only */
 	bool trace_spawn;
@@ -126,6 +130,17 @@ void conn_set_job(struct conn *c, void *job,
 /* api-ops.c */
 void api_dispatch(struct daemon *d, struct conn *c, const char *op,
 		  struct json_t *req);
+
+/* security.c: the cage of each tenant */
+int security_prepare(struct daemon *d, pt_err *err);
+/* Validates spec's confinement fields against this host and compiles its
+ * profile into *bpf (left empty for the default one). For create. */
+int security_check_spec(const struct pt_spec *spec, struct pt_seccomp_bpf *bpf,
+			pt_err *err);
+/* The confinement of t's processes, compiling its profile on first use. */
+int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
+		     pt_err *err);
+void op_inspect_security(struct daemon *d, struct conn *c, struct json_t *req);
 
 /* exec.c */
 int exec_start(struct daemon *d, struct conn *c, struct tenant *t,

@@ -50,7 +50,8 @@ static __attribute__((noreturn)) void die(const char *what)
 }
 
 static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
-					      const int *stdio)
+					      const int *stdio,
+					      const struct pt_confine *confine)
 {
 	pt_err err = { 0 };
 
@@ -61,7 +62,7 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 	pt_spawn_reset_signals();
 	/* The helper dies when the caller hangs up (job_cancel); so must CMD. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (pt_confine_apply(&err) < 0) {
+	if (pt_confine_apply(confine, &err) < 0) {
 		fprintf(stderr, "ptenant exec: %s\n", err.msg);
 		_exit(126);
 	}
@@ -71,7 +72,8 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 }
 
 static __attribute__((noreturn)) void helper_main(int tenant_pidfd, char **argv,
-						  char **envp, const int *stdio)
+						  char **envp, const int *stdio,
+						  const struct pt_confine *confine)
 {
 	int status;
 	pid_t pid;
@@ -90,7 +92,7 @@ static __attribute__((noreturn)) void helper_main(int tenant_pidfd, char **argv,
 	if (pid < 0)
 		die("fork");
 	if (pid == 0)
-		run_cmd(argv, envp, stdio);
+		run_cmd(argv, envp, stdio, confine);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("wait");
@@ -184,6 +186,7 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 {
 	char **argv = NULL, **envp = NULL;
 	struct pt_clone_args args = { 0 };
+	struct pt_confine confine;
 	struct exec_job *job;
 	int stdio[3], pidfd = -1, r;
 	pid_t pid = -1;
@@ -196,6 +199,9 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	r = parse_argv(req, &argv, err);
 	if (r == 0)
 		r = tenant_env(d, t, &envp, err);
+	/* Exactly the tenant's own cage: same user, rlimits and filter. */
+	if (r == 0)
+		r = security_confine(d, t, &confine, err);
 	job = r == 0 ? calloc(1, sizeof(*job)) : NULL;
 	if (r == 0 && !job)
 		r = pt_err_set(err, -ENOMEM, "allocate exec job");
@@ -205,7 +211,7 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 		args.exit_signal = SIGCHLD;
 		pid = pt_clone3(&args);
 		if (pid == 0)
-			helper_main(t->proc.fd, argv, envp, stdio);
+			helper_main(t->proc.fd, argv, envp, stdio, &confine);
 		if (pid < 0)
 			r = pt_err_set(err, -errno, "tenant %s: fork exec helper", t->spec.slug);
 	}

@@ -217,6 +217,9 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	d->init_fd = pt_spawn_load_init(init_path, err);
 	if (d->init_fd < 0)
 		return d->init_fd;
+	r = security_prepare(d, err);
+	if (r < 0)
+		return r;
 	r = restore_tenants(d);
 	if (r < 0)
 		return pt_err_set(err, r, "read %s", d->tenants_dir);

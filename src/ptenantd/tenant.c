@@ -80,6 +80,7 @@ void tenant_free(struct tenant *t)
 	pt_closep(&t->log.fd);
 	pt_logfile_close(&t->logfile);
 	pt_spec_free(&t->spec);
+	pt_seccomp_bpf_free(&t->seccomp);
 	free(t);
 }
 
@@ -184,27 +185,36 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	_cleanup_free_ uint32_t *used = NULL;
 	struct pt_blueprint bp;
 	struct tenant *t;
+	struct pt_seccomp_bpf bpf = PT_SECCOMP_BPF_INIT;
 	char tmp[600];
 	int r;
 
 	if (tenant_find(d, spec->slug))
 		return pt_err_field(err, -EEXIST, "slug", "tenant %s exists", spec->slug);
+	/* A bad profile or rlimit fails here, before anything is written. */
+	r = security_check_spec(spec, &bpf, err);
+	if (r < 0)
+		return pt_err_prefix(err, "create tenant %s", spec->slug);
 	r = pt_blueprint_load(d->cfg.state_dir, spec->blueprint_name,
 			      spec->blueprint_version, &bp, err);
-	if (r == -ENOENT && err) {
-		char msg[PT_ERR_MSG_MAX];
+	if (r < 0) {
+		pt_seccomp_bpf_free(&bpf);
+		if (r == -ENOENT && err) {
+			char msg[PT_ERR_MSG_MAX];
 
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return pt_err_field(err, r, "blueprint", "%s", msg);
-	}
-	if (r < 0)
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return pt_err_field(err, r, "blueprint", "%s", msg);
+		}
 		return r;
+	}
 	pt_blueprint_free(&bp);
 	t = calloc(1, sizeof(*t));
 	if (!t || collect_uids(d, &used) < 0) {
 		free(t);
+		pt_seccomp_bpf_free(&bpf);
 		return pt_err_set(err, -ENOMEM, "allocate tenant");
 	}
+	t->seccomp = bpf;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
 	r = pt_idmap_pick(used, d->n_tenants, d->cfg.uid_base, d->cfg.uid_ranges,
 			  &t->st.host_uid, err);
@@ -218,6 +228,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		r = pt_err_set(err, -errno, "rename %s to %s", tmp, t->dir);
 	if (r < 0 || (r = add_to_table(d, t)) < 0) {
 		pt_rmtree_at(AT_FDCWD, tmp, NULL);
+		pt_seccomp_bpf_free(&t->seccomp);
 		free(t);
 		return pt_err_prefix(err, "create tenant %s", spec->slug);
 	}
@@ -307,7 +318,9 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
 	req.keep_fd = pipefd[0];
 	req.log_fd = pipefd[1];
-	r = pt_spawn(&req, &res, err);
+	r = security_confine(d, t, &req.confine, err);
+	if (r == 0)
+		r = pt_spawn(&req, &res, err);
 	close(pipefd[1]);
 	if (r < 0) {
 		close(pipefd[0]);

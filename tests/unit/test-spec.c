@@ -808,6 +808,74 @@ static void test_null_err(void **state)
 	pt_spec_free(NULL);
 }
 
+/* ---- confinement fields: user, rlimits, seccomp_profile ---------------- */
+
+static void test_confine_fields(void **state)
+{
+	struct pt_spec s;
+	pt_err err;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(parse("{" BASE ",\"user\":\"1000:2000\","
+			       "\"rlimits\":{\"nofile\":{\"soft\":64,\"hard\":128},\"core\":0,"
+			       "\"stack\":\"unlimited\"},"
+			       "\"seccomp_profile\":{\"allow\":[\"syslog_nope_not\"]}}", &s, &err), -EINVAL);
+	assert_string_equal(err.field, "seccomp_profile.allow[0]");
+	assert_int_equal(parse("{" BASE ",\"user\":\"1000:2000\","
+			       "\"rlimits\":{\"nofile\":{\"soft\":64,\"hard\":128},\"core\":0,"
+			       "\"stack\":\"unlimited\"},"
+			       "\"seccomp_profile\":{\"allow\":[\"clock_settime\"],\"deny\":[\"mkdir\"]}}",
+			       &s, &err), 0);
+	assert_true(s.user.set);
+	assert_int_equal(s.user.uid, 1000);
+	assert_int_equal(s.user.gid, 2000);
+	assert_int_equal(s.n_rlimits, 3);
+	assert_int_equal(s.rlimits[0].soft, 64);
+	assert_int_equal(s.rlimits[0].hard, 128);
+	assert_true(s.rlimits[2].hard == PT_RLIM_INFINITY);
+	assert_true(s.seccomp.set);
+	assert_string_equal(s.seccomp.allow[0], "clock_settime");
+	assert_string_equal(s.seccomp.deny[0], "mkdir");
+	/* Round trip: what is stored is what comes back. */
+	j = pt_spec_to_json(&s, false);
+	pt_spec_free(&s);
+	assert_int_equal(pt_spec_from_json(j, &s, &err), 0);
+	assert_int_equal(s.user.gid, 2000);
+	assert_int_equal(s.n_rlimits, 3);
+	assert_string_equal(s.seccomp.deny[0], "mkdir");
+	json_decref(j);
+	pt_spec_free(&s);
+}
+
+static void test_confine_errors(void **state)
+{
+	(void)state;
+	expect_fail("{" BASE ",\"user\":\"root\"}", "user", "numeric");
+	expect_fail("{" BASE ",\"user\":\"70000\"}", "user", "0..65535");
+	expect_fail("{" BASE ",\"user\":\"1:\"}", "user", "UID:GID");
+	expect_fail("{" BASE ",\"user\":1000}", "user", "string");
+	expect_fail("{" BASE ",\"rlimits\":[]}", "rlimits", "object");
+	expect_fail("{" BASE ",\"rlimits\":{\"nofiles\":1}}", "rlimits.nofiles", "unknown limit");
+	expect_fail("{" BASE ",\"rlimits\":{\"nofile\":-1}}", "rlimits.nofile", ">= 0");
+	expect_fail("{" BASE ",\"rlimits\":{\"nofile\":{\"soft\":9,\"hard\":3}}}", "rlimits.nofile",
+		    "soft limit exceeds");
+	expect_fail("{" BASE ",\"rlimits\":{\"nofile\":{\"soft\":9}}}", "rlimits.nofile", "exactly");
+	expect_fail("{" BASE ",\"seccomp_profile\":[]}", "seccomp_profile", "object");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"alow\":[]}}", "seccomp_profile.alow", "unknown field");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"allow\":[\"mount\"]}}", "seccomp_profile.allow[0]",
+		    "never");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"allow\":[\"keyctl\"]}}", "seccomp_profile.allow[0]",
+		    "never");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"allow\":[\"socket\"]}}", "seccomp_profile.allow[0]",
+		    "argument checks");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"deny\":[\"nosuchcall\"]}}", "seccomp_profile.deny[0]",
+		    "unknown syscall");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"deny\":[7]}}", "seccomp_profile.deny[0]", "syscall name");
+	expect_fail("{" BASE ",\"seccomp_profile\":{\"allow\":[\"sync\"],\"deny\":[\"sync\"]}}",
+		    "seccomp_profile.allow[0]", "both");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -840,6 +908,8 @@ int main(void)
 		cmocka_unit_test(test_message_escaping),
 		cmocka_unit_test(test_nul_in_key),
 		cmocka_unit_test(test_null_err),
+		cmocka_unit_test(test_confine_fields),
+		cmocka_unit_test(test_confine_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The security tier: a hostile tenant attacks its cage from the inside.
+# Starts its own ptenantd on a throwaway state dir, three tenants (alpha
+# attacks; beta is the neighbour with a secret, a marker process, a tcp
+# port and an abstract socket; gamma runs as uid 1000), runs each named
+# attack inside alpha as its root through `ptenant exec`, and checks the
+# host side of the rest. TAP on stdout; exits non-zero when any attack
+# succeeded. Controls (the same probes run where they must succeed) prove
+# the probes can see a breach at all.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${PTENANT_BUILD:-$top/build}
+W=$(mktemp -d /tmp/ptenant-security.XXXXXX)
+STATE=$W/state RUN=$W/run
+MARK="PTSEC_DAEMON_ENV_$$"
+n=0 tried=0 blocked=0 failed=0
+pt() { "$build/src/ptenant/ptenant" --socket "$RUN/ptenantd.sock" "$@"; }
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+
+cleanup() {
+  for s in alpha beta gamma delta; do pt rm "$s" >/dev/null 2>&1; done
+  [[ -n ${dpid:-} ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# attack NAME PROBE-ARGS...: must exit 0 (blocked) inside alpha.
+attack_in() {
+  local slug=$1 name=$2; shift 2
+  local out rc
+  tried=$((tried + 1))
+  out=$(timeout 20 "$build/src/ptenant/ptenant" --socket "$RUN/ptenantd.sock" exec "$slug" -- /usr/bin/probe "$@" 2>&1)
+  rc=$?
+  if ((rc == 0)); then blocked=$((blocked + 1)); ok "attack $name: ${out//$'\n'/ | }"
+  else notok "attack $name (exit $rc): ${out//$'\n'/ | }"; fi
+}
+attack() { attack_in alpha "$@"; }
+# A host-side attack: the command must succeed (= the attack failed).
+attack_host() {
+  local name=$1 why=$2; shift 2
+  tried=$((tried + 1))
+  if "$@"; then blocked=$((blocked + 1)); ok "attack $name: $why"; else notok "attack $name: $why"; fi
+}
+# control SLUG PROBE-ARGS: the probe must report a breach where access is legitimate.
+control() {
+  local slug=$1; shift
+  if timeout 20 "$build/src/ptenant/ptenant" --socket "$RUN/ptenantd.sock" exec "$slug" -- /usr/bin/probe "$@" >/dev/null 2>&1; then
+    notok "control: probe $* in $slug does not see what is really there"
+  else ok "control: probe $* in $slug sees it (the probe can fail)"; fi
+}
+
+# ---- set up ---------------------------------------------------------------
+gcc -static -O1 -Wall -Wextra -Werror -o "$W/probe" "$top/tests/security/probe.c" || { echo "Bail out! cannot build the probe"; exit 1; }
+"$top/rootfs-tools/ptenant-mkblueprint" "$W/bp" >/dev/null || { echo "Bail out! mkblueprint failed"; exit 1; }
+install -m 0755 "$W/probe" "$W/bp/rootfs/usr/bin/probe"
+install -m 4755 "$W/probe" "$W/bp/rootfs/usr/bin/probe-suid"
+have_setcap=0
+if command -v setcap >/dev/null; then
+  install -m 0755 "$W/probe" "$W/bp/rootfs/usr/bin/probe-fcaps"
+  setcap cap_setuid,cap_sys_admin+ep "$W/bp/rootfs/usr/bin/probe-fcaps" && have_setcap=1
+fi
+echo canary >"$W/canary"; chmod 0600 "$W/canary"
+env "$MARK=1" "$build/src/ptenantd/ptenantd" --state-dir "$STATE" --runtime-dir "$RUN" \
+  --uid-base 2100000000 --init "$build/src/init/ptenant-init" >"$W/ptenantd.log" 2>&1 &
+dpid=$!
+for _ in $(seq 100); do [[ -S $RUN/ptenantd.sock ]] && break; sleep 0.05; done
+pt blueprint import sec@1 "$W/bp" >/dev/null || { cat "$W/ptenantd.log"; echo "Bail out! import"; exit 1; }
+pt create alpha --blueprint sec@1 >/dev/null || { echo "Bail out! create alpha"; exit 1; }
+pt create -f /dev/stdin --secret beta_token=BETA-SECRET-VALUE >/dev/null <<'J' || { echo "Bail out! create beta"; exit 1; }
+{"slug": "beta", "blueprint": "sec@1", "entrypoint": ["/bin/sh", "-c",
+ "/usr/bin/probe listen @beta-abstract-sock & exec /usr/bin/probe listen 9999 beta-marker-proc"]}
+J
+pt create gamma --blueprint sec@1 --user 1000:1000 >/dev/null || { echo "Bail out! create gamma"; exit 1; }
+sleep 0.5
+pt exec beta -- sh -c 'echo beta-private >/data/beta-data-file' || { echo "Bail out! beta exec"; exit 1; }
+pid_of() { pt --json ls | python3 -c "import json,sys; print([t['pid'] for t in json.load(sys.stdin) if t['slug']=='$1'][0])"; }
+beta_pid=$(pid_of beta)
+
+# ---- controls -------------------------------------------------------------
+control beta connect-tcp 9999
+control beta connect-unix @beta-abstract-sock
+control beta scan-cmdline beta-marker-proc
+control beta no-path /data/beta-data-file
+
+# ---- attacks from inside alpha, as its root ------------------------------
+for a in mount mount-proc fsopen open-tree umount-mask pivot-root userns-unshare \
+         userns-clone userns-clone3 netns-unshare setns mknod-block mknod-mem init-module \
+         finit-module delete-module kexec keyctl add-key request-key bpf perf-event-open \
+         userfaultfd io-uring read-kcore read-keys write-sysrq write-proc-sys \
+         write-core-pattern write-sys write-uevent-helper open-by-handle raw-socket \
+         packet-socket vsock netlink-audit netlink-uevent socket-highbits netconf-ioctl \
+         netconf-netlink tiocsti tiocsti-highbits tioclinux overwrite-init inherited-fd \
+         i386-abi x32-abi caps capset chroot-escape raise-rlimit syslog settime reboot host-dev; do
+  attack "$a" "$a"
+done
+for f in interrupts timer_list sched_debug kallsyms softirqs iomem; do
+  attack "read-/proc/$f" read-masked "/proc/$f"
+done
+for dir in /sys/firmware /sys/class/thermal /sys/devices/virtual/thermal /sys/devices/virtual/powercap /proc/acpi; do
+  attack "list-$dir" masked-dir "$dir"
+done
+attack ptrace-neighbour-init ptrace-pid "$beta_pid"
+attack ptrace-daemon ptrace-pid "$dpid"
+attack see-neighbour-processes scan-cmdline beta-marker-proc
+attack see-neighbour-data no-path "$STATE/tenants/beta/data/beta-data-file"
+attack see-neighbour-secrets no-path "$STATE/tenants/beta/secrets/beta_token"
+attack see-neighbour-secret-mount scan-environ BETA-SECRET-VALUE
+attack see-neighbour-tcp connect-tcp 9999
+attack see-neighbour-abstract-socket connect-unix @beta-abstract-sock
+attack see-daemon-environment scan-environ "$MARK"
+attack reach-daemon-api-socket connect-unix "$RUN/ptenantd.sock"
+attack see-host-state-dir no-path "$STATE"
+attack setuid-binary-as-root-in-tenant euid-is 0
+attack_in gamma setuid-binary-as-uid-1000 euid-is 1000
+tried=$((tried + 1))
+out=$(pt exec gamma -- /usr/bin/probe-suid euid-is 1000 2>&1)
+rc=$?; out=${out//$'\n'/ | }
+if [[ $rc == 0 ]]; then blocked=$((blocked + 1)); ok "attack setuid-root-binary-from-uid-1000: $out"
+else notok "attack setuid-root-binary-from-uid-1000: $out"; fi
+if ((have_setcap)); then
+  tried=$((tried + 1))
+  out=$(pt exec gamma -- /usr/bin/probe-fcaps capset 2>&1)
+  if [[ $? == 0 ]]; then blocked=$((blocked + 1)); ok "attack file-caps-binary: $out"
+  else notok "attack file-caps-binary: $out"; fi
+fi
+attack_in gamma caps-of-uid-1000 caps
+
+# ---- host-side checks -------------------------------------------------------
+bp_sum=$(sha256sum "$STATE"/blueprints/sec/1/rootfs/etc/passwd 2>/dev/null | cut -d' ' -f1)
+pt exec alpha -- sh -c 'echo "evil::0:0::/:/bin/sh" >>/etc/passwd' >/dev/null 2>&1
+attack_host modify-shared-blueprint "the blueprint and beta's /etc/passwd are unchanged" \
+  bash -c "[[ \$(sha256sum '$STATE'/blueprints/sec/1/rootfs/etc/passwd | cut -d' ' -f1) == '$bp_sum' ]] && ! $build/src/ptenant/ptenant --socket $RUN/ptenantd.sock exec beta -- grep -q evil /etc/passwd"
+
+# Plant symlinks and fifos where the daemon works on the next spawn and exec.
+pt exec alpha -- sh -c "ln -s '$W/canary' /data/canary-link; mkfifo /data/fifo; ln -s / /data/root-link;
+  rm -f /etc/hostname /etc/hosts; mkfifo /etc/hostname; ln -s '$W/canary' /etc/hosts;
+  mkdir -p /run/secrets 2>/dev/null; ln -s '$W/canary' /tmp/x; ln -s '$W/canary' /root/.profile" >/dev/null 2>&1
+before=$(pid_of alpha)
+kill -KILL "$(pgrep -P "$before" | head -1)"
+respawned=0
+for _ in $(seq 100); do
+  p=$(pid_of alpha 2>/dev/null); st=$(pt --json ls | python3 -c "import json,sys; print([t['state'] for t in json.load(sys.stdin) if t['slug']=='alpha'][0])")
+  [[ $st == running && $p != "$before" ]] && { respawned=1; break; }
+  sleep 0.1
+done
+attack_host respawn-with-planted-fifos-and-symlinks "alpha respawned (no hang on a fifo)" test "$respawned" = 1
+attack_host planted-symlink-followed "host canary unchanged, still root-owned 0600" \
+  bash -c "[[ \$(cat '$W/canary') == canary && \$(stat -c %u:%a '$W/canary') == 0:600 ]]"
+attack_host exec-after-planting "exec works and sees a fresh /etc/hostname" \
+  bash -c "[[ \$($build/src/ptenant/ptenant --socket $RUN/ptenantd.sock exec alpha -- cat /etc/hostname) == alpha ]]"
+attack_host upper-layer-reset "the writable layer is fresh (planted /etc/hosts symlink gone)" \
+  bash -c "! $build/src/ptenant/ptenant --socket $RUN/ptenantd.sock exec alpha -- test -L /etc/hosts"
+
+# ---- create-time validation: bad input never runs unfiltered --------------
+bad_create() { # name, expected field, spec json
+  local name=$1 field=$2 json=$3 out
+  out=$(pt --json create -f /dev/stdin <<<"$json" 2>&1)
+  if [[ $? != 0 && $out == *"$field"* ]] && ! pt ls | grep -q "^delta "; then ok "create refuses $name ($field)"
+  else notok "create accepted or misreported $name: $out"; pt rm delta >/dev/null 2>&1; fi
+}
+bad_create "an unknown syscall" "seccomp_profile.allow[0]" '{"slug":"delta","blueprint":"sec@1","seccomp_profile":{"allow":["no_such_call"]}}'
+bad_create "allowing mount" "seccomp_profile.allow[0]" '{"slug":"delta","blueprint":"sec@1","seccomp_profile":{"allow":["mount"]}}'
+bad_create "a profile field typo" "seccomp_profile.alow" '{"slug":"delta","blueprint":"sec@1","seccomp_profile":{"alow":["read"]}}'
+bad_create "an unknown rlimit" "rlimits.nofiles" '{"slug":"delta","blueprint":"sec@1","rlimits":{"nofiles":10}}'
+bad_create "soft above hard" "rlimits.nofile" '{"slug":"delta","blueprint":"sec@1","rlimits":{"nofile":{"soft":10,"hard":5}}}'
+bad_create "a non-numeric user" "user" '{"slug":"delta","blueprint":"sec@1","user":"nobody"}'
+# A profile that tightens: mkdir denied in delta, allowed in alpha.
+if pt create -f /dev/stdin >/dev/null <<<'{"slug":"delta","blueprint":"sec@1","seccomp_profile":{"deny":["mkdir","mkdirat"]},"rlimits":{"nofile":{"soft":64,"hard":128}}}'; then
+  sleep 0.3
+  if ! pt exec delta -- mkdir /tmp/d 2>/dev/null && pt exec alpha -- mkdir /tmp/d; then ok "profile deny [mkdir] takes effect in delta only"
+  else notok "profile deny [mkdir] has no effect"; fi
+  [[ $(pt exec delta -- sh -c 'ulimit -n') == 64 ]] && ok "rlimits.nofile 64:128 applies in delta (exec too)" || notok "rlimits.nofile not applied"
+  [[ $(pt exec alpha -- sh -c 'ulimit -c') == 0 ]] && ok "core dumps off by default (rlimit core 0)" || notok "rlimit core is not 0"
+else notok "create delta with a valid profile"; fi
+
+# ---- inspect --security ----------------------------------------------------
+sec=$(pt --json inspect --security alpha)
+if python3 -c '
+import json,sys
+s=json.loads(sys.argv[1]); procs=[s["init"]]+s["processes"]
+assert all(p["NoNewPrivs"]=="1" and p["Seccomp"]=="2" and p["Seccomp_filters"]=="2" for p in procs), procs
+assert all(p["CapInh"]["mask"]=="0000000000000000" and p["CapAmb"]["mask"]=="0000000000000000" for p in procs)
+assert "cap_sys_admin" not in s["init"]["CapBnd"]["names"]
+for ns in ("user","mnt","pid","net","uts","ipc","cgroup"): assert s["namespaces"][ns]["own"], ns
+assert "/proc/interrupts" in s["masked_paths"] and "/proc/sys" in s["readonly_paths"]
+' "$sec"; then ok "inspect --security alpha: own namespaces, NoNewPrivs 1, 2 seccomp filters on every process, masks listed"
+else notok "inspect --security alpha: $sec"; fi
+
+echo "# security: $tried attacks tried, $blocked blocked, $((tried - blocked)) succeeded"
+echo "1..$n"
+((failed == 0))
