@@ -69,3 +69,7 @@ static inline void pt_closedirp(DIR **d)
 		(ptr) = NULL;                                                \
 		_p_;                                                         \
 	})
+
+/* jansson ships json_decrefp as its cleaner; named in the project's style
+ * for files that include <jansson.h>. */
+#define _cleanup_json_ _cleanup_(json_decrefp)

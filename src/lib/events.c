@@ -25,7 +25,6 @@
  * this marks the start of a record even in a line glued to a torn one. */
 #define RECORD_START "{\"time\":"
 
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 void pt_format_time_ms(uint64_t ts_ms, char *buf, size_t size)
 {

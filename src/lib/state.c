@@ -21,7 +21,6 @@
 #define HOST_UID_MAX ((json_int_t)UINT32_MAX - 65535)
 
 /* jansson's own cleaner (json_auto_t), spelled like ours. */
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 const char *pt_exit_reason_name(enum pt_exit_reason r)
 {
