@@ -261,5 +261,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < d.n_tenants; i++)
 		tenant_free(d.tenants[i]);
 	free(d.tenants);
+	pt_seccomp_bpf_free(&d.seccomp);
 	return r < 0 ? 1 : 0;
 }

@@ -33,9 +33,13 @@ int security_check_spec(const struct pt_spec *spec, struct pt_seccomp_bpf *bpf,
 	if (r < 0 || !spec->seccomp.set)
 		return r;
 	r = pt_seccomp_compile(&spec->seccomp, bpf, err);
-	if (r < 0)
-		return pt_err_field(err, r, "seccomp_profile", "seccomp_profile: %s", err->msg);
-	return 0;
+	if (r < 0 && err) {
+		char msg[PT_ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return pt_err_field(err, r, "seccomp_profile", "seccomp_profile: %s", msg);
+	}
+	return r;
 }
 
 int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
