@@ -295,7 +295,6 @@ static int make_pair(struct nl_sock *sk, const struct pt_veth_req *v, pt_err *er
 		rtnl_link_set_name(l, v->host_name);
 		rtnl_link_set_addr(l, hm);
 		rtnl_link_set_ifalias(l, alias);
-		rtnl_link_set_flags(l, IFF_UP);
 		rtnl_link_set_name(peer, "eth0");
 		rtnl_link_set_addr(peer, pm);
 		rtnl_link_set_ns_pid(peer, v->pid);
@@ -326,21 +325,38 @@ int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err)
 	ifi = ifindex(sk, v->host_name, &l);
 	if (ifi < 0)
 		return pt_err_set(err, ifi, "netlink: look up new link %s", v->host_name);
-	/* The alias is not applied on creation by every kernel; set it here
-	 * too, so clear_stale always recognises the link. */
+	/* Older kernels ignore the alias on creation; set it again, so that
+	 * clear_stale always recognises the link as ours. */
 	if (!rtnl_link_get_ifalias(l)) {
 		_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
 		char alias[96];
 
 		snprintf(alias, sizeof(alias), ALIAS_PREFIX "%s", v->slug);
-		if (change) {
-			rtnl_link_set_ifalias(change, alias);
-			r = rtnl_link_change(sk, l, change, 0);
-			if (r < 0)
-				return nl_fail(err, r, "set alias of %s", v->host_name);
-		}
+		if (!change)
+			return pt_err_set(err, -ENOMEM, "netlink: set alias of %s", v->host_name);
+		rtnl_link_set_ifalias(change, alias);
+		r = rtnl_link_change(sk, l, change, 0);
+		if (r < 0)
+			return nl_fail(err, r, "set alias of %s", v->host_name);
 	}
-	r = add_neigh(sk, ifi, v->addr, v->peer_mac, v->host_name, err);
+	return 0;
+}
+
+int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err)
+{
+	_cleanup_sock_ struct nl_sock *sk = open_sock(v->host_name, err);
+	_cleanup_link_ struct rtnl_link *l = NULL;
+	int r, ifi;
+
+	if (!sk)
+		return err ? err->code : -EIO;
+	ifi = ifindex(sk, v->host_name, &l);
+	if (ifi < 0)
+		return pt_err_set(err, ifi, "netlink: look up link %s", v->host_name);
+	/* Up before the route: the kernel refuses a route on a down link. */
+	r = set_up(sk, l, v->host_name, err);
+	if (r == 0)
+		r = add_neigh(sk, ifi, v->addr, v->peer_mac, v->host_name, err);
 	if (r == 0)
 		r = add_route(sk, ifi, v->addr, 32, 0, v->gw, v->host_name, err);
 	return r;

@@ -19,13 +19,15 @@ struct pt_veth_req {
 	uint32_t gw;                 /* the anchor address, host order */
 };
 
-/* Creates the pair with the peer born inside pid's netns as "eth0" (it
- * never exists in the host's namespace), brings the host side up, and
- * adds the /32 route and the permanent neighbour for the tenant. A stale
+/* Creates the pair, both ends down, with the peer born inside pid's
+ * netns as "eth0" (it never exists in the host's namespace). A stale
  * host side of an earlier run of the same tenant (its alias says
  * "ptenant <slug>") is deleted first; any other interface of that name
  * is a clash and an -EEXIST error. */
 int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err);
+/* Then (after the caller's per-link sysctls): the host side up, a
+ * permanent neighbour for the tenant and the /32 route to it. */
+int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err);
 
 /* Deletes a link; 0 when it does not exist. */
 int pt_nl_link_delete(const char *name, pt_err *err);

@@ -17,6 +17,11 @@ struct pt_spawn_req {
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
 	int trace;               /* print per-step timings to stderr */
+	/* P2b, optional: called with the child's pid once its namespaces
+	 * exist and before it is released (the daemon moves the tenant's
+	 * veth into its netns there). */
+	int (*net_hook)(void *ctx, pid_t pid, pt_err *err);
+	void *net_ctx;
 };
 
 struct pt_spawn_res {

@@ -184,9 +184,9 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	d->init_fd = pt_spawn_load_init(init_path, err);
 	if (d->init_fd < 0)
 		return d->init_fd;
-	r = restore_tenants(d);
+	r = restore_tenants(d, err);
 	if (r < 0)
-		return pt_err_set(err, r, "read %s", d->tenants_dir);
+		return r;
 	return api_listen(d, err);
 }
 
@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 #endif
 	r = loop_run(&d);
 	unlink(d.socket_path);
+	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);
 	for (size_t i = 0; i < d.n_tenants; i++)
 		tenant_free(d.tenants[i]);
