@@ -371,23 +371,8 @@ int pt_nl_anchor_ensure(const char *name, uint32_t gw, pt_err *err)
 	if (!sk)
 		return err ? err->code : -EIO;
 	ifi = ifindex(sk, name, &l);
-	if (ifi == -ENODEV || ifi == -ENOENT) {
-		_cleanup_link_ struct rtnl_link *n = rtnl_link_alloc();
-
-		if (!n)
-			return pt_err_set(err, -ENOMEM, "netlink: create dummy %s", name);
-		rtnl_link_set_name(n, name);
-		r = rtnl_link_set_type(n, "dummy");
-		if (r == 0)
-			r = rtnl_link_add(sk, n, NLM_F_CREATE | NLM_F_EXCL);
-		if (r < 0)
-			return nl_fail(err, r, "create dummy %s", name);
-		ifi = ifindex(sk, name, &l);
-	}
 	if (ifi < 0)
 		return pt_err_set(err, ifi, "netlink: look up link %s", name);
-	if (strcmp(rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "", "dummy") != 0)
-		return pt_err_set(err, -EEXIST, "netlink: anchor %s exists and is not a dummy interface", name);
 	r = add_addr(sk, ifi, gw, name, true, err);
 	if (r == 0 && !(rtnl_link_get_flags(l) & IFF_UP))
 		r = set_up(sk, l, name, err);

@@ -34,8 +34,9 @@ int pt_nl_link_delete(const char *name, pt_err *err);
 /* 1 when a link of that name exists, 0 when not, or -errno. */
 int pt_nl_link_exists(const char *name, pt_err *err);
 
-/* A dummy interface carrying the gateway address as a /32, up; created
- * when missing, left alone when right. */
+/* The gateway address as a /32 on an existing link (ptenantd uses lo:
+ * it needs no module, and a local address is all the gateway must be),
+ * and that link up. Idempotent. */
 int pt_nl_anchor_ensure(const char *name, uint32_t gw, pt_err *err);
 
 /* In the caller's own netns (the tenant's, from the spawn child): eth0
