@@ -147,8 +147,9 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 	r = pt_fw_tenant_add(&fw, err);
 	if (r == 0)
 		r = pt_nl_veth_create(&v, err);
-	if (r == 0)
-		r = host_side_sysctls(t->net.veth, err);
+	if (r < 0)
+		return r; /* nothing of ours to undo: a clash is not ours to delete */
+	r = host_side_sysctls(t->net.veth, err);
 	if (r == 0)
 		r = pt_nl_veth_host_up(&v, err);
 	if (r < 0)
