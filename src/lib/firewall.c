@@ -1,6 +1,9 @@
 #include "firewall.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -142,28 +145,62 @@ int pt_fw_render(const struct pt_netconf *nc, const struct pt_fw_tenant *t,
 	return 0;
 }
 
-int pt_fw_run(const char *text, const char *what, pt_err *err)
+/* In a forked child: libnftables waits on its netlink socket with
+ * select(), which aborts (FORTIFY) on an fd >= FD_SETSIZE, and a daemon
+ * of 1,000 tenants holds thousands of fds. The child keeps only fd 3 (the
+ * error pipe), so the socket gets a low number. Writes nft's error text
+ * to fd 3; exit 0 on success. */
+static __attribute__((noreturn)) void run_child(const char *text, int errfd)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *ctx;
 	const char *out;
 	int r;
 
+	if (dup2(errfd, 3) < 0 || close_range(4, ~0U, 0) < 0)
+		_exit(2);
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx)
-		return pt_err_set(err, -ENOMEM, "nftables: %s", what);
+		_exit(2);
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
-	errno = 0;
 	r = nft_run_cmd_from_buffer(ctx, text);
-	if (r != 0) {
-		int code = errno > 0 ? -errno : -EIO;
+	out = nft_ctx_get_error_buffer(ctx);
+	if (r != 0 && out)
+		(void)!write(3, out, strlen(out));
+	_exit(r != 0);
+}
 
-		out = nft_ctx_get_error_buffer(ctx);
-		/* nft's first line names what it refused. */
-		pt_err_set(err, code, "nftables: %s: %.*s", what,
-			   out ? (int)strcspn(out, "\n") : 0, out ? out : "");
+int pt_fw_run(const char *text, const char *what, pt_err *err)
+{
+	char buf[PT_ERR_MSG_MAX] = "";
+	int p[2], status = 0;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return pt_err_set(err, -errno, "nftables: %s: pipe", what);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return pt_err_set(err, -errno, "nftables: %s: fork", what);
 	}
-	nft_ctx_free(ctx);
-	return r != 0 ? err ? err->code : -EIO : 0;
+	if (pid == 0)
+		run_child(text, p[1]);
+	close(p[1]);
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       ((n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		len += n > 0 ? n : 0;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	buf[len] = '\0';
+	/* nft's first line names what it refused. */
+	return pt_err_set(err, -EIO, "nftables: %s: %.*s", what, (int)strcspn(buf, "\n"),
+			  buf[0] ? buf : "failed");
 }
 
 int pt_fw_sync(const struct pt_netconf *nc, const struct pt_fw_tenant *t,

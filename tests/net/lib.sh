@@ -100,7 +100,7 @@ net_teardown() {
   done
   for p in "${HELPER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   ip netns del "$NS" 2>/dev/null
-  rm -rf "$W"
+  [[ -n ${KEEP_W:-} ]] && echo "# kept $W" || rm -rf "$W"
 }
 
 # A listener that appends one line per TCP connection or UDP datagram.
