@@ -26,6 +26,7 @@ enum key_kind {
 	KEY_U64,
 	KEY_SIZE,
 	KEY_CPU,
+	KEY_NET,     /* validated by netconf.c */
 };
 
 struct key_def {
@@ -57,6 +58,12 @@ static const struct key_def keys[] = {
 	{ "default_memory_max", KEY_SIZE, FIELD(default_memory_max), MIB, 1024 * TIB },
 	{ "default_cpu", KEY_CPU, FIELD(default_cpu_millis), 1, 1024000 },
 	{ "default_pids_max", KEY_U64, FIELD(default_pids_max), 1, 4194304 },
+	{ "network", KEY_NET, 0, 0, 0, 0 },
+	{ "subnet", KEY_NET, 0, 0, 0, 0 },
+	{ "resolvers", KEY_NET, 0, 0, 0, 0 },
+	{ "masquerade", KEY_NET, 0, 0, 0, 0 },
+	{ "host_allow", KEY_NET, 0, 0, 0, 0 },
+	{ "firewall_remove_on_exit", KEY_NET, 0, 0, 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -76,6 +83,7 @@ void pt_config_defaults(struct pt_config *c)
 	c->default_memory_max = 512 * MIB;
 	c->default_cpu_millis = 1000;
 	c->default_pids_max = 512;
+	pt_netconf_defaults(&c->net);
 }
 
 /* ---- value parsers: each returns false and says why in `why` ---- */
@@ -217,6 +225,7 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_U64:
 	case KEY_PATH:
 	case KEY_GROUP:
+	case KEY_NET:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -265,6 +274,8 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 		if (!group_ok(v, k->size, why))
 			return false;
 		break;
+	case KEY_NET:
+		return pt_netconf_apply(&c->net, k->name, v, why);
 	case KEY_U32:
 	case KEY_U64:
 	case KEY_SIZE:

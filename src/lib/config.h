@@ -6,6 +6,7 @@
 
 #include "backoff.h"
 #include "error.h"
+#include "netconf.h"
 
 struct pt_config {
 	char state_dir[256];     /* default /var/lib/ptenant */
@@ -20,6 +21,7 @@ struct pt_config {
 	uint64_t default_memory_max; /* default 512M */
 	uint32_t default_cpu_millis; /* default 1000 */
 	uint64_t default_pids_max;   /* default 512 */
+	struct pt_netconf net;       /* network = off by default */
 };
 
 void pt_config_defaults(struct pt_config *c);

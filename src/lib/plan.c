@@ -9,6 +9,7 @@
 
 #include "blueprint.h"
 #include "cleanup.h"
+#include "netconf.h"
 #include "ptenant/spec.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -359,6 +360,54 @@ int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
 	return pt_plan_env(spec, bp, &plan->envp, err);
 }
 
+static char *resolv_conf(const uint32_t *resolvers, size_t n)
+{
+	char *buf = NULL, a[PT_IPV4_STR];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("# written by ptenant at every start; see resolvers in ptenantd(8)\n", f);
+	for (size_t i = 0; i < n; i++) {
+		pt_ipv4_format(resolvers[i], a);
+		fprintf(f, "nameserver %s\n", a);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int pt_plan_add_network(struct pt_plan *plan, const struct pt_plan_net *net,
+			const uint32_t *resolvers, size_t n_resolvers, pt_err *err)
+{
+	const char *hosts, *resolv;
+	char a[PT_IPV4_STR];
+	int r;
+
+	plan->net = *net;
+	pt_ipv4_format(net->addr, a);
+	hosts = plan_printf(plan, "127.0.0.1\tlocalhost\n::1\tlocalhost\n%s\t%s\n",
+			    a, plan->slug);
+	resolv = plan_own(plan, resolv_conf(resolvers, n_resolvers));
+	if (!hosts || !resolv)
+		return pt_err_set(err, -ENOMEM, "tenant %s: network files", plan->slug);
+	/* The hosts file add_etc wrote names 127.0.1.1; with an address of
+	 * its own the tenant's name resolves to that instead. */
+	for (size_t i = 0; i < plan->n_steps; i++)
+		if (plan->steps[i].kind == PT_STEP_FILE &&
+		    strcmp(plan->steps[i].target, "etc/hosts") == 0) {
+			plan->steps[i].content = hosts;
+			plan->steps[i].content_len = strlen(hosts);
+		}
+	r = add_file(plan, "etc/resolv.conf", resolv, strlen(resolv), 0644);
+	if (r < 0)
+		return pt_err_set(err, r, "tenant %s: add /etc/resolv.conf", plan->slug);
+	return 0;
+}
+
 void pt_plan_free(struct pt_plan *plan)
 {
 	strv_free(plan->argv);
@@ -391,6 +440,13 @@ void pt_plan_print(const struct pt_plan *plan, FILE *out)
 {
 	fprintf(out, "tenant %s: host uid/gid %u..%u\n", plan->slug,
 		plan->host_uid, plan->host_uid + 65535);
+	if (plan->net.enabled) {
+		char a[PT_IPV4_STR], g[PT_IPV4_STR];
+
+		pt_ipv4_format(plan->net.addr, a);
+		pt_ipv4_format(plan->net.gw, g);
+		fprintf(out, "  net: eth0 %s/32 via %s\n", a, g);
+	}
 	fprintf(out, "  rootfs: overlay lower=%s (idmapped) upper=%s/upper\n",
 		plan->lower_dir, plan->tenant_dir);
 	for (size_t i = 0; i < plan->n_steps; i++) {

@@ -37,6 +37,16 @@ struct pt_step {
 
 #define PT_PLAN_STEPS_MAX 128
 
+/* The tenant's side of its network: the child configures eth0 with it
+ * (it owns its netns through its user namespace, so no helper process
+ * and no setns are needed) once the parent has moved the peer in. */
+struct pt_plan_net {
+	int enabled;
+	uint32_t addr;           /* host byte order, a /32 */
+	uint32_t gw;
+	uint8_t gw_mac[6];
+};
+
 struct pt_plan {
 	const char *slug;
 	uint32_t host_uid;
@@ -48,6 +58,7 @@ struct pt_plan {
 	size_t n_steps;
 	char **argv;             /* ptenant-init's argv (owned) */
 	char **envp;             /* the tenant's whole environment (owned) */
+	struct pt_plan_net net;  /* zero: lo only */
 	char *owned[PT_PLAN_STEPS_MAX]; /* strings the steps point to */
 	size_t n_owned;
 };
@@ -60,6 +71,10 @@ struct pt_blueprint;
 int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
 		  const struct pt_blueprint *bp, const char *tenant_dir,
 		  uint32_t host_uid, pt_err *err);
+/* Gives a built plan its network: eth0 settings, /etc/hosts with the
+ * tenant's address, /etc/resolv.conf with the configured resolvers. */
+int pt_plan_add_network(struct pt_plan *plan, const struct pt_plan_net *net,
+			const uint32_t *resolvers, size_t n_resolvers, pt_err *err);
 void pt_plan_free(struct pt_plan *plan);
 void pt_plan_print(const struct pt_plan *plan, FILE *out);
 

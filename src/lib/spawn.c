@@ -6,8 +6,11 @@
  *   [P1] write uid_map/gid_map                   (waits for "go")
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
+ *   [P2b] net_hook: veth pair, peer born
+ *        in the child's netns as eth0
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
- *                                           [C3] hostname, lo up
+ *                                           [C3] hostname, lo up, eth0
+ *                                                address/routes (plan->net)
  *                                           [C4] build rootfs, pivot_root
  *                                           [C5] stdio, close fds
  *                                           [C6] keyring, rlimits, caps,
@@ -18,6 +21,9 @@
  *
  * P1 must precede C2: until the maps exist the child's uid 0 means nothing.
  * P2 needs the child's user namespace, so it cannot happen before clone3.
+ * P2b needs the child's netns and must precede C3, which configures the
+ * eth0 it creates; the child does that itself because it holds
+ * CAP_NET_ADMIN over its own netns (no setns in the daemon, no helper).
  * C1 precedes C2 because the daemon's directories are not searchable by
  * the tenant's uids, on purpose. */
 #include "spawn.h"
@@ -42,6 +48,7 @@
 #include "confine.h"
 #include "idmap.h"
 #include "net.h"
+#include "netlink.h"
 #include "rootfs.h"
 #include "syscalls.h"
 
@@ -199,6 +206,9 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	}
 	if (pt_net_loopback_up(&err) < 0)
 		child_fail(sock, &err);
+	if (plan->net.enabled &&
+	    pt_nl_eth0_setup(plan->net.addr, plan->net.gw, plan->net.gw_mac, &err) < 0)
+		child_fail(sock, &err);
 	if (pt_rootfs_enter(plan, &fds, &err) < 0)                     /* C4 */
 		child_fail(sock, &err);
 	if (setup_stdio(req, &err) < 0)                                /* C5 */
@@ -260,6 +270,12 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	if (lower < 0)
 		return lower;
 	trace(req, "idmapped-lower", t);
+	if (req->net_hook) {                                          /* P2b */
+		r = req->net_hook(req->net_ctx, pid, err);
+		if (r < 0)
+			return r;
+		trace(req, "net-host-side", t);
+	}
 	r = send_fd(sock, SYNC_GO, lower);                            /* P3 */
 	if (r < 0)
 		return pt_err_set(err, r, "release child");

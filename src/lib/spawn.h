@@ -19,6 +19,11 @@ struct pt_spawn_req {
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
 	int trace;               /* print per-step timings to stderr */
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
+	/* P2b, optional: called with the child's pid once its namespaces
+	 * exist and before it is released (the daemon moves the tenant's
+	 * veth into its netns there). */
+	int (*net_hook)(void *ctx, pid_t pid, pt_err *err);
+	void *net_ctx;
 };
 
 struct pt_spawn_res {

@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "error.h"
+#include "ipam.h"
 #include "logfile.h"
 #include "seccomp-filter.h"
 #include "ptenant/spec.h"
@@ -53,6 +54,7 @@ struct tenant {
 	bool broken;                     /* its files could not be loaded */
 	bool removing;                   /* rm requested: delete once stopped */
 	bool restart_pending;            /* restart requested: start once stopped */
+	struct pt_tenant_net net;        /* addr 0: no network */
 	char last_error[256];            /* why the last start failed */
 	struct conn *waiters[8];         /* API calls answered when it stops */
 	size_t n_waiters;
@@ -108,7 +110,19 @@ void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
 
 /* restore.c: bring tenants back at startup */
-int restore_tenants(struct daemon *d);
+int restore_tenants(struct daemon *d, pt_err *err);
+
+/* net.c: tenant networking (no-op unless network = on) */
+struct pt_plan;
+struct pt_spawn_req;
+int net_daemon_init(struct daemon *d, pt_err *err);
+void net_daemon_exit(struct daemon *d);
+int net_tenant_alloc(struct daemon *d, struct tenant *t, const char *dir, pt_err *err);
+int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err);
+int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
+	      struct pt_spawn_req *req, pt_err *err);
+void net_tenant_release(struct daemon *d, struct tenant *t);
+void net_inspect(struct daemon *d, struct tenant *t, struct json_t *info);
 
 /* logs.c */
 int logs_attach(struct daemon *d, struct tenant *t, int read_fd, pt_err *err);

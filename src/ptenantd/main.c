@@ -220,9 +220,9 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	r = security_prepare(d, err);
 	if (r < 0)
 		return r;
-	r = restore_tenants(d);
+	r = restore_tenants(d, err);
 	if (r < 0)
-		return pt_err_set(err, r, "read %s", d->tenants_dir);
+		return r;
 	return api_listen(d, err);
 }
 
@@ -257,6 +257,7 @@ int main(int argc, char **argv)
 #endif
 	r = loop_run(&d);
 	unlink(d.socket_path);
+	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);
 	for (size_t i = 0; i < d.n_tenants; i++)
 		tenant_free(d.tenants[i]);

@@ -41,7 +41,7 @@ static int load_files(struct daemon *d, struct tenant *t, pt_err *err)
 	if (!pt_idmap_valid(t->st.host_uid, d->cfg.uid_base, d->cfg.uid_ranges))
 		return pt_err_set(err, -EBADMSG, "%s/state.json: host_uid %u is not a range of uid_base %u",
 				  t->dir, t->st.host_uid, d->cfg.uid_base);
-	return 0;
+	return net_tenant_load(d, t, dfd, err);
 }
 
 /* Re-opens the log pipe through init's spare reader (fd 3), checking it
@@ -162,13 +162,13 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 	return t;
 }
 
-int restore_tenants(struct daemon *d)
+int restore_tenants(struct daemon *d, pt_err *err)
 {
 	_cleanup_closedir_ DIR *dir = opendir(d->tenants_dir);
 	struct dirent *de;
 
 	if (!dir)
-		return -errno;
+		return pt_err_set(err, -errno, "read %s", d->tenants_dir);
 	while ((de = readdir(dir))) {
 		struct tenant *t, **n;
 
@@ -178,13 +178,16 @@ int restore_tenants(struct daemon *d)
 		n = t ? realloc(d->tenants, (d->n_tenants + 1) * sizeof(*n)) : NULL;
 		if (!n) {
 			tenant_free(t);
-			return -ENOMEM;
+			return pt_err_set(err, -ENOMEM, "read %s", d->tenants_dir);
 		}
 		d->tenants = n;
 		d->tenants[d->n_tenants++] = t;
 	}
 	/* Only once every tenant is known: starting one allocates nothing
-	 * that another's state could already own. */
+	 * that another's state could already own. The firewall is rebuilt
+	 * from all of them before any starts; adopted tenants never notice. */
+	if (net_daemon_init(d, err) < 0)
+		return err->code;
 	for (size_t i = 0; i < d->n_tenants; i++)
 		if (!d->tenants[i]->broken)
 			bring_back(d, d->tenants[i]);

@@ -224,6 +224,9 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	pt_rmtree_at(AT_FDCWD, tmp, NULL); /* a leftover of a crashed create */
 	if (r == 0)
 		r = lay_out_tenant(tmp, spec, &t->st, err);
+	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", spec->slug);
+	if (r == 0)
+		r = net_tenant_alloc(d, t, tmp, err);
 	if (r == 0 && rename(tmp, t->dir) < 0)
 		r = pt_err_set(err, -errno, "rename %s to %s", tmp, t->dir);
 	if (r < 0 || (r = add_to_table(d, t)) < 0) {
@@ -314,6 +317,12 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 	struct pt_spawn_res res;
 	int pipefd[2], r;
 
+	r = net_spawn(d, t, plan, &req, err);
+	if (r < 0)
+		return r;
+
+	if (d->trace_spawn)
+		pt_plan_print(plan, stderr);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
 	req.keep_fd = pipefd[0];
@@ -359,8 +368,6 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	with_secrets.secrets = secrets;
 	if (r == 0)
 		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
-	if (r == 0 && d->trace_spawn)
-		pt_plan_print(&plan, stderr);
 	if (r == 0)
 		r = spawn_with_plan(d, t, &plan, err);
 	pt_plan_free(&plan);
@@ -602,6 +609,7 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 		return r;
 	}
 	drop_from_table(d, t);
+	net_tenant_release(d, t);
 	/* Answered only once the directory is gone. */
 	for (size_t i = 0; i < t->n_waiters; i++)
 		conn_reply(d, t->waiters[i], pt_api_ok_response());

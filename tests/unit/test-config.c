@@ -361,6 +361,104 @@ static void test_load(void **state)
 	unlink(path);
 }
 
+static void test_network_defaults(void **state)
+{
+	struct pt_config c;
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_false(c.net.enabled);          /* off: a daemon in the host netns changes nothing */
+	assert_int_equal(c.net.subnet, 0x0ad50000u);
+	assert_int_equal(c.net.prefix, 16);
+	assert_false(c.net.masquerade);
+	assert_false(c.net.firewall_remove_on_exit);
+	assert_int_equal(c.net.n_resolvers, 0);
+	assert_int_equal(c.net.n_allow, 0);
+}
+
+static void test_network_keys(void **state)
+{
+	static const char text[] =
+		"network = on\n"
+		"subnet = 172.30.0.0/20\n"
+		"resolvers = 10.0.0.53, 10.0.1.53 9.9.9.9\n"
+		"masquerade = on\n"
+		"host_allow = tcp:53 udp:53,tcp:65535\n"
+		"firewall_remove_on_exit = on\n";
+	struct pt_config c;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, text, &err), 0);
+	assert_true(c.net.enabled);
+	assert_int_equal(c.net.subnet, 0xac1e0000u);
+	assert_int_equal(c.net.prefix, 20);
+	assert_int_equal(c.net.n_resolvers, 3);
+	assert_int_equal(c.net.resolvers[0], 0x0a000035u);
+	assert_int_equal(c.net.resolvers[2], 0x09090909u);
+	assert_true(c.net.masquerade);
+	assert_int_equal(c.net.n_allow, 3);
+	assert_int_equal(c.net.allow[0].proto, 6);
+	assert_int_equal(c.net.allow[0].port, 53);
+	assert_int_equal(c.net.allow[1].proto, 17);
+	assert_int_equal(c.net.allow[2].port, 65535);
+	assert_true(c.net.firewall_remove_on_exit);
+	/* Empty lists are allowed and mean none. */
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, "resolvers =\nhost_allow = \"\"\n", &err), 0);
+	assert_int_equal(c.net.n_resolvers, 0);
+	/* A flag can set them too. */
+	assert_int_equal(pt_config_set(&c, "network", "on", &err), 0);
+	assert_true(c.net.enabled);
+	assert_int_equal(pt_config_set(&c, "subnet", "10.0.0.0/33", &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'subnet': prefix /33 out of range /8../30");
+	assert_int_equal(c.net.prefix, 16);
+}
+
+static void test_network_errors(void **state)
+{
+	static const struct {
+		const char *text, *field, *msg;
+	} cases[] = {
+		{ "network = yes\n", "network", "test.conf:1: key 'network': 'yes' must be on or off" },
+		{ "masquerade = 1\n", "masquerade", "test.conf:1: key 'masquerade': '1' must be on or off" },
+		{ "network = on\nnetwork = off\n", "network", "test.conf:2: key 'network': duplicate key" },
+		{ "subnet = 10.213.0.0\n", "subnet", "test.conf:1: key 'subnet': '10.213.0.0' is not ADDRESS/PREFIX" },
+		{ "subnet = 10.213.0.0/\n", "subnet", "test.conf:1: key 'subnet': '10.213.0.0/' is not ADDRESS/PREFIX" },
+		{ "subnet = 10.213.0.0/16x\n", "subnet", "test.conf:1: key 'subnet': '10.213.0.0/16x' is not ADDRESS/PREFIX" },
+		{ "subnet = 10.213.0.1/16\n", "subnet", "test.conf:1: key 'subnet': host bits set (did you mean 10.213.0.0/16?)" },
+		{ "subnet = 10.213.0.0/31\n", "subnet", "test.conf:1: key 'subnet': prefix /31 out of range /8../30" },
+		{ "subnet = 10.0.0.0/7\n", "subnet", "test.conf:1: key 'subnet': prefix /7 out of range /8../30" },
+		{ "subnet = 127.0.0.0/8\n", "subnet", "test.conf:1: key 'subnet': 127.0.0.0 is not a unicast range" },
+		{ "subnet = 224.0.0.0/8\n", "subnet", "test.conf:1: key 'subnet': 224.0.0.0 is not a unicast range" },
+		{ "subnet = 169.254.0.0/16\n", "subnet", "test.conf:1: key 'subnet': 169.254.0.0 is not a unicast range" },
+		{ "subnet = 300.0.0.0/8\n", "subnet", "test.conf:1: key 'subnet': '300.0.0.0/8' is not ADDRESS/PREFIX" },
+		{ "resolvers = 10.0.0.1 dns.example\n", "resolvers", "test.conf:1: key 'resolvers': 'dns.example' is not an IPv4 address" },
+		{ "resolvers = 1.1.1.1 1.0.0.1 9.9.9.9 8.8.8.8\n", "resolvers", "test.conf:1: key 'resolvers': more than 3 entries" },
+		{ "resolvers = 0.0.0.0\n", "resolvers", "test.conf:1: key 'resolvers': '0.0.0.0' is not an IPv4 address" },
+		{ "host_allow = 53\n", "host_allow", "test.conf:1: key 'host_allow': '53' is not tcp:PORT or udp:PORT" },
+		{ "host_allow = sctp:53\n", "host_allow", "test.conf:1: key 'host_allow': 'sctp:53' is not tcp:PORT or udp:PORT" },
+		{ "host_allow = tcp:0\n", "host_allow", "test.conf:1: key 'host_allow': 'tcp:0': port must be 1..65535" },
+		{ "host_allow = udp:65536\n", "host_allow", "test.conf:1: key 'host_allow': 'udp:65536': port must be 1..65535" },
+		{ "host_allow = tcp:\n", "host_allow", "test.conf:1: key 'host_allow': 'tcp:': port must be 1..65535" },
+		{ "host_allow = tcp:5x\n", "host_allow", "test.conf:1: key 'host_allow': 'tcp:5x': port must be 1..65535" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pt_config c, before;
+		pt_err err = { 0 };
+
+		pt_config_defaults(&c);
+		before = c;
+		assert_int_equal(parse(&c, cases[i].text, &err), -EINVAL);
+		assert_string_equal(err.msg, cases[i].msg);
+		assert_string_equal(err.field, cases[i].field);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +471,9 @@ int main(void)
 		cmocka_unit_test(test_nul_and_origin),
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_network_defaults),
+		cmocka_unit_test(test_network_keys),
+		cmocka_unit_test(test_network_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

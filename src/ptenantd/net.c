@@ -1,0 +1,263 @@
+/* The daemon's side of tenant networking: address allocation at create,
+ * the host side of the veth at every start (a spawn hook), the firewall
+ * table at startup, cleanup at rm. All of it is a no-op with network =
+ * off (the default), so a daemon in the host's netns changes nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "firewall.h"
+#include "fsutil.h"
+#include "netlink.h"
+#include "plan.h"
+#include "spawn.h"
+
+/* The gateway's home: tenants reach it through their permanent
+ * neighbour entry and the host's local table, no L2 involved. */
+#define ANCHOR "lo"
+#define NET_JSON "net.json"
+
+static const struct pt_netconf *nc(const struct daemon *d)
+{
+	return &d->cfg.net;
+}
+
+static struct pt_fw_tenant fw_of(const struct tenant *t)
+{
+	return (struct pt_fw_tenant){ t->net.veth, t->net.addr, t->net.mac };
+}
+
+static int write_record(int dfd, const struct tenant *t, pt_err *err)
+{
+	char *text = pt_ipam_record_format(&t->net);
+	int r;
+
+	if (!text)
+		return pt_err_set(err, -ENOMEM, "format " NET_JSON);
+	r = pt_write_file_atomic(dfd, NET_JSON, text, strlen(text), 0600, err);
+	free(text);
+	return r;
+}
+
+/* Picks the lowest free address and persists it in dfd/net.json. */
+static int allocate(struct daemon *d, struct tenant *t, int dfd, pt_err *err)
+{
+	_cleanup_free_ uint32_t *used = calloc(d->n_tenants + 1, sizeof(uint32_t));
+	size_t n = 0;
+	uint32_t addr;
+	int r;
+
+	if (!used)
+		return pt_err_set(err, -ENOMEM, "allocate an address");
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (d->tenants[i] != t && d->tenants[i]->net.addr)
+			used[n++] = d->tenants[i]->net.addr;
+	r = pt_ipam_pick(used, n, nc(d)->subnet, nc(d)->prefix, &addr, err);
+	if (r < 0)
+		return r;
+	pt_ipam_fill(&t->net, t->spec.slug[0] ? t->spec.slug : "", addr, nc(d)->subnet);
+	r = write_record(dfd, t, err);
+	if (r < 0)
+		memset(&t->net, 0, sizeof(t->net));
+	return r;
+}
+
+int net_tenant_alloc(struct daemon *d, struct tenant *t, const char *dir, pt_err *err)
+{
+	_cleanup_close_ int dfd = -1;
+
+	if (!nc(d)->enabled)
+		return 0;
+	dfd = open(dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", dir);
+	return allocate(d, t, dfd, err);
+}
+
+int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	if (!nc(d)->enabled)
+		return 0;
+	r = pt_read_file(dfd, NET_JSON, 4096, &text, &len, err);
+	if (r == -ENOENT)
+		return 0; /* made with network = off: net_daemon_init allocates */
+	if (r < 0)
+		return pt_err_prefix(err, "%s/" NET_JSON, t->dir);
+	r = pt_ipam_record_parse(text, len, t->spec.slug, nc(d)->subnet, nc(d)->prefix,
+				 &t->net, err);
+	return r < 0 ? pt_err_prefix(err, "%s", t->dir) : 0;
+}
+
+static int write_sysctl(const char *path, const char *value, pt_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(value);
+
+	if (fd < 0 && errno == ENOENT)
+		return 0; /* that protocol is not there, nothing to turn off */
+	if (fd < 0 || write(fd, value, len) != (ssize_t)len)
+		return pt_err_set(err, -errno, "write %s", path);
+	return 0;
+}
+
+/* Strict reverse-path filtering on the tenant's link (a packet from the
+ * tenant must come from the address routed to it) and no IPv6 on it. */
+static int host_side_sysctls(const char *ifname, pt_err *err)
+{
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
+	r = write_sysctl(path, "1", err);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	if (r == 0)
+		r = write_sysctl(path, "1", err);
+	return r;
+}
+
+struct hook_ctx {
+	struct daemon *d;
+	struct tenant *t;
+};
+
+static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
+{
+	struct hook_ctx *h = ctx;
+	struct tenant *t = h->t;
+	struct pt_veth_req v = {
+		.slug = t->spec.slug, .host_name = t->net.veth, .pid = pid,
+		.addr = t->net.addr, .gw = pt_ipam_gateway(nc(h->d)->subnet),
+	};
+	struct pt_fw_tenant fw = fw_of(t);
+	int r;
+
+	memcpy(v.peer_mac, t->net.mac, 6);
+	pt_ipam_host_mac(t->net.addr, v.host_mac);
+	/* Rules first: the tenant's traffic is checked from its first packet. */
+	r = pt_fw_tenant_add(&fw, err);
+	if (r == 0)
+		r = pt_nl_veth_create(&v, err);
+	if (r < 0)
+		return r; /* nothing of ours to undo: a clash is not ours to delete */
+	r = host_side_sysctls(t->net.veth, err);
+	if (r == 0)
+		r = pt_nl_veth_host_up(&v, err);
+	if (r < 0)
+		pt_nl_link_delete(t->net.veth, NULL);
+	return r;
+}
+
+int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
+	      struct pt_spawn_req *req, pt_err *err)
+{
+	static struct hook_ctx ctx; /* used only during the synchronous pt_spawn */
+	struct pt_plan_net pn = { .enabled = 1 };
+
+	if (!nc(d)->enabled)
+		return 0;
+	if (!t->net.addr)
+		return pt_err_set(err, -EADDRNOTAVAIL, "tenant %s has no address", t->spec.slug);
+	pn.addr = t->net.addr;
+	pn.gw = pt_ipam_gateway(nc(d)->subnet);
+	pt_ipam_host_mac(t->net.addr, pn.gw_mac);
+	ctx.d = d;
+	ctx.t = t;
+	req->net_hook = spawn_hook;
+	req->net_ctx = &ctx;
+	return pt_plan_add_network(plan, &pn, nc(d)->resolvers, nc(d)->n_resolvers, err);
+}
+
+void net_tenant_release(struct daemon *d, struct tenant *t)
+{
+	struct pt_fw_tenant fw = fw_of(t);
+	pt_err err = { 0 };
+
+	if (!nc(d)->enabled || !t->net.addr)
+		return;
+	/* The pair usually died with the tenant's netns; delete it anyway
+	 * (the netns may still be tearing down), then the rules. */
+	if (pt_nl_link_delete(t->net.veth, &err) < 0 || pt_fw_tenant_remove(&fw, &err) < 0)
+		fprintf(stderr, "ptenantd: tenant %s: release network: %s\n", t->spec.slug, err.msg);
+	memset(&t->net, 0, sizeof(t->net));
+}
+
+static int sync_firewall(struct daemon *d, pt_err *err)
+{
+	_cleanup_free_ struct pt_fw_tenant *fw = calloc(d->n_tenants + 1, sizeof(*fw));
+	size_t n = 0;
+
+	if (!fw)
+		return pt_err_set(err, -ENOMEM, "firewall tenants");
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (d->tenants[i]->net.addr)
+			fw[n++] = fw_of(d->tenants[i]);
+	return pt_fw_sync(nc(d), fw, n, err);
+}
+
+/* Tenants made while network was off get an address now. */
+static int allocate_missing(struct daemon *d, pt_err *err)
+{
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		struct tenant *t = d->tenants[i];
+		_cleanup_close_ int dfd = -1;
+		int r;
+
+		if (t->broken || t->net.addr)
+			continue;
+		dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		r = dfd < 0 ? pt_err_set(err, -errno, "open %s", t->dir) : allocate(d, t, dfd, err);
+		if (r < 0)
+			return pt_err_prefix(err, "tenant %s", t->spec.slug);
+	}
+	return 0;
+}
+
+int net_daemon_init(struct daemon *d, pt_err *err)
+{
+	int r;
+
+	if (!nc(d)->enabled)
+		return 0;
+	r = allocate_missing(d, err);
+	if (r == 0)
+		r = pt_nl_anchor_ensure(ANCHOR, pt_ipam_gateway(nc(d)->subnet), err);
+	/* Forwarding only for masquerade: without it a tenant talks to
+	 * nothing but the host, and the host needs no forwarding for that. */
+	if (r == 0 && nc(d)->masquerade)
+		r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
+	if (r == 0)
+		r = sync_firewall(d, err);
+	return r < 0 ? pt_err_prefix(err, "network") : 0;
+}
+
+void net_daemon_exit(struct daemon *d)
+{
+	pt_err err = { 0 };
+
+	if (nc(d)->enabled && nc(d)->firewall_remove_on_exit && pt_fw_remove(&err) < 0)
+		fprintf(stderr, "ptenantd: %s\n", err.msg);
+}
+
+void net_inspect(struct daemon *d, struct tenant *t, json_t *info)
+{
+	char addr[PT_IPV4_STR], gw[PT_IPV4_STR], mac[18];
+
+	if (!nc(d)->enabled || !t->net.addr)
+		return;
+	pt_ipv4_format(t->net.addr, addr);
+	pt_ipv4_format(pt_ipam_gateway(nc(d)->subnet), gw);
+	pt_mac_format(t->net.mac, mac);
+	json_object_set_new(info, "network", json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		"address", addr, "gateway", gw, "mac", mac, "veth", t->net.veth,
+		"interface", "eth0"));
+}
