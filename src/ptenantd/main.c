@@ -177,6 +177,8 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	if (r == 0)
 		r = resolve_group(d);
 	if (r == 0)
+		r = budget_init(d, err);
+	if (r == 0)
 		r = prepare_dirs(d, err);
 	if (r < 0)
 		return r;
@@ -225,5 +227,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < d.n_tenants; i++)
 		tenant_free(d.tenants[i]);
 	free(d.tenants);
+	budget_free(&d);
 	return r < 0 ? 1 : 0;
 }
