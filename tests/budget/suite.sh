@@ -13,7 +13,7 @@ BUILD=${2:?build dir}
 BLUEPRINT=${3:?blueprint dir}
 CGFS=${CGFS:-/sys/fs/cgroup}
 SUB=ptenant-test-$$
-T=$(mktemp -d /tmp/ptenant-budget.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/ptenant-budget.XXXXXX")
 SOCK=$T/run/ptenantd.sock
 n=0 failed=0 dpid=
 
@@ -183,10 +183,11 @@ pt rm fb >/dev/null
 # ---- CPU budget -----------------------------------------------------------
 cpu_share() { # slug: CPU used over 2 s, in cores
 	local u0 u1 t0 t1
-	u0=$(field "$1" cpu_usec); t0=$(date +%s%N)
+	# bash's clock in microseconds: busybox date has no %N.
+	u0=$(field "$1" cpu_usec); t0=${EPOCHREALTIME/./}
 	sleep 2
-	u1=$(field "$1" cpu_usec); t1=$(date +%s%N)
-	awk -v du=$((u1 - u0)) -v dt=$(((t1 - t0) / 1000)) 'BEGIN { printf "%.3f", du / dt }'
+	u1=$(field "$1" cpu_usec); t1=${EPOCHREALTIME/./}
+	awk -v du=$((u1 - u0)) -v dt=$((t1 - t0)) 'BEGIN { printf "%.3f", du / dt }'
 }
 within() { awk -v got="$1" -v want="$2" 'BEGIN { d = got / want - 1; exit !(d <= 0.2 && d >= -0.2) }'; }
 pt create cpu --blueprint budget@1 --env MODE=cpu --cpu 0.5 >/dev/null
