@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
@@ -27,6 +28,8 @@ enum key_kind {
 	KEY_SIZE,
 	KEY_CPU,
 	KEY_NET,     /* validated by netconf.c */
+	KEY_CGMODE,
+	KEY_CGPATH,
 };
 
 struct key_def {
@@ -64,6 +67,8 @@ static const struct key_def keys[] = {
 	{ "masquerade", KEY_NET, 0, 0, 0, 0 },
 	{ "host_allow", KEY_NET, 0, 0, 0, 0 },
 	{ "firewall_remove_on_exit", KEY_NET, 0, 0, 0, 0 },
+	{ "cgroup_mode", KEY_CGMODE, FIELD(cgroup_mode), 0, 0 },
+	{ "cgroup_parent", KEY_CGPATH, FIELD(cgroup_parent), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -187,6 +192,42 @@ static bool path_ok(const char *v, size_t size, char *why)
 	return true;
 }
 
+/* A cgroup path as the hierarchy shows it: "/a/b", made of plain names.
+ * Not "/" itself: tenants straight in the host's root cgroup would share
+ * it with everything else on the machine. */
+static bool cgpath_ok(const char *v, size_t size, char *why)
+{
+	if (!v[0])
+		return true; /* the daemon's own cgroup */
+	if (!path_ok(v, size, why))
+		return false;
+	if (strcmp(v, "/") == 0 || v[strlen(v) - 1] == '/' || strstr(v, "//") ||
+	    strstr(v, "/.")) {
+		snprintf(why, WHY_MAX, "must be a cgroup path like /ptenant "
+			 "(not /, no empty or dot-led components)");
+		return false;
+	}
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("/-_.@:", *p))) {
+			snprintf(why, WHY_MAX, "character '%c' not allowed in a cgroup path", *p);
+			return false;
+		}
+	return true;
+}
+
+static bool cgmode_ok(const char *v, uint32_t *ret, char *why)
+{
+	enum pt_cg_mode m;
+
+	if (pt_cg_mode_parse(v, &m) < 0) {
+		snprintf(why, WHY_MAX, "'%.32s' is not one of auto, v2, v1, off", v);
+		return false;
+	}
+	*ret = (uint32_t)m;
+	return true;
+}
+
 static bool group_ok(const char *v, size_t size, char *why)
 {
 	size_t len = strlen(v);
@@ -226,6 +267,8 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_PATH:
 	case KEY_GROUP:
 	case KEY_NET:
+	case KEY_CGMODE:
+	case KEY_CGPATH:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -264,8 +307,18 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 		  char *why)
 {
 	uint64_t n;
+	uint32_t mode;
 
 	switch (k->kind) {
+	case KEY_CGMODE:
+		if (!cgmode_ok(v, &mode, why))
+			return false;
+		memcpy((char *)c + k->offset, &mode, sizeof(mode));
+		return true;
+	case KEY_CGPATH:
+		if (!cgpath_ok(v, k->size, why))
+			return false;
+		break;
 	case KEY_PATH:
 		if (!path_ok(v, k->size, why))
 			return false;

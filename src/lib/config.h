@@ -22,6 +22,8 @@ struct pt_config {
 	uint32_t default_cpu_millis; /* default 1000 */
 	uint64_t default_pids_max;   /* default 512 */
 	struct pt_netconf net;       /* network = off by default */
+	uint32_t cgroup_mode;        /* enum pt_cg_mode: auto (default), v2, v1, off */
+	char cgroup_parent[256];     /* cgroup path ("/ptenant"); "" = own cgroup */
 };
 
 void pt_config_defaults(struct pt_config *c);

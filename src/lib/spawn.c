@@ -1,9 +1,11 @@
 /* The parent/child choreography of a tenant start.
  *
  *   parent                                  child (new user/mnt/pid/... ns)
- *   clone3(CLONE_NEW*, CLONE_PIDFD) ------> [C1] open host paths while it is
- *                                                still host root (kuid 0)
- *   [P1] write uid_map/gid_map                   (waits for "go")
+ *   clone3(CLONE_NEW*, CLONE_PIDFD,  ------> [C1] open host paths while it is
+ *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0)
+ *   [P0] cgroup v1 only: write the child's       (waits for "go")
+ *        pid into each tenant cgroup
+ *   [P1] write uid_map/gid_map
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
  *   [P2b] net_hook: veth pair, peer born
@@ -25,7 +27,13 @@
  * eth0 it creates; the child does that itself because it holds
  * CAP_NET_ADMIN over its own netns (no setns in the daemon, no helper).
  * C1 precedes C2 because the daemon's directories are not searchable by
- * the tenant's uids, on purpose. */
+ * the tenant's uids, on purpose.
+ * Budgets: on v2 the child is born in its limited leaf. v1 cannot clone
+ * into a cgroup, so P0 places the child before P3 releases it: until
+ * then it runs only C1, the daemon's own code, never the tenant's. Its
+ * cgroup namespace is created at C2 for the same reason: a namespace
+ * made at clone3 would be rooted at the daemon's cgroup, not the
+ * tenant's, and would show the tenant where the others live. */
 #include "spawn.h"
 
 #include <errno.h>
@@ -198,7 +206,11 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	fds.lower = recv_fd(sock, &m);
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
-	if (become_tenant_root(&err) < 0)                              /* C2 */
+	if (req->place && unshare(CLONE_NEWCGROUP) < 0) {              /* C2 */
+		pt_err_set(&err, -errno, "unshare the cgroup namespace");
+		child_fail(sock, &err);
+	}
+	if (become_tenant_root(&err) < 0)
 		child_fail(sock, &err);
 	if (sethostname(plan->slug, strlen(plan->slug)) < 0) {         /* C3 */
 		pt_err_set(&err, -errno, "sethostname %s", plan->slug);
@@ -262,6 +274,12 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	ssize_t n;
 	int r;
 
+	if (req->place) {                                             /* P0 */
+		r = req->place(req->place_ctx, pid, err);
+		if (r < 0)
+			return r;
+		trace(req, "cgroup-v1-place", t);
+	}
 	r = pt_idmap_write(pid, req->plan->host_uid, err);             /* P1 */
 	if (r < 0)
 		return r;
@@ -314,7 +332,9 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	psock = sv[0];
 	csock = sv[1];
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
-		     CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_PIDFD;
+		     CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
+	if (!req->place)
+		args.flags |= CLONE_NEWCGROUP;
 	if (req->cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)req->cgroup_fd;

@@ -17,6 +17,10 @@ struct pt_spawn_req {
 	int log_fd;              /* write end of the log pipe: stdout, stderr */
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
+	/* cgroup v1: puts the child (host pid) into the tenant's cgroups at
+	 * P0, before it is released; NULL when cgroup_fd does the job. */
+	int (*place)(void *ctx, pid_t pid, pt_err *err);
+	void *place_ctx;
 	int trace;               /* print per-step timings to stderr */
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
 	/* P2b, optional: called with the child's pid once its namespaces

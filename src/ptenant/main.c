@@ -25,6 +25,9 @@ static void usage(FILE *out)
 		"  logs [-f] SLUG                      the tenant's stdout and stderr\n"
 		"  events [SLUG]                       the incident journal\n"
 		"  exec SLUG -- CMD [ARG]...           run CMD inside the tenant\n"
+		"  stats [SLUG]                        CPU seconds, memory, pids, restarts, last exit\n"
+		"  update SLUG [--memory SIZE] [--memory-high SIZE] [--cpu CORES] [--pids N]\n"
+		"                                      change a budget without a restart\n"
 		"Blueprints:\n"
 		"  blueprint import NAME@VERSION DIR   import DIR/{manifest.json,rootfs}\n"
 		"  blueprint ls\n\n"
@@ -114,6 +117,10 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 		return cmd_events(cli, argc, argv);
 	if (strcmp(cmd, "exec") == 0)
 		return cmd_exec(cli, argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(cli, argc, argv);
+	if (strcmp(cmd, "update") == 0)
+		return cmd_update(cli, argc, argv);
 	if (strcmp(cmd, "blueprint") == 0)
 		return cmd_blueprint(cli, argc, argv);
 	return cli_usage_error("unknown command '%s'", cmd);

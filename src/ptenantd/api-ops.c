@@ -152,6 +152,7 @@ static void op_ls(struct daemon *d, struct conn *c, json_t *req)
 	for (size_t i = 0; i < d->n_tenants; i++)
 		json_array_append_new(arr, tenant_summary(d, d->tenants[i]));
 	json_object_set_new(resp, "tenants", arr);
+	json_object_set_new(resp, "budgets", budget_info(d));
 	conn_reply(d, c, resp);
 }
 
@@ -331,6 +332,8 @@ static const struct {
 	{ "exec", op_exec },
 	{ "blueprint.import", op_blueprint_import },
 	{ "blueprint.ls", op_blueprint_ls },
+	{ "stats", budget_op_stats },
+	{ "update", budget_op_update },
 };
 
 void api_dispatch(struct daemon *d, struct conn *c, const char *op, json_t *req)

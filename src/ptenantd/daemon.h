@@ -37,6 +37,19 @@ enum tenant_phase {
 };
 
 struct conn;
+struct pt_cgroup;
+struct pt_spawn_req;
+
+/* The tenant's cgroup leaf while it runs (budget.c). */
+struct tenant_budget {
+	struct watch oom;                /* memory.events (v2) / eventfd (v1) */
+	int leaf_fd;                     /* for CLONE_INTO_CGROUP, spawn only */
+	struct pt_cgroup *cg;            /* v1 placement context */
+	const char *slug;
+	uint64_t oom_kills;              /* oom_kill count seen in this run */
+	uint64_t peak_bytes;             /* memory peak of the run that ended */
+	bool oom_killed;                 /* the run ended in an OOM kill */
+};
 
 struct tenant {
 	struct pt_spec spec;             /* secret values not loaded */
@@ -59,6 +72,7 @@ struct tenant {
 	struct conn *waiters[8];         /* API calls answered when it stops */
 	size_t n_waiters;
 	struct pt_seccomp_bpf seccomp;   /* its own profile, compiled; or empty */
+	struct tenant_budget budget;
 };
 
 struct daemon {
@@ -78,6 +92,8 @@ struct daemon {
 	struct tenant **tenants;
 	size_t n_tenants;
 	struct conn *dead_conns;         /* closed, freed after the loop round */
+	struct pt_cgroup *cg;            /* NULL: running without budgets */
+	char budget_note[200];           /* which backend, or why none */
 };
 
 /* loop.c */
@@ -106,8 +122,30 @@ struct json_t *tenant_summary(struct daemon *d, struct tenant *t);
 void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		   const char *reason, int code, const char *message);
 int tenant_save_state(struct tenant *t, pt_err *err);
+int tenant_save_spec(struct tenant *t, pt_err *err);
 void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
+
+/* budget.c: cgroup limits, OOM detection, stats, live update */
+int budget_init(struct daemon *d, pt_err *err);
+void budget_free(struct daemon *d);
+void budget_tenant_init(struct tenant *t);
+/* Creates the leaf with its limits and fills req (cgroup_fd or place). */
+int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
+		   pt_err *err);
+/* After pt_spawn: ok false when it failed (the leaf goes away). */
+void budget_spawned(struct daemon *d, struct tenant *t, bool ok);
+/* At exit: true when an OOM kill ended the run (peak in t->budget);
+ * removes the leaf. */
+bool budget_on_exit(struct daemon *d, struct tenant *t);
+void budget_describe_oom(const struct tenant *t, char *buf, size_t n);
+/* Live restore: a running tenant must be in its leaf to be adopted. */
+bool budget_adopt(struct daemon *d, struct tenant *t);
+/* In a forked child of the daemon: join the tenant's cgroup (exec). */
+int budget_join(struct daemon *d, struct tenant *t);
+void budget_op_stats(struct daemon *d, struct conn *c, struct json_t *req);
+void budget_op_update(struct daemon *d, struct conn *c, struct json_t *req);
+struct json_t *budget_info(struct daemon *d);
 
 /* restore.c: bring tenants back at startup */
 int restore_tenants(struct daemon *d, pt_err *err);

@@ -210,6 +210,9 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 		args.exit_signal = SIGCHLD;
 		pid = pt_clone3(&args);
+		/* The command counts against the tenant's budget too. */
+		if (pid == 0 && budget_join(d, t) < 0)
+			_exit(126);
 		if (pid == 0)
 			helper_main(t->proc.fd, argv, envp, stdio, &confine);
 		if (pid < 0)

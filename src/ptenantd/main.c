@@ -207,6 +207,8 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	if (r == 0)
 		r = resolve_group(d);
 	if (r == 0)
+		r = budget_init(d, err);
+	if (r == 0)
 		r = prepare_dirs(d, err);
 	if (r < 0)
 		return r;
@@ -263,5 +265,6 @@ int main(int argc, char **argv)
 		tenant_free(d.tenants[i]);
 	free(d.tenants);
 	pt_seccomp_bpf_free(&d.seccomp);
+	budget_free(&d);
 	return r < 0 ? 1 : 0;
 }

@@ -77,6 +77,7 @@ static bool adopt(struct daemon *d, struct tenant *t)
 		return false;
 	}
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	budget_adopt(d, t);
 	t->adopted = true;
 	t->phase = PHASE_RUNNING;
 	t->started_mono = now_mono_ms() - (now_real > t->st.started_at ?
@@ -95,12 +96,17 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		return;
 	}
 	if (t->st.pid > 0) {
+		char msg[200] = "exited while ptenantd was not running";
+		/* Its cgroup's memory.events still tells an OOM kill. */
+		bool oom = budget_on_exit(d, t);
+
+		if (oom)
+			budget_describe_oom(t, msg, sizeof(msg));
 		t->st.pid = 0;
-		t->st.last_exit = PT_EXIT_UNKNOWN;
+		t->st.last_exit = oom ? PT_EXIT_OOM : PT_EXIT_UNKNOWN;
 		t->st.last_code = -1;
 		t->st.last_exit_at = now_real_ms();
-		tenant_record(d, t, "exit", "unknown", -1,
-			      "exited while ptenantd was not running");
+		tenant_record(d, t, "exit", pt_exit_reason_name(t->st.last_exit), -1, msg);
 		tenant_save_state(t, NULL);
 	}
 	if (t->st.desired != PT_DESIRED_RUNNING)
@@ -122,6 +128,7 @@ static struct tenant *broken_tenant(const char *slug, const char *dir, const pt_
 	if (!t)
 		return NULL;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	budget_tenant_init(t);
 	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", slug);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
@@ -150,6 +157,7 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 	if (!t)
 		return NULL;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	budget_tenant_init(t);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	if (pt_slug_validate(slug, "slug", &err) < 0 || load_files(d, t, &err) < 0 ||
 	    strcmp(t->spec.slug, slug) != 0) {

@@ -63,6 +63,17 @@ void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		message ? ": " : "", message ? message : "");
 }
 
+static int write_spec(int dfd, const struct pt_spec *spec, pt_err *err);
+
+int tenant_save_spec(struct tenant *t, pt_err *err)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", t->dir);
+	return write_spec(dfd, &t->spec, err);
+}
+
 int tenant_save_state(struct tenant *t, pt_err *err)
 {
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_CLOEXEC);
@@ -78,6 +89,8 @@ void tenant_free(struct tenant *t)
 		return;
 	pt_closep(&t->proc.fd);
 	pt_closep(&t->log.fd);
+	pt_closep(&t->budget.oom.fd);
+	pt_closep(&t->budget.leaf_fd);
 	pt_logfile_close(&t->logfile);
 	pt_spec_free(&t->spec);
 	pt_seccomp_bpf_free(&t->seccomp);
@@ -216,6 +229,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	}
 	t->seccomp = bpf;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	budget_tenant_init(t);
 	r = pt_idmap_pick(used, d->n_tenants, d->cfg.uid_base, d->cfg.uid_ranges,
 			  &t->st.host_uid, err);
 	snprintf(t->dir, sizeof(t->dir), "%s/%s", d->tenants_dir, spec->slug);
@@ -329,7 +343,11 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 	req.log_fd = pipefd[1];
 	r = security_confine(d, t, &req.confine, err);
 	if (r == 0)
+		r = budget_prepare(d, t, &req, err);
+	if (r == 0) {
 		r = pt_spawn(&req, &res, err);
+		budget_spawned(d, t, r == 0);
+	}
 	close(pipefd[1]);
 	if (r < 0) {
 		close(pipefd[0]);
@@ -490,7 +508,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct tenant *t = (struct tenant *)((char *)w - offsetof(struct tenant, proc));
 	enum pt_exit_reason reason;
-	char msg[160];
+	char msg[200];
 	int code;
 
 	(void)events;
@@ -499,6 +517,10 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	pt_closep(&t->proc.fd);
 	logs_detach(d, t);
 	describe_exit(reason, code, msg, sizeof(msg));
+	if (budget_on_exit(d, t)) {
+		reason = PT_EXIT_OOM;
+		budget_describe_oom(t, msg, sizeof(msg));
+	}
 	t->st.pid = 0;
 	t->st.pid_starttime = 0;
 	t->st.last_exit = reason;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 #include "config.h"
 
@@ -175,6 +176,49 @@ static void test_values(void **state)
 
 /* Each bad text must fail with exactly this message, name the key in
  * err.field, and leave the struct as it was. */
+static void test_cgroup_keys(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "cgroup_mode = v3\n", "test.conf:1: key 'cgroup_mode': 'v3' is not one of auto, v2, v1, off" },
+		{ "cgroup_mode =\n", "test.conf:1: key 'cgroup_mode': '' is not one of auto, v2, v1, off" },
+		{ "cgroup_parent = ptenant\n", "test.conf:1: key 'cgroup_parent': must be an absolute path" },
+		{ "cgroup_parent = /\n", "test.conf:1: key 'cgroup_parent': must be a cgroup path like /ptenant (not /, no empty or dot-led components)" },
+		{ "cgroup_parent = /a//b\n", "test.conf:1: key 'cgroup_parent': must be a cgroup path like /ptenant (not /, no empty or dot-led components)" },
+		{ "cgroup_parent = /a/\n", "test.conf:1: key 'cgroup_parent': must be a cgroup path like /ptenant (not /, no empty or dot-led components)" },
+		{ "cgroup_parent = /a/../b\n", "test.conf:1: key 'cgroup_parent': must not contain '..'" },
+		{ "cgroup_parent = /a/.hidden\n", "test.conf:1: key 'cgroup_parent': must be a cgroup path like /ptenant (not /, no empty or dot-led components)" },
+		{ "cgroup_parent = \"/a b\"\n", "test.conf:1: key 'cgroup_parent': character ' ' not allowed in a cgroup path" },
+		{ "cgroup_mode = v1\ncgroup_mode = v2\n", "test.conf:2: key 'cgroup_mode': duplicate key" },
+	};
+	struct pt_config c;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_int_equal(c.cgroup_mode, PT_CG_AUTO);
+	assert_string_equal(c.cgroup_parent, "");
+	assert_int_equal(parse(&c, "cgroup_mode = off\ncgroup_parent = /system.slice/ptenant-test_1@x:y\n", &err), 0);
+	assert_int_equal(c.cgroup_mode, PT_CG_OFF);
+	assert_string_equal(c.cgroup_parent, "/system.slice/ptenant-test_1@x:y");
+	assert_int_equal(parse(&c, "cgroup_mode = v1\ncgroup_parent = \"\"\n", &err), 0);
+	assert_int_equal(c.cgroup_mode, PT_CG_V1);
+	assert_string_equal(c.cgroup_parent, "");
+	assert_int_equal(pt_config_set(&c, "cgroup_mode", "v2", &err), 0);
+	assert_int_equal(c.cgroup_mode, PT_CG_V2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pt_config before;
+
+		pt_config_defaults(&c);
+		before = c;
+		pt_err_clear(&err);
+		assert_int_equal(parse(&c, bad[i].text, &err), -EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
+		assert_memory_equal(&c, &before, sizeof(c)); /* nothing applied */
+	}
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -463,6 +507,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_values),

@@ -1,0 +1,116 @@
+/* stats and update: a tenant's budget, what it uses of it, and live
+ * changes to it. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static json_int_t get_int(json_t *o, const char *key, json_int_t dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static void print_row(json_t *t)
+{
+	json_t *lim = json_object_get(t, "limits"), *ex = json_object_get(t, "last_exit");
+	json_int_t cpu = get_int(t, "cpu_usec", -1);
+	char cpus[24] = "-", up[24] = "-";
+
+	if (cpu >= 0)
+		snprintf(cpus, sizeof(cpus), "%.2f", cpu / 1e6);
+	if (get_int(t, "uptime_ms", -1) >= 0)
+		snprintf(up, sizeof(up), "%llds", (long long)(get_int(t, "uptime_ms", 0) / 1000));
+	printf("%-20s %-11s %8s %9.1f %9.1f %9.1f %5lld/%-5lld %8lld %7s %s\n",
+	       json_string_value(json_object_get(t, "slug")),
+	       json_string_value(json_object_get(t, "state")), cpus,
+	       get_int(t, "memory_current", 0) / 1048576.0,
+	       get_int(t, "memory_peak", 0) / 1048576.0,
+	       get_int(lim, "memory_max", 0) / 1048576.0,
+	       (long long)get_int(t, "pids_current", 0), (long long)get_int(lim, "pids_max", 0),
+	       (long long)get_int(t, "restarts", 0), up,
+	       ex ? json_string_value(json_object_get(ex, "reason")) : "-");
+}
+
+int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s}", "op", "stats"), *resp, *arr, *t;
+	size_t i;
+
+	if (argc > 2)
+		return cli_usage_error("stats takes at most one SLUG");
+	if (argc == 2)
+		json_object_set_new(req, "slug", json_string(argv[1]));
+	resp = cli_call(cli, req);
+	if (!resp)
+		return EXIT_FAILED;
+	if (cli->json) {
+		cli_print_json(resp);
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	printf("budgets: %s\n", json_string_value(json_object_get(json_object_get(resp, "budgets"), "note")));
+	printf("%-20s %-11s %8s %9s %9s %9s %11s %8s %7s %s\n", "SLUG", "STATE", "CPU-S",
+	       "MEM-MiB", "PEAK-MiB", "MAX-MiB", "PIDS", "RESTARTS", "UPTIME", "LAST-EXIT");
+	arr = json_object_get(resp, "tenants");
+	json_array_foreach(arr, i, t)
+		print_row(t);
+	json_decref(resp);
+	return EXIT_OK;
+}
+
+int cmd_update(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "memory", required_argument, NULL, 'm' },
+		{ "memory-high", required_argument, NULL, 'H' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "pids", required_argument, NULL, 'P' },
+		{ 0 },
+	};
+	json_t *req = json_pack("{s:s}", "op", "update"), *resp;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		char *end;
+		long v;
+
+		switch (c) {
+		case 'm': json_object_set_new(req, "memory", json_string(optarg)); break;
+		case 'H': json_object_set_new(req, "memory_high", json_string(optarg)); break;
+		case 'c': json_object_set_new(req, "cpu", json_string(optarg)); break;
+		case 'P':
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg) {
+				json_decref(req);
+				return cli_usage_error("--pids wants a number, not '%s'", optarg);
+			}
+			json_object_set_new(req, "pids", json_integer(v));
+			break;
+		default:
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		json_decref(req);
+		return cli_usage_error("update wants one SLUG and --memory, --cpu or --pids");
+	}
+	json_object_set_new(req, "slug", json_string(argv[optind]));
+	resp = cli_call(cli, req);
+	if (!resp)
+		return EXIT_FAILED;
+	if (cli->json)
+		cli_print_json(resp);
+	else
+		printf("%s: budget updated%s\n", argv[optind],
+		       json_is_true(json_object_get(resp, "applied_live")) ? " live" :
+		       " (applies at the next start)");
+	json_decref(resp);
+	return EXIT_OK;
+}
