@@ -237,9 +237,6 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	if (json_is_false(json_object_get(json_object_get(resp, "budgets"), "enabled")))
-		printf("budgets: %s\n", json_string_value(json_object_get(
-			json_object_get(resp, "budgets"), "note")));
 	printf("%-20s %-11s %-18s %8s %11s %8s %7s %s\n", "SLUG", "STATE", "BLUEPRINT",
 	       "PID", "HOST-UID", "RESTARTS", "UPTIME", "LAST-EXIT");
 	json_array_foreach(arr, i, t) {
@@ -257,6 +254,10 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		if (json_object_get(t, "error"))
 			printf("    error: %s\n", json_string_value(json_object_get(t, "error")));
 	}
+	/* A footer, so the table's header stays the first line for scripts. */
+	if (json_is_false(json_object_get(json_object_get(resp, "budgets"), "enabled")))
+		printf("budgets: %s\n", json_string_value(json_object_get(
+			json_object_get(resp, "budgets"), "note")));
 	json_decref(resp);
 	return EXIT_OK;
 }
