@@ -59,6 +59,8 @@ int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
 		  uint32_t host_uid, pt_err *err);
 void pt_plan_free(struct pt_plan *plan);
 void pt_plan_print(const struct pt_plan *plan, FILE *out);
+/* "proc", "tmpfs", "bind-dev", ...: the name a step kind prints as. */
+const char *pt_plan_step_name(enum pt_step_kind k);
 
 /* The environment of a tenant: the blueprint's env, then the spec's (the
  * spec wins), then HOSTNAME=<slug>; PATH and HOME defaulted when neither

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "plan.h"
+#include "trace.h"
 
 struct pt_spawn_req {
 	const struct pt_plan *plan;
@@ -16,7 +17,11 @@ struct pt_spawn_req {
 	int log_fd;              /* write end of the log pipe: stdout, stderr */
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
-	int trace;               /* print per-step timings to stderr */
+	/* --trace-spawn: the parent's steps are marked in `trace`, and the
+	 * child's, sent back before exec, land in `child_trace`. Both NULL
+	 * (or trace->on false) when not tracing. */
+	struct pt_trace *trace;
+	struct pt_trace *child_trace;
 };
 
 struct pt_spawn_res {

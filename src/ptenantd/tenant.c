@@ -23,6 +23,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "spawn.h"
+#include "trace.h"
 #include "blueprint.h"
 #include "api.h"
 
@@ -287,11 +288,12 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 }
 
 static int spawn_with_plan(struct daemon *d, struct tenant *t,
-			   struct pt_plan *plan, pt_err *err)
+			   struct pt_plan *plan, struct pt_trace *tr,
+			   struct pt_trace *child_tr, pt_err *err)
 {
 	struct pt_spawn_req req = {
 		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
-		.trace = d->trace_spawn,
+		.trace = tr, .child_trace = child_tr,
 	};
 	struct pt_spawn_res res;
 	int pipefd[2], r;
@@ -309,10 +311,12 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 	r = logs_attach(d, t, pipefd[0], err);
 	if (r < 0)
 		close(pipefd[0]);
+	pt_trace_mark(tr, "d-logs-attach");
 	t->st.pid = res.pid;
 	t->st.pid_starttime = 0;
 	pt_proc_starttime(res.pid, &t->st.pid_starttime, NULL);
 	tenant_watch_process(d, t, res.pidfd);
+	pt_trace_mark(tr, "d-watch-pidfd");
 	return 0;
 }
 
@@ -322,8 +326,11 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	struct pt_plan plan = { 0 };
 	struct pt_spec with_secrets = t->spec;
 	struct pt_kv *secrets = NULL;
+	struct pt_trace tr, child_tr;
 	int r;
 
+	pt_trace_init(&tr, d->trace_spawn);
+	child_tr.on = false;
 	if (t->broken)
 		return pt_err_set(err, -EBADMSG, "tenant %s cannot be loaded: %s",
 				  t->spec.slug, t->last_error);
@@ -332,17 +339,23 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 				  tenant_phase_name(t->phase));
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, err);
+	pt_trace_mark(&tr, "d-blueprint-load");
 	if (r == 0)
 		r = load_secrets(t, &secrets, err);
+	pt_trace_mark(&tr, "d-secrets-load");
 	if (r == 0)
 		r = fresh_layer(t, err);
+	pt_trace_mark(&tr, "d-fresh-layer");
 	with_secrets.secrets = secrets;
 	if (r == 0)
 		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
-	if (r == 0 && d->trace_spawn)
+	pt_trace_mark(&tr, "d-plan-build");
+	if (r == 0 && d->trace_spawn) {
 		pt_plan_print(&plan, stderr);
+		pt_trace_mark(&tr, "d-plan-print");
+	}
 	if (r == 0)
-		r = spawn_with_plan(d, t, &plan, err);
+		r = spawn_with_plan(d, t, &plan, &tr, &child_tr, err);
 	pt_plan_free(&plan);
 	wipe_secrets(secrets, t->spec.n_secrets);
 	pt_blueprint_free(&bp);
@@ -358,6 +371,9 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	t->st.started_at = now_real_ms();
 	t->started_mono = now_mono_ms();
 	tenant_save_state(t, NULL);
+	pt_trace_mark(&tr, "d-save-state");
+	pt_trace_print(&tr, t->spec.slug, stderr);
+	pt_trace_print(&child_tr, t->spec.slug, stderr);
 	return 0;
 }
 
