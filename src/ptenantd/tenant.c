@@ -495,10 +495,14 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct tenant *t = (struct tenant *)((char *)w - offsetof(struct tenant, proc));
 	enum pt_exit_reason reason;
+	bool restart_now = false;
+	struct pt_trace tr;
 	char msg[160];
+	uint64_t now;
 	int code;
 
 	(void)events;
+	pt_trace_init(&tr, d->trace_spawn);
 	read_exit(t, &reason, &code);
 	loop_del(d, &t->proc);
 	pt_closep(&t->proc.fd);
@@ -511,14 +515,24 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	t->st.last_exit_at = now_real_ms();
 	tenant_record(d, t, t->phase == PHASE_STOPPING ? "stopped" : "exit",
 		      pt_exit_reason_name(reason), code, msg);
+	now = now_mono_ms();
 	if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
-		schedule_restart(d, t, now_mono_ms());
+		schedule_restart(d, t, now);
+		restart_now = t->phase == PHASE_BACKOFF && t->next_start <= now;
 	} else {
 		t->phase = PHASE_STOPPED;
 		if (t->st.desired == PT_DESIRED_RUNNING && !t->removing)
 			t->st.desired = PT_DESIRED_STOPPED; /* policy said no */
 	}
-	tenant_save_state(t, NULL);
+	/* An immediate respawn (the first crash after a healthy run) is
+	 * started by tenant_tick() in this same loop round, and its state
+	 * save records this exit too: one fsync'd write on the way to the
+	 * new entrypoint instead of two. A failed start saves in
+	 * tenant_tick(). */
+	if (!restart_now)
+		tenant_save_state(t, NULL);
+	pt_trace_mark(&tr, "d-exit-handling");
+	pt_trace_print(&tr, t->spec.slug, stderr);
 	if (t->phase == PHASE_STOPPED && t->restart_pending) {
 		pt_err err = { 0 };
 
@@ -616,6 +630,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
 				t->started_mono = now;
 				schedule_restart(d, t, now);
+				tenant_save_state(t, NULL);
 			}
 		}
 	}
