@@ -642,7 +642,9 @@ def sample_level(ctx, d, n):
         time.sleep(0.02)
     mi_med = {k: statistics.median(m[k] for m in mi) for k in MEMINFO_KEYS}
     return {"tenants": n, "daemon_rss_kib": stats(rss),
-            "daemon_status": d.rss_kib(), "tenant_pss_kib": stats(pss),
+            "daemon_status": d.rss_kib(),
+            "daemon_fds": len(os.listdir(f"/proc/{d.proc.pid}/fd")),
+            "tenant_pss_kib": stats(pss),
             "tenant_processes": len(pids), "meminfo_kib": mi_med}
 
 
@@ -899,11 +901,13 @@ def markdown(res):
     if "memory" in res:
         mem = res["memory"]
         lines += ["## Memory", "", "| running tenants | daemon RSS median KiB | min | max | "
-                  "tenant processes | their PSS sum KiB |", "|---:|---:|---:|---:|---:|---:|"]
+                  "daemon fds | tenant processes | their PSS sum KiB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
         for lv in mem["levels"]:
             r = lv["daemon_rss_kib"]
             lines.append(f"| {lv['tenants']} | {r['median']:.0f} | {r['min']} | {r['max']} | "
-                         f"{lv['tenant_processes']} | {lv['tenant_pss_kib']['median']:.0f} |")
+                         f"{lv['daemon_fds']} | {lv['tenant_processes']} | "
+                         f"{lv['tenant_pss_kib']['median']:.0f} |")
         p = mem["per_tenant"]
         if p:
             lines += ["", f"Per tenant, from the growth between "
