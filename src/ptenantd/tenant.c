@@ -390,6 +390,8 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	drop_old_layer(t);
 	pt_trace_mark(&tr, "d-drop-old-layer");
 	if (r < 0) {
+		/* The steps up to the failure, for --trace-spawn. */
+		pt_trace_print(&tr, t->spec.slug, stderr);
 		snprintf(t->last_error, sizeof(t->last_error), "%s", err ? err->msg : "");
 		t->phase = PHASE_FAILED;
 		return pt_err_prefix(err, "start tenant %s", t->spec.slug);
