@@ -419,7 +419,7 @@ void pt_plan_free(struct pt_plan *plan)
 	plan->n_steps = 0;
 }
 
-static const char *step_name(enum pt_step_kind k)
+const char *pt_plan_step_name(enum pt_step_kind k)
 {
 	switch (k) {
 	case PT_STEP_PROC: return "proc";
@@ -452,7 +452,7 @@ void pt_plan_print(const struct pt_plan *plan, FILE *out)
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct pt_step *s = &plan->steps[i];
 
-		fprintf(out, "  %-9s /%s", step_name(s->kind), s->target);
+		fprintf(out, "  %-9s /%s", pt_plan_step_name(s->kind), s->target);
 		if (s->source)
 			fprintf(out, " <- %s", s->source);
 		if (s->data)

@@ -77,6 +77,8 @@ int pt_plan_add_network(struct pt_plan *plan, const struct pt_plan_net *net,
 			const uint32_t *resolvers, size_t n_resolvers, pt_err *err);
 void pt_plan_free(struct pt_plan *plan);
 void pt_plan_print(const struct pt_plan *plan, FILE *out);
+/* "proc", "tmpfs", "bind-dev", ...: the name a step kind prints as. */
+const char *pt_plan_step_name(enum pt_step_kind k);
 
 /* The environment of a tenant: the blueprint's env, then the spec's (the
  * spec wins), then HOSTNAME=<slug>; PATH and HOME defaulted when neither

@@ -273,7 +273,7 @@ static int pivot_into(int root, pt_err *err)
 }
 
 int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
-		    pt_err *err)
+		    struct pt_trace *trace, pt_err *err)
 {
 	_cleanup_close_ int staging = -1, root = -1;
 	int r;
@@ -281,12 +281,15 @@ int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return pt_err_set(err, -errno, "make mounts private");
+	pt_trace_mark(trace, "c4-mounts-private");
 	staging = mount_staging(fds->mountpoint, err);
 	if (staging < 0)
 		return staging;
+	pt_trace_mark(trace, "c4-staging-tmpfs");
 	r = mount_overlay(staging, fds, err);
 	if (r < 0)
 		return r;
+	pt_trace_mark(trace, "c4-overlay");
 	root = openat(staging, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return pt_err_set(err, -errno, "open overlay root");
@@ -294,7 +297,11 @@ int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 		r = run_step(root, &plan->steps[i], fds, err);
 		if (r < 0)
 			return r;
+		pt_trace_mark(trace, "c4-%s:/%s", pt_plan_step_name(plan->steps[i].kind),
+			      plan->steps[i].target);
 	}
 	pt_rootfs_fds_close(fds);
-	return pivot_into(root, err);
+	r = pivot_into(root, err);
+	pt_trace_mark(trace, "c4-pivot-root");
+	return r;
 }

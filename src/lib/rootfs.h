@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "plan.h"
+#include "trace.h"
 
 struct pt_rootfs_fds {
 	int mountpoint;          /* <tenant>/root, O_PATH */
@@ -31,7 +32,8 @@ struct pt_rootfs_fds {
 int pt_rootfs_open(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 		   pt_err *err);
 /* Builds the root and pivots into it. On return the process's root and
- * cwd are the tenant's "/" and every fd in *fds is closed. */
+ * cwd are the tenant's "/" and every fd in *fds is closed. Each step is
+ * marked in `trace` (NULL: not traced). */
 int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
-		    pt_err *err);
+		    struct pt_trace *trace, pt_err *err);
 void pt_rootfs_fds_close(struct pt_rootfs_fds *fds);

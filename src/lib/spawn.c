@@ -20,6 +20,8 @@
  *                                                seccomp; exec init
  *   [P4] read: EOF = exec done  <---------- (sync socket is O_CLOEXEC)
  *        or {errno, message} of the failed step
+ *        (when tracing, the child's step marks come first, just before
+ *        the exec: see trace.h)
  *
  * P1 must precede C2: until the maps exist the child's uid 0 means nothing.
  * P2 needs the child's user namespace, so it cannot happen before clone3.
@@ -61,6 +63,12 @@
 #include "syscalls.h"
 
 #define SYNC_GO 0x676f2121u
+#define SYNC_TRACE 0x74726163u
+
+struct trace_msg {
+	uint32_t magic;
+	struct pt_trace trace;
+};
 
 struct sync_msg {
 	uint32_t magic;
@@ -68,23 +76,9 @@ struct sync_msg {
 	char msg[PT_ERR_MSG_MAX];
 };
 
-static double now_ms(void)
+static bool tracing(const struct pt_spawn_req *req)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void trace(const struct pt_spawn_req *req, const char *step, double *t)
-{
-	double n;
-
-	if (!req->trace)
-		return;
-	n = now_ms();
-	fprintf(stderr, "trace-spawn %s %-22s %7.3f ms\n", req->plan->slug, step, n - *t);
-	*t = n;
+	return req->trace && req->trace->on;
 }
 
 static int send_fd(int sock, uint32_t magic, int fd)
@@ -190,50 +184,80 @@ void pt_spawn_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The child's marks go to the parent before exec; a failed send only
+ * loses the trace. */
+static void send_trace(int sock, struct pt_trace *t)
+{
+	struct trace_msg tm = { .magic = SYNC_TRACE };
+
+	if (!t)
+		return;
+	tm.trace = *t;
+	(void)!send(sock, &tm, sizeof(tm), MSG_NOSIGNAL);
+}
+
 static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
-						 int sock)
+						 int sock, uint64_t clone_ns)
 {
 	struct pt_rootfs_fds fds = PT_ROOTFS_FDS_INIT;
 	const struct pt_plan *plan = req->plan;
+	struct pt_trace ctrace, *tr = NULL;
 	struct sync_msg m;
 	pt_err err = { 0 };
 
+	if (tracing(req)) {
+		pt_trace_init(&ctrace, true);
+		ctrace.start_ns = clone_ns; /* the first step includes clone3 */
+		tr = &ctrace;
+	}
 	/* Until exec, the child must not outlive a daemon that died mid-setup. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(127);
+	pt_trace_mark(tr, "c0-clone3-to-child");
 	if (pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
 		child_fail(sock, &err);
+	pt_trace_mark(tr, "c1-open-host-paths");
 	fds.lower = recv_fd(sock, &m);
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
+	pt_trace_mark(tr, "c1-wait-for-go");
 	if (req->place && unshare(CLONE_NEWCGROUP) < 0) {              /* C2 */
 		pt_err_set(&err, -errno, "unshare the cgroup namespace");
 		child_fail(sock, &err);
 	}
 	if (become_tenant_root(&err) < 0)
 		child_fail(sock, &err);
+	pt_trace_mark(tr, "c2-become-root");
 	if (sethostname(plan->slug, strlen(plan->slug)) < 0) {         /* C3 */
 		pt_err_set(&err, -errno, "sethostname %s", plan->slug);
 		child_fail(sock, &err);
 	}
+	pt_trace_mark(tr, "c3-hostname");
 	if (pt_net_loopback_up(&err) < 0)
 		child_fail(sock, &err);
-	if (plan->net.enabled &&
-	    pt_nl_eth0_setup(plan->net.addr, plan->net.gw, plan->net.gw_mac, &err) < 0)
-		child_fail(sock, &err);
-	if (pt_rootfs_enter(plan, &fds, &err) < 0)                     /* C4 */
+	pt_trace_mark(tr, "c3-loopback-up");
+	if (plan->net.enabled) {
+		if (pt_nl_eth0_setup(plan->net.addr, plan->net.gw, plan->net.gw_mac, &err) < 0)
+			child_fail(sock, &err);
+		pt_trace_mark(tr, "c3-eth0");
+	}
+	if (pt_rootfs_enter(plan, &fds, tr, &err) < 0)                 /* C4 */
 		child_fail(sock, &err);
 	if (setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
+	pt_trace_mark(tr, "c5-stdio");
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */
 	if (pt_confine_apply(&req->confine, &err) < 0)
 		child_fail(sock, &err);
+	pt_trace_mark(tr, "c5-confine");
 	umask(022);
 	pt_spawn_reset_signals();
 	/* The tenant must survive a daemon restart (live restore). */
 	prctl(PR_SET_PDEATHSIG, 0);
+	pt_trace_mark(tr, "c5-signals");
+	send_trace(sock, tr);
 	execveat(req->init_fd, "", plan->argv, plan->envp, AT_EMPTY_PATH);
 	pt_err_set(&err, -errno, "exec ptenant-init");
 	child_fail(sock, &err);
@@ -266,8 +290,34 @@ static int make_idmapped_lower(const char *lower, pid_t pid, pt_err *err)
 	return TAKE_FD(tree);
 }
 
+/* P4: the child's verdict. When tracing, its marks come first. */
+static ssize_t recv_verdict(const struct pt_spawn_req *req, int sock,
+			    struct sync_msg *m)
+{
+	union {
+		struct sync_msg m;
+		struct trace_msg t;
+	} buf;
+	ssize_t n;
+
+	for (;;) {
+		do
+			n = recv(sock, &buf, sizeof(buf), 0);
+		while (n < 0 && errno == EINTR);
+		if (n == (ssize_t)sizeof(buf.t) && buf.t.magic == SYNC_TRACE) {
+			if (req->child_trace)
+				*req->child_trace = buf.t.trace;
+			pt_trace_mark(req->trace, "p4-child-setup");
+			continue;
+		}
+		if (n == (ssize_t)sizeof(*m))
+			*m = buf.m;
+		return n;
+	}
+}
+
 static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
-			double *t, pt_err *err)
+			pt_err *err)
 {
 	_cleanup_close_ int lower = -1;
 	struct sync_msg m;
@@ -278,30 +328,29 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 		r = req->place(req->place_ctx, pid, err);
 		if (r < 0)
 			return r;
-		trace(req, "cgroup-v1-place", t);
+		pt_trace_mark(req->trace, "p0-cgroup-v1-place");
 	}
 	r = pt_idmap_write(pid, req->plan->host_uid, err);             /* P1 */
 	if (r < 0)
 		return r;
-	trace(req, "idmap", t);
+	pt_trace_mark(req->trace, "p1-idmap");
 	lower = make_idmapped_lower(req->plan->lower_dir, pid, err);  /* P2 */
 	if (lower < 0)
 		return lower;
-	trace(req, "idmapped-lower", t);
+	pt_trace_mark(req->trace, "p2-idmapped-lower");
 	if (req->net_hook) {                                          /* P2b */
 		r = req->net_hook(req->net_ctx, pid, err);
 		if (r < 0)
 			return r;
-		trace(req, "net-host-side", t);
+		pt_trace_mark(req->trace, "p2b-net-host-side");
 	}
 	r = send_fd(sock, SYNC_GO, lower);                            /* P3 */
 	if (r < 0)
 		return pt_err_set(err, r, "release child");
-	do                                                            /* P4 */
-		n = recv(sock, &m, sizeof(m), 0);
-	while (n < 0 && errno == EINTR);
+	pt_trace_mark(req->trace, "p3-release-child");
+	n = recv_verdict(req, sock, &m);                              /* P4 */
 	if (n == 0) {
-		trace(req, "child-setup+exec", t);
+		pt_trace_mark(req->trace, tracing(req) ? "p4-exec" : "p4-child-setup+exec");
 		return 0;
 	}
 	if (n != (ssize_t)sizeof(m))
@@ -323,8 +372,8 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
 	struct pt_clone_args args = { 0 };
+	uint64_t clone_ns = tracing(req) ? pt_trace_now_ns() : 0;
 	int sv[2], r;
-	double t = now_ms();
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -346,11 +395,11 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 		return pt_err_set(err, -errno, "tenant %s: clone3", req->plan->slug);
 	if (pid == 0) {
 		close(psock);
-		child_main(req, csock);
+		child_main(req, csock, clone_ns);
 	}
-	trace(req, "clone3", &t);
+	pt_trace_mark(req->trace, "p0-clone3");
 	pt_closep(&csock);
-	r = parent_setup(req, pid, psock, &t, err);
+	r = parent_setup(req, pid, psock, err);
 	if (r < 0) {
 		kill_and_reap(pidfd, pid);
 		return pt_err_prefix(err, "tenant %s", req->plan->slug);

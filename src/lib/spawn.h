@@ -10,6 +10,7 @@
 #include "confine.h"
 #include "error.h"
 #include "plan.h"
+#include "trace.h"
 
 struct pt_spawn_req {
 	const struct pt_plan *plan;
@@ -21,13 +22,17 @@ struct pt_spawn_req {
 	 * P0, before it is released; NULL when cgroup_fd does the job. */
 	int (*place)(void *ctx, pid_t pid, pt_err *err);
 	void *place_ctx;
-	int trace;               /* print per-step timings to stderr */
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
 	/* P2b, optional: called with the child's pid once its namespaces
 	 * exist and before it is released (the daemon moves the tenant's
 	 * veth into its netns there). */
 	int (*net_hook)(void *ctx, pid_t pid, pt_err *err);
 	void *net_ctx;
+	/* --trace-spawn: the parent's steps are marked in `trace`, and the
+	 * child's, sent back before exec, land in `child_trace`. Both NULL
+	 * (or trace->on false) when not tracing. */
+	struct pt_trace *trace;
+	struct pt_trace *child_trace;
 };
 
 struct pt_spawn_res {

@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "spawn.h"
+#include "trace.h"
 #include "blueprint.h"
 #include "api.h"
 
@@ -302,8 +303,24 @@ static void wipe_secrets(struct pt_kv *kv, size_t n)
 	free(kv);
 }
 
+/* Moves a layer directory aside with one rename; a leftover of a daemon
+ * that died before removing the last one goes first. */
+static int set_aside(int dfd, const char *name, const char *old, pt_err *err)
+{
+	int r = pt_rmtree_at(dfd, old, err);
+
+	if (r < 0)
+		return r;
+	if (renameat(dfd, name, dfd, old) < 0 && errno != ENOENT)
+		return pt_err_set(err, -errno, "move %s aside", name);
+	return 0;
+}
+
 /* The writable layer is fresh on every start: nothing a previous run
- * planted there is ever trusted, and what must survive lives in /data. */
+ * planted there is ever trusted, and what must survive lives in /data.
+ * The old layer is only renamed here; drop_old_layer() removes it once
+ * the tenant is spawned, so its removal is not on the way to the
+ * entrypoint (it was 1.2 ms of a 9 ms cold start). */
 static int fresh_layer(struct tenant *t, pt_err *err)
 {
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -311,9 +328,9 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 
 	if (dfd < 0)
 		return pt_err_set(err, -errno, "open %s", t->dir);
-	r = pt_rmtree_at(dfd, "upper", err);
+	r = set_aside(dfd, "upper", "upper.old", err);
 	if (r == 0)
-		r = pt_rmtree_at(dfd, "work", err);
+		r = set_aside(dfd, "work", "work.old", err);
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "upper", 0755, t->st.host_uid, t->st.host_uid, err);
 	if (r == 0)
@@ -321,12 +338,25 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 	return r;
 }
 
+static void drop_old_layer(struct tenant *t)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pt_err err = { 0 };
+
+	/* A failure here is retried (and then fatal) by the next start. */
+	if (dfd >= 0 && (pt_rmtree_at(dfd, "upper.old", &err) < 0 ||
+			 pt_rmtree_at(dfd, "work.old", &err) < 0))
+		fprintf(stderr, "ptenantd: tenant %s: remove the old writable layer: %s\n",
+			t->spec.slug, err.msg);
+}
+
 static int spawn_with_plan(struct daemon *d, struct tenant *t,
-			   struct pt_plan *plan, pt_err *err)
+			   struct pt_plan *plan, struct pt_trace *tr,
+			   struct pt_trace *child_tr, pt_err *err)
 {
 	struct pt_spawn_req req = {
 		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
-		.trace = d->trace_spawn,
+		.trace = tr, .child_trace = child_tr,
 	};
 	struct pt_spawn_res res;
 	int pipefd[2], r;
@@ -356,10 +386,12 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 	r = logs_attach(d, t, pipefd[0], err);
 	if (r < 0)
 		close(pipefd[0]);
+	pt_trace_mark(tr, "d-logs-attach");
 	t->st.pid = res.pid;
 	t->st.pid_starttime = 0;
 	pt_proc_starttime(res.pid, &t->st.pid_starttime, NULL);
 	tenant_watch_process(d, t, res.pidfd);
+	pt_trace_mark(tr, "d-watch-pidfd");
 	return 0;
 }
 
@@ -369,8 +401,11 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	struct pt_plan plan = { 0 };
 	struct pt_spec with_secrets = t->spec;
 	struct pt_kv *secrets = NULL;
+	struct pt_trace tr, child_tr;
 	int r;
 
+	pt_trace_init(&tr, d->trace_spawn);
+	child_tr.on = false;
 	if (t->broken)
 		return pt_err_set(err, -EBADMSG, "tenant %s cannot be loaded: %s",
 				  t->spec.slug, t->last_error);
@@ -379,19 +414,31 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 				  tenant_phase_name(t->phase));
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, err);
+	pt_trace_mark(&tr, "d-blueprint-load");
 	if (r == 0)
 		r = load_secrets(t, &secrets, err);
+	pt_trace_mark(&tr, "d-secrets-load");
 	if (r == 0)
 		r = fresh_layer(t, err);
+	pt_trace_mark(&tr, "d-fresh-layer");
 	with_secrets.secrets = secrets;
 	if (r == 0)
 		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
+	pt_trace_mark(&tr, "d-plan-build");
+	if (r == 0 && d->trace_spawn) {
+		pt_plan_print(&plan, stderr);
+		pt_trace_mark(&tr, "d-plan-print");
+	}
 	if (r == 0)
-		r = spawn_with_plan(d, t, &plan, err);
+		r = spawn_with_plan(d, t, &plan, &tr, &child_tr, err);
 	pt_plan_free(&plan);
 	wipe_secrets(secrets, t->spec.n_secrets);
 	pt_blueprint_free(&bp);
+	drop_old_layer(t);
+	pt_trace_mark(&tr, "d-drop-old-layer");
 	if (r < 0) {
+		/* The steps up to the failure, for --trace-spawn. */
+		pt_trace_print(&tr, t->spec.slug, stderr);
 		snprintf(t->last_error, sizeof(t->last_error), "%s", err ? err->msg : "");
 		t->phase = PHASE_FAILED;
 		return pt_err_prefix(err, "start tenant %s", t->spec.slug);
@@ -403,6 +450,9 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	t->st.started_at = now_real_ms();
 	t->started_mono = now_mono_ms();
 	tenant_save_state(t, NULL);
+	pt_trace_mark(&tr, "d-save-state");
+	pt_trace_print(&tr, t->spec.slug, stderr);
+	pt_trace_print(&child_tr, t->spec.slug, stderr);
 	return 0;
 }
 
@@ -508,10 +558,14 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct tenant *t = (struct tenant *)((char *)w - offsetof(struct tenant, proc));
 	enum pt_exit_reason reason;
+	bool restart_now = false;
+	struct pt_trace tr;
 	char msg[200];
+	uint64_t now;
 	int code;
 
 	(void)events;
+	pt_trace_init(&tr, d->trace_spawn);
 	read_exit(t, &reason, &code);
 	loop_del(d, &t->proc);
 	pt_closep(&t->proc.fd);
@@ -528,14 +582,24 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	t->st.last_exit_at = now_real_ms();
 	tenant_record(d, t, t->phase == PHASE_STOPPING ? "stopped" : "exit",
 		      pt_exit_reason_name(reason), code, msg);
+	now = now_mono_ms();
 	if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
-		schedule_restart(d, t, now_mono_ms());
+		schedule_restart(d, t, now);
+		restart_now = t->phase == PHASE_BACKOFF && t->next_start <= now;
 	} else {
 		t->phase = PHASE_STOPPED;
 		if (t->st.desired == PT_DESIRED_RUNNING && !t->removing)
 			t->st.desired = PT_DESIRED_STOPPED; /* policy said no */
 	}
-	tenant_save_state(t, NULL);
+	/* An immediate respawn (the first crash after a healthy run) is
+	 * started by tenant_tick() in this same loop round, and its state
+	 * save records this exit too: one fsync'd write on the way to the
+	 * new entrypoint instead of two. A failed start saves in
+	 * tenant_tick(). */
+	if (!restart_now)
+		tenant_save_state(t, NULL);
+	pt_trace_mark(&tr, "d-exit-handling");
+	pt_trace_print(&tr, t->spec.slug, stderr);
 	if (t->phase == PHASE_STOPPED && t->restart_pending) {
 		pt_err err = { 0 };
 
@@ -674,6 +738,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
 				t->started_mono = now;
 				schedule_restart(d, t, now);
+				tenant_save_state(t, NULL);
 			}
 		}
 	}
