@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,11 +200,26 @@ static int prepare_dirs(struct daemon *d, pt_err *err)
 	return 0;
 }
 
+/* Each running tenant holds about four fds in the daemon (pidfd, log
+ * pipe, cgroup watch, ...): 1024 would stop it near 250 tenants. Tenants
+ * do not inherit this: their rlimits are set explicitly (rlimits.c). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			fprintf(stderr, "ptenantd: cannot raise RLIMIT_NOFILE: %s\n", strerror(errno));
+	}
+}
+
 static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 {
 	char init_path[PATH_MAX];
 	int r;
 
+	raise_fd_limit();
 	r = load_config(d, o, err);
 	if (r == 0)
 		r = resolve_group(d);
