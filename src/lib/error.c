@@ -5,18 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Formats into a local buffer first: callers may pass err->msg itself
+ * as an argument ("prefix: %s", err->msg), which must not overlap. */
 static void vformat(pt_err *err, int code, int with_errno, const char *fmt,
 		    va_list ap)
 {
+	char buf[PT_ERR_MSG_MAX];
 	int n;
 
-	err->code = code;
-	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (n < 0)
 		n = 0;
-	if (with_errno && code < 0 && (size_t)n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
-			 strerror(-code));
+	if (with_errno && code < 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(-code));
+	err->code = code;
+	memcpy(err->msg, buf, sizeof(err->msg));
 }
 
 int pt_err_set(pt_err *err, int code, const char *fmt, ...)
@@ -38,11 +41,25 @@ int pt_err_field(pt_err *err, int code, const char *field, const char *fmt, ...)
 
 	if (!err)
 		return code;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	va_start(ap, fmt);
 	vformat(err, code, 0, fmt, ap);
 	va_end(ap);
+	if (field != err->field)
+		snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	return code;
+}
+
+int pt_err_invalid(pt_err *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vformat(err, -EINVAL, 0, fmt, ap);
+	va_end(ap);
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	return -EINVAL;
 }
 
 int pt_err_prefix(pt_err *err, const char *fmt, ...)

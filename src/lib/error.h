@@ -32,6 +32,11 @@ int pt_err_set(pt_err *err, int code, const char *fmt, ...)
 int pt_err_field(pt_err *err, int code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* pt_err_field with -EINVAL: the spec and profile parsers' "this field is
+ * wrong, and here is how". */
+int pt_err_invalid(pt_err *err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prefixes the existing message with context ("tenant acme: ..."). */
 int pt_err_prefix(pt_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -49,17 +49,6 @@ const char *pt_rlimit_name(int resource)
 	return "?";
 }
 
-__attribute__((format(printf, 3, 4)))
-static int invalid(pt_err *err, const char *field, const char *fmt, ...)
-{
-	char msg[PT_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return pt_err_field(err, -EINVAL, field, "%s", msg);
-}
 
 /* A decimal id 0..65535, the whole string, nothing else. */
 static int parse_id(const char *s, size_t len, uint32_t *ret)
@@ -85,15 +74,15 @@ static int parse_user(json_t *v, struct pt_user *u, pt_err *err)
 	size_t len;
 
 	if (!json_is_string(v))
-		return invalid(err, "user", "user: must be a string \"UID\" or \"UID:GID\"");
+		return pt_err_invalid(err, "user", "user: must be a string \"UID\" or \"UID:GID\"");
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (memchr(s, '\0', len))
-		return invalid(err, "user", "user: NUL bytes are not allowed");
+		return pt_err_invalid(err, "user", "user: NUL bytes are not allowed");
 	colon = memchr(s, ':', len);
 	if (parse_id(s, colon ? (size_t)(colon - s) : len, &u->uid) < 0 ||
 	    (colon && parse_id(colon + 1, len - (size_t)(colon - s) - 1, &u->gid) < 0))
-		return invalid(err, "user",
+		return pt_err_invalid(err, "user",
 			       "user: must be \"UID\" or \"UID:GID\" with numeric ids 0..%d "
 			       "(ids inside the tenant)", PT_ID_MAX);
 	if (!colon)
@@ -110,7 +99,7 @@ static int parse_rlim_value(json_t *v, const char *field, uint64_t *ret, pt_err 
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return invalid(err, field, "%s: must be an integer >= 0 or \"unlimited\"", field);
+		return pt_err_invalid(err, field, "%s: must be an integer >= 0 or \"unlimited\"", field);
 	*ret = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -124,7 +113,7 @@ static int parse_one_rlimit(const char *name, json_t *v, struct pt_rlimit *rl, p
 	snprintf(field, sizeof(field), "rlimits.%s", name);
 	rl->resource = pt_rlimit_from_name(name);
 	if (rl->resource < 0)
-		return invalid(err, field, "%s: unknown limit; known limits are " RLIMIT_KNOWN,
+		return pt_err_invalid(err, field, "%s: unknown limit; known limits are " RLIMIT_KNOWN,
 			       field);
 	if (!json_is_object(v)) {
 		r = parse_rlim_value(v, field, &rl->soft, err);
@@ -134,7 +123,7 @@ static int parse_one_rlimit(const char *name, json_t *v, struct pt_rlimit *rl, p
 	soft = json_object_get(v, "soft");
 	hard = json_object_get(v, "hard");
 	if (!soft || !hard || json_object_size(v) != 2)
-		return invalid(err, field, "%s: an object must have exactly \"soft\" and \"hard\"",
+		return pt_err_invalid(err, field, "%s: an object must have exactly \"soft\" and \"hard\"",
 			       field);
 	snprintf(sub, sizeof(sub), "%s.soft", field);
 	r = parse_rlim_value(soft, sub, &rl->soft, err);
@@ -142,7 +131,7 @@ static int parse_one_rlimit(const char *name, json_t *v, struct pt_rlimit *rl, p
 	if (r == 0)
 		r = parse_rlim_value(hard, sub, &rl->hard, err);
 	if (r == 0 && rl->soft > rl->hard)
-		return invalid(err, field, "%s: soft limit exceeds the hard limit", field);
+		return pt_err_invalid(err, field, "%s: soft limit exceeds the hard limit", field);
 	return r;
 }
 
@@ -152,15 +141,15 @@ static int parse_rlimits(json_t *v, struct pt_spec *s, pt_err *err)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return invalid(err, "rlimits", "rlimits: must be an object of limits");
+		return pt_err_invalid(err, "rlimits", "rlimits: must be an object of limits");
 	if (json_object_size(v) > PT_RLIMITS_MAX)
-		return invalid(err, "rlimits", "rlimits: at most %d limits", PT_RLIMITS_MAX);
+		return pt_err_invalid(err, "rlimits", "rlimits: at most %d limits", PT_RLIMITS_MAX);
 	s->n_rlimits = 0;
 	json_object_foreach(v, key, val) {
 		int r;
 
 		if (strlen(key) > 32)
-			return invalid(err, "rlimits", "rlimits: unknown limit; known limits are "
+			return pt_err_invalid(err, "rlimits", "rlimits: unknown limit; known limits are "
 				       RLIMIT_KNOWN);
 		r = parse_one_rlimit(key, val, &s->rlimits[s->n_rlimits], err);
 		if (r < 0)

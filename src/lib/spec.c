@@ -98,17 +98,6 @@ static const char *type_desc(const json_t *v)
 	return v ? names[json_typeof(v)] : "nothing";
 }
 
-__attribute__((format(printf, 3, 4)))
-static int invalid(pt_err *err, const char *field, const char *fmt, ...)
-{
-	char msg[PT_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return pt_err_field(err, -EINVAL, field, "%s", msg);
-}
 
 static int oom(pt_err *err, const char *field)
 {
@@ -124,12 +113,12 @@ static int get_string(const json_t *v, const char *field, size_t max,
 	size_t len;
 
 	if (!json_is_string(v))
-		return invalid(err, field, "%s: must be a string, not %s", field, type_desc(v));
+		return pt_err_invalid(err, field, "%s: must be a string, not %s", field, type_desc(v));
 	len = json_string_length(v);
 	if (memchr(json_string_value(v), '\0', len))
-		return invalid(err, field, "%s: NUL bytes are not allowed", field);
+		return pt_err_invalid(err, field, "%s: NUL bytes are not allowed", field);
 	if (len > max)
-		return invalid(err, field, "%s: is %zu bytes long; at most %zu are allowed",
+		return pt_err_invalid(err, field, "%s: is %zu bytes long; at most %zu are allowed",
 			       field, len, max);
 	*ret = json_string_value(v);
 	if (ret_len)
@@ -179,7 +168,7 @@ static const struct grammar secret_grammar = {
 static int name_error(pt_err *err, const char *field, const struct grammar *g,
 		      const char *s, size_t len, const char *what)
 {
-	return invalid(err, field, "%s %s: %s", g->noun, quote(s, len).s, what);
+	return pt_err_invalid(err, field, "%s %s: %s", g->noun, quote(s, len).s, what);
 }
 
 /* The alphabet is checked before the length so that "characters" in the
@@ -236,7 +225,7 @@ int pt_slug_validate(const char *slug, const char *field, pt_err *err)
 {
 	field = field ? field : "slug";
 	if (!slug)
-		return invalid(err, field, "slug: is missing");
+		return pt_err_invalid(err, field, "slug: is missing");
 	return check_name(&slug_grammar, slug, strlen(slug), field, err);
 }
 
@@ -244,7 +233,7 @@ int pt_env_key_validate(const char *key, const char *field, pt_err *err)
 {
 	field = field ? field : "env";
 	if (!key)
-		return invalid(err, field, "env key: is missing");
+		return pt_err_invalid(err, field, "env key: is missing");
 	return env_key_check(key, strlen(key), field, err);
 }
 
@@ -252,7 +241,7 @@ int pt_secret_name_validate(const char *name, const char *field, pt_err *err)
 {
 	field = field ? field : "secrets";
 	if (!name)
-		return invalid(err, field, "secret name: is missing");
+		return pt_err_invalid(err, field, "secret name: is missing");
 	return secret_name_check(name, strlen(name), field, err);
 }
 
@@ -266,15 +255,15 @@ int pt_blueprint_ref_parse(const char *ref, char name[PT_BP_NAME_MAX + 1],
 
 	field = field ? field : "blueprint";
 	if (!ref)
-		return invalid(err, field, "blueprint: is missing");
+		return pt_err_invalid(err, field, "blueprint: is missing");
 	len = strlen(ref);
 	at = strchr(ref, '@');
 	if (!at)
-		return invalid(err, field,
+		return pt_err_invalid(err, field,
 			       "blueprint %s: expected name@version, e.g. \"python@3.12\"",
 			       quote(ref, len).s);
 	if (strchr(at + 1, '@'))
-		return invalid(err, field, "blueprint %s: exactly one '@' is allowed",
+		return pt_err_invalid(err, field, "blueprint %s: exactly one '@' is allowed",
 			       quote(ref, len).s);
 	name_len = (size_t)(at - ref);
 	r = check_name(&bp_name_grammar, ref, name_len, field, err);
@@ -422,14 +411,14 @@ static int parse_strv(json_t *v, const char *name, char ***ret, pt_err *err)
 	json_t *e;
 
 	if (!json_is_array(v))
-		return invalid(err, name, "%s: must be an array of strings, not %s", name,
+		return pt_err_invalid(err, name, "%s: must be an array of strings, not %s", name,
 			       type_desc(v));
 	n = json_array_size(v);
 	if (entrypoint && n == 0)
-		return invalid(err, name,
+		return pt_err_invalid(err, name,
 			       "entrypoint: must not be empty; omit it to use the blueprint's");
 	if (n > PT_ARGV_MAX)
-		return invalid(err, name, "%s: has %zu entries; at most %d are allowed", name,
+		return pt_err_invalid(err, name, "%s: has %zu entries; at most %d are allowed", name,
 			       n, PT_ARGV_MAX);
 	*ret = calloc(n + 1, sizeof(char *));
 	if (!*ret)
@@ -446,7 +435,7 @@ static int parse_strv(json_t *v, const char *name, char ***ret, pt_err *err)
 			return r;
 		/* Later entries may be empty: "" is a legitimate argument. */
 		if (entrypoint && i == 0 && str[0] != '/')
-			return invalid(err, field, "%s %s: must be an absolute path", field,
+			return pt_err_invalid(err, field, "%s %s: must be an absolute path", field,
 				       quote(str, len).s);
 		(*ret)[i] = strdup(str);
 		if (!(*ret)[i])
@@ -508,11 +497,11 @@ static int parse_kv(json_t *v, const struct kv_rules *rules, struct pt_kv **ret,
 	json_t *val;
 
 	if (!json_is_object(v))
-		return invalid(err, rules->name, "%s: must be an object of strings, not %s",
+		return pt_err_invalid(err, rules->name, "%s: must be an object of strings, not %s",
 			       rules->name, type_desc(v));
 	n = json_object_size(v);
 	if (n > rules->max_entries)
-		return invalid(err, rules->name, "%s: has %zu entries; at most %zu are allowed",
+		return pt_err_invalid(err, rules->name, "%s: has %zu entries; at most %zu are allowed",
 			       rules->name, n, rules->max_entries);
 	if (n == 0)
 		return 0;
@@ -535,11 +524,11 @@ static int parse_int(const json_t *v, const char *field, json_int_t min, json_in
 	json_int_t i;
 
 	if (!json_is_integer(v))
-		return invalid(err, field, "%s: must be an integer %lld..%lld, not %s", field,
+		return pt_err_invalid(err, field, "%s: must be an integer %lld..%lld, not %s", field,
 			       (long long)min, (long long)max, type_desc(v));
 	i = json_integer_value(v);
 	if (i < min || i > max)
-		return invalid(err, field, "%s %lld is out of range; use %lld..%lld", field,
+		return pt_err_invalid(err, field, "%s %lld is out of range; use %lld..%lld", field,
 			       (long long)i, (long long)min, (long long)max);
 	*ret = i;
 	return 0;
@@ -558,7 +547,7 @@ static int parse_size(const json_t *v, const char *field, uint64_t *ret, pt_err 
 		return r;
 	}
 	if (!json_is_string(v))
-		return invalid(err, field,
+		return pt_err_invalid(err, field,
 			       "%s: must be a size like \"256M\" or a number of bytes, not %s",
 			       field, type_desc(v));
 	r = get_string(v, field, SIZE_MAX, &str, &len, err);
@@ -566,10 +555,10 @@ static int parse_size(const json_t *v, const char *field, uint64_t *ret, pt_err 
 		return r;
 	r = pt_size_parse(str, ret);
 	if (r == -ERANGE || (r == 0 && *ret > SPEC_SIZE_MAX))
-		return invalid(err, field, "%s %s: is out of range; use 1 byte up to 8E", field,
+		return pt_err_invalid(err, field, "%s %s: is out of range; use 1 byte up to 8E", field,
 			       quote(str, len).s);
 	if (r < 0)
-		return invalid(err, field,
+		return pt_err_invalid(err, field,
 			       "%s %s: not a size; use a number of bytes, optionally with K, M, G or T (e.g. \"256M\")",
 			       field, quote(str, len).s);
 	return 0;
@@ -577,7 +566,7 @@ static int parse_size(const json_t *v, const char *field, uint64_t *ret, pt_err 
 
 static int cpu_range_error(pt_err *err, const char *shown)
 {
-	return invalid(err, "resources.cpu",
+	return pt_err_invalid(err, "resources.cpu",
 		       "resources.cpu %s: must be between 0.001 and 1024 cores", shown);
 }
 
@@ -593,7 +582,7 @@ static int parse_cpu_number(const json_t *v, uint32_t *ret, pt_err *err)
 		return cpu_range_error(err, shown);
 	r = (double)(uint64_t)(x + 0.5);
 	if (x - r > 1e-6 || r - x > 1e-6)
-		return invalid(err, "resources.cpu",
+		return pt_err_invalid(err, "resources.cpu",
 			       "resources.cpu %s: at most 3 decimals are allowed", shown);
 	*ret = (uint32_t)r;
 	return 0;
@@ -608,7 +597,7 @@ static int parse_cpu(const json_t *v, uint32_t *ret, pt_err *err)
 	if (json_is_number(v))
 		return parse_cpu_number(v, ret, err);
 	if (!json_is_string(v))
-		return invalid(err, "resources.cpu",
+		return pt_err_invalid(err, "resources.cpu",
 			       "resources.cpu: must be a number of cores like 0.5 or \"0.5\", not %s",
 			       type_desc(v));
 	r = get_string(v, "resources.cpu", SIZE_MAX, &str, &len, err);
@@ -618,7 +607,7 @@ static int parse_cpu(const json_t *v, uint32_t *ret, pt_err *err)
 	if (r == -ERANGE)
 		return cpu_range_error(err, quote(str, len).s);
 	if (r < 0)
-		return invalid(err, "resources.cpu",
+		return pt_err_invalid(err, "resources.cpu",
 			       "resources.cpu %s: not a number of cores; use e.g. \"0.5\" or \"2\" (at most 3 decimals)",
 			       quote(str, len).s);
 	return 0;
@@ -660,7 +649,7 @@ static int parse_restart(json_t *v, enum pt_restart_policy *ret, pt_err *err)
 
 	r = get_string(v, "restart", SIZE_MAX, &str, &len, err);
 	if (r == 0 && pt_restart_policy_parse(str, ret) < 0)
-		return invalid(err, "restart",
+		return pt_err_invalid(err, "restart",
 			       "restart %s: must be \"always\", \"on-failure\" or \"never\"",
 			       quote(str, len).s);
 	return r;
@@ -704,7 +693,7 @@ static int parse_object(json_t *obj, field_parser parse, const char *prefix,
 		if (r == UNKNOWN_FIELD) {
 			memcpy(field, prefix, n);
 			escape(field + n, sizeof(field) - n, key, key_len);
-			return invalid(err, field, "unknown field \"%s\"; known fields are %s",
+			return pt_err_invalid(err, field, "unknown field \"%s\"; known fields are %s",
 				       field, known);
 		}
 	}
@@ -737,7 +726,7 @@ static int parse_spec_field(const char *key, json_t *v, struct pt_spec *s, pt_er
 	}
 	if (strcmp(key, "resources") == 0) {
 		if (!json_is_object(v))
-			return invalid(err, "resources", "resources: must be an object, not %s",
+			return pt_err_invalid(err, "resources", "resources: must be an object, not %s",
 				       type_desc(v));
 		return parse_object(v, parse_resource, "resources.",
 				    "memory, memory_high, cpu, cpu_weight and pids", s, err);
@@ -763,15 +752,15 @@ static int check_spec(const struct pt_spec *s, pt_err *err)
 	size_t argc = strv_length(s->entrypoint) + strv_length(s->args);
 
 	if (!s->slug[0])
-		return invalid(err, "slug", "slug: is required");
+		return pt_err_invalid(err, "slug", "slug: is required");
 	if (!s->blueprint_name[0])
-		return invalid(err, "blueprint", "blueprint: is required, e.g. \"python@3.12\"");
+		return pt_err_invalid(err, "blueprint", "blueprint: is required, e.g. \"python@3.12\"");
 	if (argc > PT_ARGV_MAX)
-		return invalid(err, "args",
+		return pt_err_invalid(err, "args",
 			       "args: entrypoint and args have %zu entries together; at most %d are allowed",
 			       argc, PT_ARGV_MAX);
 	if (s->resources.memory_max && s->resources.memory_high > s->resources.memory_max)
-		return invalid(err, "resources.memory_high",
+		return pt_err_invalid(err, "resources.memory_high",
 			       "resources.memory_high: must not exceed resources.memory");
 	return 0;
 }
@@ -782,7 +771,7 @@ int pt_spec_from_json(json_t *obj, struct pt_spec *ret, pt_err *err)
 	int r;
 
 	if (!json_is_object(obj))
-		return invalid(err, "", "spec: must be a JSON object, not %s", type_desc(obj));
+		return pt_err_invalid(err, "", "spec: must be a JSON object, not %s", type_desc(obj));
 	r = parse_object(obj, parse_spec_field, "",
 			 "slug, blueprint, entrypoint, args, env, secrets, port, resources, restart, "
 			 "user, rlimits and seccomp_profile",
@@ -810,7 +799,7 @@ int pt_spec_parse(const char *text, size_t len, struct pt_spec *ret, pt_err *err
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return oom(err, "");
 		escape(msg, sizeof(msg), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
-		return invalid(err, "", "invalid JSON at line %d, column %d: %s", jerr.line,
+		return pt_err_invalid(err, "", "invalid JSON at line %d, column %d: %s", jerr.line,
 			       jerr.column, msg);
 	}
 	return pt_spec_from_json(root, ret, err);

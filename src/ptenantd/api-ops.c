@@ -106,42 +106,37 @@ static void op_start(struct daemon *d, struct conn *c, json_t *req)
 	reply_tenant(d, c, t);
 }
 
+/* The answer of an operation that may complete later: r < 0 failed,
+ * r > 0 parked until the tenant has exited, 0 done now (with the tenant's
+ * summary, or a bare ok when t is gone). */
+static void answer(struct daemon *d, struct conn *c, struct tenant *t, int r,
+		   const pt_err *err)
+{
+	if (r < 0)
+		conn_reply_error(d, c, err);
+	else if (r > 0)
+		conn_defer(c);
+	else if (t)
+		reply_tenant(d, c, t);
+	else
+		conn_reply(d, c, pt_api_ok_response());
+}
+
 static void op_stop(struct daemon *d, struct conn *c, json_t *req)
 {
 	pt_err err = { 0 };
 	struct tenant *t = req_tenant(d, req, &err);
-	int r;
 
-	if (!t) {
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	r = tenant_stop(d, t, c, &err);
-	if (r < 0)
-		conn_reply_error(d, c, &err);
-	else if (r > 0)
-		conn_defer(c); /* answered when it has exited */
-	else
-		reply_tenant(d, c, t);
+	answer(d, c, t, t ? tenant_stop(d, t, c, &err) : err.code, &err);
 }
 
 static void op_rm(struct daemon *d, struct conn *c, json_t *req)
 {
 	pt_err err = { 0 };
 	struct tenant *t = req_tenant(d, req, &err);
-	int r;
 
-	if (!t) {
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	r = tenant_remove(d, t, c, &err);
-	if (r < 0)
-		conn_reply_error(d, c, &err);
-	else if (r > 0)
-		conn_defer(c);
-	else
-		conn_reply(d, c, pt_api_ok_response());
+	/* Once removed, t is freed: answer with a bare ok. */
+	answer(d, c, NULL, t ? tenant_remove(d, t, c, &err) : err.code, &err);
 }
 
 static void op_ls(struct daemon *d, struct conn *c, json_t *req)
