@@ -19,6 +19,10 @@ struct cli {
 struct json_t *cli_call(struct cli *cli, struct json_t *req);
 struct json_t *cli_call_fds(struct cli *cli, struct json_t *req, const int *fds,
 			    int n_fds);
+/* `OP [SLUG]`: every tenant, or the one named. NULL after printing why,
+ * with *ret_code the exit status to return. */
+struct json_t *cli_call_all_or_one(struct cli *cli, const char *op, int argc,
+				   char **argv, int *ret_code);
 /* Prints an API error response to stderr in operator terms. */
 void cli_print_error(struct json_t *resp);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -45,18 +45,13 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 
 int cmd_events(struct cli *cli, int argc, char **argv)
 {
-	json_t *req = json_pack("{s:s}", "op", "events"), *resp, *ev;
+	json_t *resp, *ev;
 	size_t i;
+	int code;
 
-	if (argc > 2) {
-		json_decref(req);
-		return cli_usage_error("events takes at most one SLUG");
-	}
-	if (argc == 2)
-		json_object_set_new(req, "slug", json_string(argv[1]));
-	resp = cli_call(cli, req);
+	resp = cli_call_all_or_one(cli, "events", argc, argv, &code);
 	if (!resp)
-		return EXIT_FAILED;
+		return code;
 	if (cli->json) {
 		cli_print_json(json_object_get(resp, "events"));
 		json_decref(resp);

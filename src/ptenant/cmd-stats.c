@@ -38,16 +38,13 @@ static void print_row(json_t *t)
 
 int cmd_stats(struct cli *cli, int argc, char **argv)
 {
-	json_t *req = json_pack("{s:s}", "op", "stats"), *resp, *arr, *t;
+	json_t *resp, *arr, *t;
 	size_t i;
+	int code;
 
-	if (argc > 2)
-		return cli_usage_error("stats takes at most one SLUG");
-	if (argc == 2)
-		json_object_set_new(req, "slug", json_string(argv[1]));
-	resp = cli_call(cli, req);
+	resp = cli_call_all_or_one(cli, "stats", argc, argv, &code);
 	if (!resp)
-		return EXIT_FAILED;
+		return code;
 	if (cli->json) {
 		cli_print_json(resp);
 		json_decref(resp);

@@ -98,6 +98,23 @@ json_t *cli_call(struct cli *cli, json_t *req)
 	return cli_call_fds(cli, req, NULL, 0);
 }
 
+json_t *cli_call_all_or_one(struct cli *cli, const char *op, int argc, char **argv,
+			    int *ret_code)
+{
+	json_t *req, *resp;
+
+	if (argc > 2) {
+		*ret_code = cli_usage_error("%s takes at most one SLUG", op);
+		return NULL;
+	}
+	req = json_pack("{s:s}", "op", op);
+	if (argc == 2)
+		json_object_set_new(req, "slug", json_string(argv[1]));
+	resp = cli_call(cli, req);
+	*ret_code = resp ? EXIT_OK : EXIT_FAILED;
+	return resp;
+}
+
 static int dispatch(struct cli *cli, int argc, char **argv)
 {
 	const char *cmd = argv[0];
