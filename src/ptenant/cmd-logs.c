@@ -47,11 +47,11 @@ int cmd_events(struct cli *cli, int argc, char **argv)
 {
 	json_t *resp, *ev;
 	size_t i;
-	int code;
+	int rc;
 
-	resp = cli_call_all_or_one(cli, "events", argc, argv, &code);
+	resp = cli_call_all_or_one(cli, "events", argc, argv, &rc);
 	if (!resp)
-		return code;
+		return rc;
 	if (cli->json) {
 		cli_print_json(json_object_get(resp, "events"));
 		json_decref(resp);
