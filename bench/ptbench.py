@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import select
 import shutil
@@ -37,24 +38,61 @@ CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT"]
 ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=bench", "HOME=/root", "PORT=8080"]
 
+# The subnet of tenant addresses. Every bench daemon runs in a network
+# namespace of its own (ptbench-PID-dN, made with `ip netns add` and
+# removed at the end), so the veths, routes, gateway address and nftables
+# tables of each stay in it, and no packet reaches the host's network.
+SUBNET = "10.213.0.0/16"
+
+# The config of "ptenant, full": tenant networking (a routed /32 veth per
+# tenant, nftables) and budgets (a cgroup per tenant under a subtree of the
+# daemon's own, /ptbench-PID-dN in each hierarchy; cgroup_mode = auto picks
+# v2 or v1 there), with the default seccomp filter, capabilities, masks and
+# rlimits, which are always on. {cgroup} is each daemon's subtree.
+FULL_CONF = ["network = on", f"subnet = {SUBNET}", "cgroup_mode = auto",
+             "cgroup_parent = {cgroup}"]
+
 # Daemon variants for the cold-start table: a name and the ptenantd.conf
-# lines that make it. "full" is whatever the default config does, so the
-# costs of confinement, cgroups and networking show up here as soon as they
-# are merged and on by default.
+# lines that change FULL_CONF (a key given here replaces the full config's
+# line of that key; "network = off" also drops the subnet, "cgroup_mode = off"
+# the cgroup_parent). Each variant gets a daemon of its own. The first is
+# the full config, which every other section uses too.
 VARIANTS = [
-    ("ptenant, full (default config)", []),
-    # TODO(networking): the networking work adds a config switch that turns
-    # tenant networking (veth, addresses, nftables) off. Put its line here,
-    # e.g. ("ptenant, no networking", ["<switch> = <off>"]), and the row
-    # appears. Until then the default config has no networking beyond
-    # loopback, so the row would equal "full" and is left out.
-    # ("ptenant, no networking", ["TODO = off"]),
+    ("ptenant, full (networking, budgets)", []),
+    ("ptenant, no networking", ["network = off"]),
+    ("ptenant, no budgets", ["cgroup_mode = off"]),
 ]
 
 # Only for the benchmark: a kill counts as the first crash after a healthy
 # run (which the default policy restarts at once), however quickly the
 # runs follow each other. See doc/performance.md.
 BENCH_CONF = ["api_group =", "crashloop_window_ms = 50", "stop_grace_ms = 5000"]
+
+# Everything the run creates outside its work directory is named with this
+# prefix: network namespaces, cgroup subtrees (ptenant's and runc's).
+PREFIX = f"ptbench-{os.getpid()}"
+
+
+def conf_key(line):
+    return line.split("=", 1)[0].strip()
+
+
+def daemon_conf(variant, cgroup):
+    """BENCH_CONF + FULL_CONF with the variant's lines put in."""
+    lines = [x.replace("{cgroup}", cgroup) for x in BENCH_CONF + FULL_CONF]
+    for v in variant:
+        keys = [conf_key(x) for x in lines]
+        if conf_key(v) in keys:
+            lines[keys.index(conf_key(v))] = v
+        else:
+            lines.append(v)
+    conf = {conf_key(x): x.split("=", 1)[1].strip() for x in lines}
+    drop = set()
+    if conf.get("network") == "off":
+        drop.add("subnet")
+    if conf.get("cgroup_mode") == "off":
+        drop.add("cgroup_parent")
+    return [x for x in lines if conf_key(x) not in drop]
 
 
 def log(msg):
@@ -124,19 +162,31 @@ def wait_fifos(fifos, timeout_s=30.0):
 # ---- ptenant ----------------------------------------------------------------
 
 class Daemon:
-    def __init__(self, build, work, name, conf_lines, trace=False):
+    def __init__(self, build, work, name, variant, trace=False):
         self.build = build
+        self.name = name
         self.dir = os.path.join(work, name)
         self.state = os.path.join(self.dir, "state")
         self.run = os.path.join(self.dir, "run")
         self.sock = os.path.join(self.run, "ptenantd.sock")
         self.cli = os.path.join(build, "src/ptenant/ptenant")
         os.makedirs(self.dir)
+        self.cgroup = f"/{PREFIX}-{name}"
+        self.conf_lines = daemon_conf(variant, self.cgroup)
         self.conf = os.path.join(self.dir, "ptenantd.conf")
         with open(self.conf, "w") as f:
-            f.write("\n".join(BENCH_CONF + conf_lines) + "\n")
+            f.write("\n".join(self.conf_lines) + "\n")
         self.log_path = os.path.join(self.dir, "ptenantd.log")
-        argv = [os.path.join(build, "src/ptenantd/ptenantd"), "-c", self.conf,
+        # A network namespace of its own, whatever the variant: the daemon's
+        # side of the tenant links, its gateway address and its nftables
+        # tables live there. nsenter, not `ip netns exec`: that one remounts
+        # /sys, which hides the cgroup hierarchies under /sys/fs/cgroup.
+        # nsenter execs ptenantd, so self.proc.pid is the daemon's pid.
+        self.netns = f"{PREFIX}-{name}"
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        argv = ["nsenter", f"--net=/run/netns/{self.netns}",
+                os.path.join(build, "src/ptenantd/ptenantd"), "-c", self.conf,
                 "--state-dir", self.state, "--runtime-dir", self.run]
         if trace:
             argv.append("--trace-spawn")
@@ -145,7 +195,7 @@ class Daemon:
         # removes the tenants and stops the daemon itself.
         self.proc = subprocess.Popen(argv, stdin=DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        for _ in range(200):
+        for _ in range(500):
             if os.path.exists(self.sock):
                 break
             if self.proc.poll() is not None:
@@ -153,6 +203,16 @@ class Daemon:
             time.sleep(0.01)
         else:
             raise RuntimeError("ptenantd did not create its socket")
+        # What it made of the config, from its start-up lines.
+        self.budgets = next((line.strip() for line in open(self.log_path)
+                             if line.startswith("ptenantd: budgets")), "?")
+        with open(f"/proc/{self.proc.pid}/limits") as f:
+            self.nofile = next(" ".join(line.split()[3:5]) for line in f
+                               if line.startswith("Max open files"))
+
+    def info(self):
+        return {"name": self.name, "conf": self.conf_lines, "budgets": self.budgets,
+                "netns": self.netns, "nofile_soft_hard": self.nofile}
 
     def argv(self, *args):
         return [self.cli, "--socket", self.sock, *args]
@@ -197,6 +257,11 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.logf.close()
+        # The host sides of the veths, the gateway address and the nftables
+        # tables go with the namespace.
+        r = subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"ip netns del {self.netns}: {r.stderr.strip()}")
 
 
 def proc_status(pid):
@@ -229,12 +294,67 @@ def entrypoint_pid(init_pid, timeout_s=10):
 
 # ---- runc and bubblewrap ------------------------------------------------------
 
+def c_strings(path, array):
+    """The string literals of `static const char *const ARRAY[] = {...};`
+    in one of ptenant's sources."""
+    with open(os.path.join(TOP, path)) as f:
+        text = f.read()
+    m = re.search(re.escape(array) + r"\[\]\s*=\s*\{(.*?)\};", text, re.S)
+    if not m:
+        raise RuntimeError(f"no {array} in {path}")
+    out = re.findall(r'"([^"]+)"', m.group(1))
+    if not out:
+        raise RuntimeError(f"{array} in {path} is empty")
+    return out
+
+
+# The namespace flags clone and unshare may not carry (src/lib/seccomp.c).
+CLONE_NS_FLAGS = 0x7E020000   # NEWNS|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWCGROUP
+UNSHARE_NS_FLAGS = CLONE_NS_FLAGS | 0x80   # and CLONE_NEWTIME
+SCMP_ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
+
+
+def runc_seccomp():
+    """ptenant's default seccomp profile as an OCI one: the very allow-list
+    of src/lib/seccomp-lists.h (about 280 names), EPERM for everything
+    else, native ABI only, clone and unshare without namespace flags,
+    socket for AF_UNIX, AF_INET/AF_INET6 stream and datagram and route
+    netlink, five personalities, clone3 ENOSYS: ptenant's first filter,
+    rule for rule. Not its second, tiny filter (ioctl TIOCSTI and
+    TIOCLINUX denied): OCI has one filter per container."""
+    def masked(index, mask, value):
+        return {"index": index, "value": mask, "valueTwo": value, "op": "SCMP_CMP_MASKED_EQ"}
+    allow = "SCMP_ACT_ALLOW"
+    low32 = 0xffffffff
+    rules = [{"names": c_strings("src/lib/seccomp-lists.h", "pt_seccomp_default_allow"),
+              "action": allow},
+             {"names": ["clone"], "action": allow, "args": [masked(0, CLONE_NS_FLAGS, 0)]},
+             {"names": ["unshare"], "action": allow,
+              "args": [masked(0, UNSHARE_NS_FLAGS, 0)]},
+             {"names": ["socket"], "action": allow, "args": [masked(0, low32, 1)]}]
+    for family in (2, 10):          # AF_INET, AF_INET6
+        for kind in (1, 2):         # SOCK_STREAM, SOCK_DGRAM
+            rules.append({"names": ["socket"], "action": allow,
+                          "args": [masked(0, low32, family), masked(1, 0xf, kind)]})
+    rules.append({"names": ["socket"], "action": allow,    # AF_NETLINK, NETLINK_ROUTE
+                  "args": [masked(0, low32, 16), masked(2, low32, 0)]})
+    for persona in (0x0, 0x8, 0x20000, 0x20008, 0xffffffff):
+        rules.append({"names": ["personality"], "action": allow,
+                      "args": [{"index": 0, "value": persona, "op": "SCMP_CMP_EQ"}]})
+    rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38})
+    return {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+            "architectures": [SCMP_ARCH.get(platform.machine(), "SCMP_ARCH_NATIVE")],
+            "syscalls": rules}
+
+
 def runc_config(rootfs, data, cgroup):
     """The OCI bundle config: ptenant's namespaces, a 65536-id user
-    namespace mapping, ptenant's mounts and capability set; runc's default
-    masked and read-only /proc paths. No seccomp (ptenant has none yet).
-    runc does not layer an overlay: the shared rootfs is mounted read-only,
-    which is less work than ptenant's overlay with a fresh upper layer."""
+    namespace mapping, ptenant's mounts, capability set, seccomp filter
+    (runc_seccomp) and masked and read-only /proc and /sys paths (read
+    from src/lib/plan.c). runc does not layer an overlay: the shared
+    rootfs is mounted read-only, which is less work than ptenant's overlay
+    with a fresh upper layer. No network link: runc gets an empty network
+    namespace, as ptenant does with network = off."""
     nosuid = ["nosuid", "nodev", "noexec"]
     return {
         "ociVersion": "1.0.2-dev",
@@ -269,11 +389,9 @@ def runc_config(rootfs, data, cgroup):
             "namespaces": [{"type": t} for t in
                            ("pid", "ipc", "uts", "mount", "user", "network", "cgroup")],
             "cgroupsPath": cgroup,
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                              "/proc/sysrq-trigger"],
+            "maskedPaths": ["/" + x for x in c_strings("src/lib/plan.c", "masked_paths")],
+            "readonlyPaths": ["/" + x for x in c_strings("src/lib/plan.c", "readonly_paths")],
+            "seccomp": runc_seccomp(),
         },
     }
 
@@ -282,7 +400,7 @@ class Runc:
     def __init__(self, work, rootfs):
         self.dir = os.path.join(work, "runc")
         self.root = os.path.join(self.dir, "state")
-        self.cgroup_parent = f"ptbench-{os.getpid()}"
+        self.cgroup_parent = f"{PREFIX}-runc"
         self.ids = set()
         os.makedirs(self.root)
         self.version = subprocess.run(["runc", "--version"], capture_output=True,
@@ -312,23 +430,53 @@ class Runc:
     def cleanup(self):
         for cid in list(self.ids):
             self.delete(cid)
-        # runc removes each container's cgroup; the parent is ours to remove.
-        for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-            if not os.path.isdir(base):
-                continue
-            for ctl in os.listdir(base):
-                p = os.path.join(base, ctl, self.cgroup_parent)
-                if os.path.isdir(p):
-                    try:
-                        os.rmdir(p)
-                    except OSError as e:
-                        log(f"cannot remove {p}: {e}")
-            p = os.path.join(base, self.cgroup_parent)
-            if os.path.isdir(p):
-                try:
-                    os.rmdir(p)
-                except OSError:
-                    pass
+        # runc removes each container's cgroup; the parent is removed with
+        # every other cgroup of the run (remove_cgroups).
+
+    def leftovers(self):
+        r = subprocess.run(self.argv("list", "-q"), capture_output=True, text=True)
+        return [f"runc container {c}" for c in r.stdout.split()]
+
+
+def cgroup_hierarchies():
+    """/sys/fs/cgroup (cgroup2 or the v1 tmpfs) and every directory below
+    it that is a hierarchy (memory, cpu, ..., unified)."""
+    base = "/sys/fs/cgroup"
+    out = [base]
+    for e in sorted(os.listdir(base)):
+        p = os.path.join(base, e)
+        if os.path.isdir(p) and not os.path.islink(p) and os.path.ismount(p):
+            out.append(p)
+    return out
+
+
+def run_cgroups():
+    """Every cgroup directory the run made: PREFIX-* at the top of each
+    hierarchy."""
+    out = []
+    for h in cgroup_hierarchies():
+        for e in os.listdir(h):
+            p = os.path.join(h, e)
+            if (e == PREFIX or e.startswith(PREFIX + "-")) and os.path.isdir(p):
+                out.append(p)
+    return out
+
+
+def remove_cgroups():
+    """rmdir, deepest first, of every cgroup the run made (the daemons have
+    removed their tenants' cgroups by then; what is left is the subtrees)."""
+    for top in run_cgroups():
+        for dirpath, _, _ in os.walk(top, topdown=False):
+            try:
+                os.rmdir(dirpath)
+            except OSError as e:
+                log(f"cannot remove {dirpath}: {e}")
+
+
+def run_netns():
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    return [x.split()[0] for x in r.stdout.splitlines()
+            if x.split() and x.split()[0].startswith(PREFIX + "-")]
 
 
 def bwrap_argv(rootfs, data):

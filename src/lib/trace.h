@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PT_TRACE_MAX 48
+#define PT_TRACE_MAX 128 /* a start marks ~70 steps with every mask */
 #define PT_TRACE_STEP_MAX 40
 
 struct pt_trace_mark {

@@ -50,12 +50,13 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	printf("budgets: %s\n", json_string_value(json_object_get(json_object_get(resp, "budgets"), "note")));
 	printf("%-20s %-11s %8s %9s %9s %9s %11s %8s %7s %s\n", "SLUG", "STATE", "CPU-S",
 	       "MEM-MiB", "PEAK-MiB", "MAX-MiB", "PIDS", "RESTARTS", "UPTIME", "LAST-EXIT");
 	arr = json_object_get(resp, "tenants");
 	json_array_foreach(arr, i, t)
 		print_row(t);
+	/* A footer, as in `ls`: the header stays the first line. */
+	printf("budgets: %s\n", json_string_value(json_object_get(json_object_get(resp, "budgets"), "note")));
 	json_decref(resp);
 	return EXIT_OK;
 }

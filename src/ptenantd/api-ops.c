@@ -25,7 +25,7 @@ static const char *req_string(json_t *req, const char *key, pt_err *err)
 
 /* Finds the tenant named by "slug", validating the slug's grammar first
  * so a hostile name never reaches a path. */
-static struct tenant *req_tenant(struct daemon *d, json_t *req, pt_err *err)
+struct tenant *req_tenant(struct daemon *d, json_t *req, pt_err *err)
 {
 	const char *slug = req_string(req, "slug", err);
 	struct tenant *t;

@@ -180,6 +180,9 @@ void conn_set_job(struct conn *c, void *job,
 		  void (*cancel)(struct daemon *d, void *job));
 
 /* api-ops.c */
+/* The tenant a request's "slug" names, its grammar checked first so a
+ * hostile name never reaches a path; NULL with err filled otherwise. */
+struct tenant *req_tenant(struct daemon *d, struct json_t *req, pt_err *err);
 void api_dispatch(struct daemon *d, struct conn *c, const char *op,
 		  struct json_t *req);
 

@@ -59,13 +59,12 @@ int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
 
 void op_inspect_security(struct daemon *d, struct conn *c, json_t *req)
 {
-	const char *slug = json_string_value(json_object_get(req, "slug"));
-	struct tenant *t = slug ? tenant_find(d, slug) : NULL;
 	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	const char *slug = t ? t->spec.slug : NULL;
 	json_t *info = NULL, *resp;
 
 	if (!t) {
-		pt_err_field(&err, -ENOENT, "slug", "no tenant %s", slug ? slug : "(none given)");
 		conn_reply_error(d, c, &err);
 		return;
 	}

@@ -425,10 +425,6 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	if (r == 0)
 		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
 	pt_trace_mark(&tr, "d-plan-build");
-	if (r == 0 && d->trace_spawn) {
-		pt_plan_print(&plan, stderr);
-		pt_trace_mark(&tr, "d-plan-print");
-	}
 	if (r == 0)
 		r = spawn_with_plan(d, t, &plan, &tr, &child_tr, err);
 	pt_plan_free(&plan);
