@@ -61,6 +61,7 @@ VARIANTS = [
     ("ptenant, full (networking, budgets)", []),
     ("ptenant, no networking", ["network = off"]),
     ("ptenant, no budgets", ["cgroup_mode = off"]),
+    ("ptenant, neither (the default config)", ["network = off", "cgroup_mode = off"]),
 ]
 
 # Only for the benchmark: a kill counts as the first crash after a healthy
@@ -202,6 +203,8 @@ class Daemon:
                 raise RuntimeError(f"ptenantd exited: {open(self.log_path).read()}")
             time.sleep(0.01)
         else:
+            self.proc.kill()
+            self.proc.wait()
             raise RuntimeError("ptenantd did not create its socket")
         # What it made of the config, from its start-up lines.
         self.budgets = next((line.strip() for line in open(self.log_path)
@@ -211,7 +214,7 @@ class Daemon:
                                if line.startswith("Max open files"))
 
     def info(self):
-        return {"name": self.name, "conf": self.conf_lines, "budgets": self.budgets,
+        return {"name": self.name, "use": getattr(self, "use", ""), "conf": self.conf_lines, "budgets": self.budgets,
                 "netns": self.netns, "nofile_soft_hard": self.nofile}
 
     def argv(self, *args):
@@ -239,29 +242,41 @@ class Daemon:
         return proc_status(self.proc.pid)
 
     def stop(self):
-        """Removes every tenant, then stops the daemon (SIGTERM, by pid)."""
+        """Removes every tenant, then stops the daemon (SIGTERM, by pid) and
+        deletes its network namespace. Returns what is left: tenants the
+        daemon still lists, tenant processes still alive, a daemon that
+        would not stop."""
+        left = []
+        pids = []
         if self.proc.poll() is None:
             try:
                 tenants = self.ls()
+                pids = [t["pid"] for t in tenants if t.get("pid")]
                 procs = [subprocess.Popen(self.argv("rm", t["slug"]), stdin=DEVNULL,
                                           stdout=DEVNULL, stderr=DEVNULL)
                          for t in tenants]
                 for p in procs:
                     p.wait()
+                left += [f"{self.name}: tenant {t['slug']} not removed" for t in self.ls()]
             except Exception as e:  # still stop the daemon
-                log(f"cleanup of tenants failed: {e}")
+                left.append(f"{self.name}: cleanup of tenants failed: {e}")
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
+                left.append(f"{self.name}: ptenantd {self.proc.pid} ignored SIGTERM")
                 self.proc.kill()
                 self.proc.wait()
         self.logf.close()
+        for pid in pids:
+            if os.path.exists(f"/proc/{pid}"):
+                left.append(f"{self.name}: tenant init {pid} still running")
         # The host sides of the veths, the gateway address and the nftables
         # tables go with the namespace.
         r = subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, text=True)
         if r.returncode != 0:
-            log(f"ip netns del {self.netns}: {r.stderr.strip()}")
+            left.append(f"ip netns del {self.netns}: {r.stderr.strip()}")
+        return left
 
 
 def proc_status(pid):
@@ -527,7 +542,7 @@ def bench_cold(ctx):
     rows = []
     runners = []
     for k, (name, conf) in enumerate(VARIANTS):
-        d = ctx.main if k == 0 else ctx.imported_daemon(conf)
+        d = ctx.main if k == 0 else ctx.imported_daemon(conf, use=f"cold start: {name}")
         d.pt("create", "cold", "--blueprint", "bench@1", "--no-start")
         fifo = d.fifo("cold")
 
@@ -800,7 +815,7 @@ def bench_memory(ctx, levels):
     """The daemon's RSS with 1, 100, 500 running tenants (idle sleepers,
     --restart never), on a daemon of its own; per-tenant kernel and user
     memory from the growth between the first and the last level."""
-    d = ctx.imported_daemon([])
+    d = ctx.imported_daemon([], use="memory (full config)")
     base = {"tenants": 0, "daemon_rss_kib": d.rss_kib()["VmRSS"], "meminfo_kib": meminfo()}
     out = []
     have = 0
@@ -838,7 +853,7 @@ def bench_memory(ctx, levels):
             "daemon_rss_kib": (hi["daemon_rss_kib"]["median"]
                                - lo["daemon_rss_kib"]["median"]) / dn,
         }
-    return {"base": base, "levels": out, "per_tenant": per}
+    return {"base": base, "levels": out, "per_tenant": per, "daemon_nofile": d.nofile}
 
 
 def parse_trace(text, slug):
@@ -880,7 +895,7 @@ def collect_steps(traces):
 def bench_profile(ctx):
     """Where the time of a cold start and of a respawn goes: the steps
     `ptenantd --trace-spawn` prints, on a daemon of its own."""
-    d = ctx.imported_daemon([], trace=True)
+    d = ctx.imported_daemon([], trace=True, use="profile (full config, `--trace-spawn`)")
     d.pt("create", "prof", "--blueprint", "bench@1", "--no-start")
     fifo = d.fifo("prof")
     cold, cold_ms = [], []
@@ -927,12 +942,16 @@ class Ctx:
         self.work = tempfile.mkdtemp(prefix="ptbench.", dir="/var/tmp")
         os.chmod(self.work, 0o755)
         self.daemons = []
+        self.n_daemons = 0
         self.runc = None
+        self.left = []
         self.bwrap_version = subprocess.run(["bwrap", "--version"], capture_output=True,
                                             text=True).stdout.strip()
 
-    def daemon(self, conf, trace=False):
-        d = Daemon(self.build, self.work, f"d{len(self.daemons)}", conf, trace)
+    def daemon(self, conf, trace=False, use=""):
+        self.n_daemons += 1
+        d = Daemon(self.build, self.work, f"d{self.n_daemons - 1}", conf, trace)
+        d.use = use
         self.daemons.append(d)
         return d
 
@@ -943,19 +962,32 @@ class Ctx:
                         "--version", "1", self.blueprint], check=True, stdout=DEVNULL)
         self.rootfs = None
 
-    def imported_daemon(self, conf, trace=False):
-        d = self.daemon(conf, trace)
+    def imported_daemon(self, conf, trace=False, use=""):
+        d = self.daemon(conf, trace, use)
         d.pt("blueprint", "import", "bench@1", self.blueprint)
         return d
 
     def cleanup(self):
+        """Removes everything the run made, then checks that nothing is
+        left: runc containers, tenants and their processes, daemons, network
+        namespaces, cgroups. self.left says what was (empty: all gone)."""
+        left = []
         if self.runc:
             self.runc.cleanup()
+            left += self.runc.leftovers()
         for d in self.daemons:
             try:
-                d.stop()
+                left += d.stop()
             except Exception as e:
-                log(f"stopping daemon {d.dir}: {e}")
+                left.append(f"stopping daemon {d.dir}: {e}")
+        for ns in run_netns():  # a daemon that failed to start leaves one
+            subprocess.run(["ip", "netns", "del", ns], stderr=DEVNULL)
+        remove_cgroups()
+        left += [f"network namespace {ns}" for ns in run_netns()]
+        left += [f"cgroup {p}" for p in run_cgroups()]
+        for x in left:
+            log(f"left behind: {x}")
+        self.left = left
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -1056,6 +1088,8 @@ def markdown(res):
             lines.append(f"| {lv['tenants']} | {r['median']:.0f} | {r['min']} | {r['max']} | "
                          f"{lv['daemon_fds']} | {lv['tenant_processes']} | "
                          f"{lv['tenant_pss_kib']['median']:.0f} |")
+        if mem.get("daemon_nofile"):
+            lines += ["", f"The daemon's open-files limit (soft hard): {mem['daemon_nofile']}."]
         p = mem["per_tenant"]
         if p:
             lines += ["", f"Per tenant, from the growth between "
@@ -1072,6 +1106,19 @@ def markdown(res):
                       f"| user: PSS of init + entrypoint | {p['user_pss_kib']:.0f} |",
                       f"| daemon RSS growth | {p['daemon_rss_kib']:.1f} |"]
         lines.append("")
+    if res.get("daemons"):
+        lines += ["## Daemon configs", "",
+                  "Every bench daemon runs in a network namespace of its own. Budgets: "
+                  "what the daemon said at start.", "",
+                  "| daemon | used for | ptenantd.conf (besides the bench lines) | budgets |",
+                  "|---|---|---|---|"]
+        for d in res["daemons"]:
+            conf = "; ".join(f"`{x}`" for x in d["conf"]
+                             if x not in BENCH_CONF) or "(none)"
+            note = d["budgets"].replace("ptenantd: ", "")
+            lines.append(f"| {d['name']} | {d['use']} | {conf} | {note} |")
+        lines += ["", "Bench lines, in every daemon: " +
+                  "; ".join(f"`{x}`" for x in BENCH_CONF) + ".", ""]
     if "profile" in res:
         for kind, title in (("cold", "a cold start"), ("respawn", "a respawn")):
             pr = res["profile"][kind]
@@ -1085,6 +1132,12 @@ def markdown(res):
             t = pr["total_ms"]
             lines += [f"| **total, to the entrypoint's line (traced daemon)** | "
                       f"{t['median']:.3f} | {t['min']:.3f} | {t['max']:.3f} |", ""]
+    if "left_behind" in res:
+        left = res["left_behind"]
+        lines += ["## Cleanup", "",
+                  "Nothing left behind (runc containers, tenants and their processes, "
+                  "daemons, network namespaces, cgroups)." if not left else
+                  "**Left behind:** " + "; ".join(left) + ".", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -1104,6 +1157,9 @@ def main():
     if os.geteuid() != 0:
         sys.exit("ptbench: run as root")
     only = args.only.split(",")
+    # Daemons inherit it (and raise their soft limit to the hard one).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ctx = Ctx(args)
     commit = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
@@ -1114,7 +1170,9 @@ def main():
         signal.signal(sig, lambda *_: sys.exit(130))
     try:
         ctx.prepare()
-        ctx.main = ctx.imported_daemon(VARIANTS[0][1])
+        ctx.main = ctx.imported_daemon(
+            VARIANTS[0][1], use=f"{VARIANTS[0][0]}: cold start, create + start, respawn, "
+            "exec, many at once")
         # runc and bwrap use the very rootfs the first daemon imported.
         ctx.rootfs = os.path.join(ctx.main.state, "blueprints/bench/1/rootfs")
         ctx.runc = Runc(ctx.work, ctx.rootfs)
@@ -1137,7 +1195,9 @@ def main():
             log("memory")
             res["memory"] = bench_memory(ctx, [int(x) for x in args.memory_levels.split(",")])
     finally:
+        res["daemons"] = [d.info() for d in ctx.daemons]
         ctx.cleanup()
+        res["left_behind"] = ctx.left
     res["seconds"] = round(time.monotonic() - t_start, 1)
     res["machine"]["loadavg_at_end"] = os.getloadavg()
     os.makedirs(args.out, exist_ok=True)

@@ -155,10 +155,19 @@ static int add_secrets(struct pt_plan *plan, const struct pt_spec *spec)
 {
 	int r;
 
+	const struct pt_user *u = &spec->user;
+	bool as_user = u->set && (u->uid || u->gid);
+	const char *opts = "mode=0700,size=4200k";
+
 	/* tmpfs: secrets never touch the tenant's disk layer, and 0700 +
-	 * 0400 keeps them from a non-root user inside the tenant. */
-	/* Room for PT_SECRETS_MAX values of PT_SECRET_VALUE_MAX bytes. */
-	r = add_mount(plan, PT_STEP_TMPFS, "run/secrets", "mode=0700,size=4200k",
+	 * 0400 keeps them from every other uid inside the tenant: root's by
+	 * default, the spec's `user`'s when it names one (it has no
+	 * capabilities to read root's files). Room for PT_SECRETS_MAX values
+	 * of PT_SECRET_VALUE_MAX bytes. */
+	if (as_user && !(opts = plan_printf(plan, "mode=0700,size=4200k,uid=%u,gid=%u",
+					    u->uid, u->gid)))
+		return -ENOMEM;
+	r = add_mount(plan, PT_STEP_TMPFS, "run/secrets", opts,
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	for (size_t i = 0; r == 0 && i < spec->n_secrets; i++) {
 		const struct pt_kv *kv = &spec->secrets[i];
@@ -171,6 +180,13 @@ static int add_secrets(struct pt_plan *plan, const struct pt_spec *spec)
 		if (!path)
 			return -ENOMEM;
 		r = add_file(plan, path, kv->value, strlen(kv->value), 0400);
+		if (r == 0 && as_user) {
+			struct pt_step *st = &plan->steps[plan->n_steps - 1];
+
+			st->chown = true;
+			st->uid = u->uid;
+			st->gid = u->gid;
+		}
 	}
 	return r;
 }
@@ -322,7 +338,8 @@ int pt_plan_env(const struct pt_spec *spec, const struct pt_blueprint *bp,
 	if (r == 0)
 		r = env_set(envp, &n, "PATH", DEFAULT_PATH, 0);
 	if (r == 0)
-		r = env_set(envp, &n, "HOME", "/root", 0);
+		/* /root is root's (0700); a non-root user's home is its data. */
+		r = env_set(envp, &n, "HOME", spec->user.set && spec->user.uid ? "/data" : "/root", 0);
 	if (r == 0 && (spec->port || bp->port))
 		r = env_set(envp, &n, "PORT", port, 0);
 	if (r < 0) {

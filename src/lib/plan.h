@@ -4,6 +4,7 @@
  * tested without a kernel; rootfs.c and spawn.c execute it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -33,6 +34,9 @@ struct pt_step {
 	size_t content_len;
 	unsigned long flags;     /* MS_* */
 	mode_t mode;
+	bool chown;              /* PT_STEP_FILE: owned by uid:gid (tenant ids) */
+	uid_t uid;
+	gid_t gid;
 };
 
 #define PT_PLAN_STEPS_MAX 128

@@ -68,7 +68,13 @@ static int is_ns_init_of(const char *status, uid_t uid)
 	const char *u = strstr(status, "\nUid:\t"), *ns = strstr(status, "\nNSpid:\t");
 	const char *end;
 
-	if (!u || !ns || strtoul(u + 6, NULL, 10) != uid)
+	unsigned long id;
+
+	if (!u || !ns)
+		return 0;
+	/* Any uid of the tenant's range: its init runs as its `user`, if set. */
+	id = strtoul(u + 6, NULL, 10);
+	if (id < uid || id - uid >= 65536)
 		return 0;
 	end = strchr(ns + 1, '\n');
 	if (!end)

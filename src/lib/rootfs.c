@@ -179,6 +179,9 @@ static int write_file(int parent, const char *last, const struct pt_step *s,
 		return pt_err_set(err, -errno, "create /%s", s->target);
 	if (write(fd, s->content, s->content_len) != (ssize_t)s->content_len)
 		return pt_err_set(err, errno ? -errno : -EIO, "write /%s", s->target);
+	if (s->chown && fchown(fd, s->uid, s->gid) < 0)
+		return pt_err_set(err, -errno, "chown /%s to %u:%u", s->target,
+				  (unsigned)s->uid, (unsigned)s->gid);
 	if (fchmod(fd, s->mode) < 0)
 		return pt_err_set(err, -errno, "chmod /%s", s->target);
 	return 0;

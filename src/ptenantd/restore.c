@@ -121,7 +121,8 @@ static void bring_back(struct daemon *d, struct tenant *t)
 
 /* A tenant whose files cannot be read still shows in `ptenant ls`, as
  * failed with the reason, so the operator sees it instead of losing it. */
-static struct tenant *broken_tenant(const char *slug, const char *dir, const pt_err *err)
+static struct tenant *broken_tenant(struct daemon *d, const char *slug, const char *dir,
+				    const pt_err *err)
 {
 	struct tenant *t = calloc(1, sizeof(*t));
 
@@ -141,8 +142,9 @@ static struct tenant *broken_tenant(const char *slug, const char *dir, const pt_
 		struct stat st;
 
 		snprintf(data, sizeof(data), "%s/data", dir);
-		if (lstat(data, &st) == 0 && S_ISDIR(st.st_mode))
-			t->st.host_uid = st.st_uid;
+		/* Owned by the range's root, or by its `user`: round down. */
+		if (lstat(data, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid >= d->cfg.uid_base)
+			t->st.host_uid = st.st_uid - (st.st_uid - d->cfg.uid_base) % 65536;
 	}
 	return t;
 }
@@ -165,7 +167,7 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 			pt_err_set(&err, -EBADMSG, "%s/spec.json names slug %s", dir, t->spec.slug);
 		fprintf(stderr, "ptenantd: tenant %s: cannot load: %s\n", slug, err.msg);
 		tenant_free(t);
-		return broken_tenant(slug, dir, &err);
+		return broken_tenant(d, slug, dir, &err);
 	}
 	return t;
 }

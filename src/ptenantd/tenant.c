@@ -183,9 +183,12 @@ static int lay_out_tenant(const char *tmp, const struct pt_spec *spec,
 		r = pt_state_save(dfd, st, err);
 	if (r == 0)
 		r = write_secrets(dfd, spec, err);
-	/* data/ belongs to the tenant's root; everything else to the daemon. */
+	/* data/ belongs to the tenant's root (or its `user`); everything else
+	 * to the daemon. */
 	if (r == 0)
-		r = pt_mkdir_owned(dfd, "data", 0700, st->host_uid, st->host_uid, err);
+		r = pt_mkdir_owned(dfd, "data", 0700,
+				   st->host_uid + (spec->user.set ? spec->user.uid : 0),
+				   st->host_uid + (spec->user.set ? spec->user.gid : 0), err);
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "log", 0700, 0, 0, err);
 	if (r == 0)

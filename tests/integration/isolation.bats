@@ -265,3 +265,25 @@ check_ps_lines() {
 	run pt exec acme -- hostname
 	[ "$output" = acme ]
 }
+
+@test "isolation: a tenant with a non-root user owns its /data and its secrets, and HOME is /data" {
+	create_tenant it-user --user 1000:1000 --secret api_key=user-secret
+	run pt exec it-user -- id -u
+	[ "$output" = 1000 ]
+	run pt exec it-user -- sh -c 'echo "$HOME"'
+	[ "$output" = /data ]
+	run pt exec it-user -- sh -c 'echo hi > /data/mine && cat /data/mine'
+	[ "$status" -eq 0 ]
+	[ "$output" = hi ]
+	run pt exec it-user -- cat /run/secrets/api_key
+	[ "$status" -eq 0 ]
+	[ "$output" = user-secret ]
+	run pt exec it-user -- stat -c '%u:%g %a' /run/secrets/api_key
+	[ "$output" = "1000:1000 400" ]
+	# On the host: the tenant's uid 1000, inside its own range.
+	host_uid=$(tenant_field it-user .host_uid)
+	[ "$(stat -c %u "$PT_STATE/tenants/it-user/data/mine")" -eq $((host_uid + 1000)) ]
+	# The bot, run as that user, still counts its requests in /data.
+	[[ $(bot_page it-user) == *"requests: 1"* ]]
+	pt rm it-user >/dev/null
+}
