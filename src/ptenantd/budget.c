@@ -5,10 +5,10 @@
  * cgroup_parent. Under systemd (Delegate=yes) the daemon's own cgroup
  * is the subtree. Run by hand with no cgroup_parent, the daemon does not
  * take whatever cgroup it happens to be in (that may be a login session
- * or the host's root): in auto mode it runs WITHOUT budgets and says so
- * in its log and in `ptenant ls`. A subtree that was asked for (a
- * cgroup_parent, an explicit v1/v2, or systemd) but offers no usable
- * controller is a startup error; cgroup_mode = off runs without. */
+ * or the host's root), and it does not quietly run tenants unlimited
+ * either: that is a startup error, as is a subtree that offers no usable
+ * controller. Only cgroup_mode = off runs without budgets, and then the
+ * log, `ptenant ls` and `ptenant stats` say so. */
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -43,14 +43,17 @@ int budget_init(struct daemon *d, pt_err *err)
 	bool systemd = getenv("INVOCATION_ID") != NULL;
 	int r;
 
-	if (mode == PT_CG_OFF || (mode == PT_CG_AUTO && !parent[0] && !systemd)) {
-		snprintf(d->budget_note, sizeof(d->budget_note), "off (%s)",
-			 mode == PT_CG_OFF ? "cgroup_mode = off" :
-			 "no cgroup_parent configured and not started by systemd");
+	if (mode == PT_CG_OFF) {
+		snprintf(d->budget_note, sizeof(d->budget_note), "off (cgroup_mode = off)");
 		fprintf(stderr, "ptenantd: budgets %s: tenants run without cgroup limits\n",
 			d->budget_note);
 		return 0;
 	}
+	if (!parent[0] && !systemd)
+		return pt_err_field(err, -EINVAL, "cgroup_parent",
+				    "budgets: no cgroup subtree to manage: set cgroup_parent "
+				    "(e.g. /ptenant), run ptenantd under systemd with Delegate=yes, "
+				    "or set cgroup_mode = off to run tenants without budgets");
 	r = pt_cgroup_open(mode, parent, &d->cg, err);
 	if (r < 0)
 		return pt_err_prefix(err, "budgets (cgroup_mode = %s, cgroup_parent = %s; "

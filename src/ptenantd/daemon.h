@@ -94,6 +94,7 @@ struct daemon {
 	struct conn *dead_conns;         /* closed, freed after the loop round */
 	struct pt_cgroup *cg;            /* NULL: running without budgets */
 	char budget_note[200];           /* which backend, or why none */
+	bool routes_dirty;               /* routes.json to be rewritten */
 };
 
 /* loop.c */
@@ -196,6 +197,12 @@ int security_check_spec(const struct pt_spec *spec, struct pt_seccomp_bpf *bpf,
 int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
 		     pt_err *err);
 void op_inspect_security(struct daemon *d, struct conn *c, struct json_t *req);
+
+/* routes.c: <runtime_dir>/routes.json for ptenant-ingress(8) */
+/* Marks the routable set (or a state in it) changed. */
+void routes_changed(struct daemon *d);
+/* Writes the file when marked; once per loop round. */
+void routes_flush(struct daemon *d);
 
 /* exec.c */
 int exec_start(struct daemon *d, struct conn *c, struct tenant *t,

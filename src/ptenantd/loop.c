@@ -112,7 +112,10 @@ int loop_run(struct daemon *d)
 
 	loop_rearm_timer(d);
 	while (!d->quit) {
-		int n = epoll_wait(d->epfd, evs, 64, -1);
+		int n;
+
+		routes_flush(d); /* what this round changed, before sleeping */
+		n = epoll_wait(d->epfd, evs, 64, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;

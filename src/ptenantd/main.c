@@ -47,6 +47,8 @@ static void usage(FILE *out)
 		"      --socket PATH       the API socket (default RUNTIME_DIR/ptenantd.sock)\n"
 		"      --uid-base N        override uid_base\n"
 		"      --api-group NAME    override api_group (\"\" = root only)\n"
+		"      --cgroup-mode MODE  override cgroup_mode (auto, v2, v1, off)\n"
+		"      --cgroup-parent P   override cgroup_parent (the subtree for budgets)\n"
 		"      --init PATH         the ptenant-init binary (default: the installed one)\n"
 		"      --trace-spawn       print each spawn plan and per-step timings, daemon and\n"
 		"                          child, as lines \"trace-spawn SLUG STEP MS ms\"\n"
@@ -64,6 +66,8 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "uid-base", required_argument, NULL, 'u' },
 		{ "api-group", required_argument, NULL, 'g' },
+		{ "cgroup-mode", required_argument, NULL, 'M' },
+		{ "cgroup-parent", required_argument, NULL, 'P' },
 		{ "init", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "trace-spawn", no_argument, NULL, 't' },
@@ -87,6 +91,8 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		case 'r': key = "runtime_dir"; break;
 		case 'u': key = "uid_base"; break;
 		case 'g': key = "api_group"; break;
+		case 'M': key = "cgroup_mode"; break;
+		case 'P': key = "cgroup_parent"; break;
 		default: usage(stderr); return -EINVAL;
 		}
 		if (key && o->n < MAX_OVERRIDES) {

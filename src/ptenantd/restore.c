@@ -198,6 +198,7 @@ int restore_tenants(struct daemon *d, pt_err *err)
 	 * from all of them before any starts; adopted tenants never notice. */
 	if (net_daemon_init(d, err) < 0)
 		return err->code;
+	routes_changed(d); /* the first routes.json of this daemon */
 	for (size_t i = 0; i < d->n_tenants; i++)
 		if (!d->tenants[i]->broken)
 			bring_back(d, d->tenants[i]);

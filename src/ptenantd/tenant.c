@@ -262,6 +262,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		t->spec.secrets[i].value = NULL;
 	}
 	tenant_record(d, t, "create", NULL, -1, NULL);
+	routes_changed(d);
 	*ret = t;
 	return start ? tenant_start(d, t, err) : 0;
 }
@@ -435,6 +436,7 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	pt_blueprint_free(&bp);
 	drop_old_layer(t);
 	pt_trace_mark(&tr, "d-drop-old-layer");
+	routes_changed(d); /* running, or failed */
 	if (r < 0) {
 		/* The steps up to the failure, for --trace-spawn. */
 		pt_trace_print(&tr, t->spec.slug, stderr);
@@ -598,6 +600,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	if (!restart_now)
 		tenant_save_state(t, NULL);
 	pt_trace_mark(&tr, "d-exit-handling");
+	routes_changed(d);
 	pt_trace_print(&tr, t->spec.slug, stderr);
 	if (t->phase == PHASE_STOPPED && t->restart_pending) {
 		pt_err err = { 0 };
@@ -629,6 +632,7 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 {
 	t->st.desired = PT_DESIRED_STOPPED;
 	tenant_save_state(t, NULL);
+	routes_changed(d); /* stopping or stopped: not routable */
 	switch (t->phase) {
 	case PHASE_RUNNING:
 		/* SIGTERM reaches the entrypoint through init; SIGKILL of pid 1
@@ -695,6 +699,7 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 	}
 	drop_from_table(d, t);
 	net_tenant_release(d, t);
+	routes_changed(d);
 	/* Answered only once the directory is gone. */
 	for (size_t i = 0; i < t->n_waiters; i++)
 		conn_reply(d, t->waiters[i], pt_api_ok_response());

@@ -185,7 +185,7 @@ start_daemon() {
 	[[ -n ${PT_DIR:-} ]] || new_daemon_dir || return 1
 	echo "=== ptenantd start $(date +%T.%N)" >>"$PT_LOG"
 	# fd 3 closed: bats waits for it, and the daemon outlives the test.
-	"$PTENANTD_BIN" -c "$PT_CONF" --api-group "" \
+	"$PTENANTD_BIN" -c "$PT_CONF" --api-group "" --cgroup-mode off \
 		--state-dir "$PT_STATE" --runtime-dir "$PT_RUN" "$@" \
 		</dev/null >>"$PT_LOG" 2>&1 3>&- &
 	local pid=$!

@@ -126,7 +126,7 @@ with open(sys.argv[1], "w") as f:
     f.write("%d\n" % pid)
 while True:
     time.sleep(60)  # and never wait(): orphans stay zombies
-' "$PT_DIR/subreaped.pid" "$PTENANTD_BIN" -c "$PT_CONF" --api-group "" \
+' "$PT_DIR/subreaped.pid" "$PTENANTD_BIN" -c "$PT_CONF" --api-group "" --cgroup-mode off \
 		--state-dir "$PT_STATE" --runtime-dir "$PT_RUN" \
 		</dev/null >>"$PT_LOG" 2>&1 3>&- &
 	REAPER_PID=$!

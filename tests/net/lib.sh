@@ -50,7 +50,7 @@ pt() { "$PTENANT" --socket "$W/run/ptenantd.sock" "$@"; }
 daemon_start() {
   [[ -n ${1:-} ]] && printf '%s\n' "$1" >"$W/conf"
   ip netns exec "$NS" "$PTENANTD" -c "$W/conf" --state-dir "$W/state" --runtime-dir "$W/run" \
-    --init "$INIT" --api-group "" ${PTENANTD_TRACE:+--trace-spawn} >>"$W/daemon.log" 2>&1 &
+    --init "$INIT" --api-group "" --cgroup-mode off ${PTENANTD_TRACE:+--trace-spawn} >>"$W/daemon.log" 2>&1 &
   DAEMON_PID=$!
   DAEMON_PIDS+=("$DAEMON_PID")
   for _ in $(seq 100); do

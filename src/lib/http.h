@@ -1,0 +1,53 @@
+/* A strict, bounded parser of HTTP/1.x request heads, for ptenant-ingress.
+ * Pure: no I/O, no allocation; the request points into the caller's
+ * buffer. Everything a front door must not be lenient about (smuggling,
+ * folding, stray CR, a Host that is not one of ours) is an error with the
+ * status to answer, so a request the parser accepts means one thing to
+ * the ingress and to the tenant behind it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "ptenant/spec.h"
+
+#define PT_HTTP_HEAD_MAX (16 * 1024)     /* request line + headers + CRLF */
+#define PT_HTTP_LINE_MAX (8 * 1024)      /* the request line: 414 past it */
+#define PT_HTTP_HEADERS_MAX 100
+#define PT_HTTP_METHOD_MAX 32
+#define PT_HTTP_HOST_MAX 255
+
+struct pt_http_header {
+	const char *name, *value;        /* value without surrounding OWS */
+	size_t name_len, value_len;
+};
+
+struct pt_http_req {
+	const char *method, *target;
+	size_t method_len, target_len;
+	int minor;                       /* HTTP/1.<minor>: 0 or 1 */
+	size_t head_len;                 /* through the empty line */
+	struct pt_http_header headers[PT_HTTP_HEADERS_MAX];
+	size_t n_headers;
+	const struct pt_http_header *host;
+	char slug[PT_SLUG_MAX + 1];      /* from Host, validated */
+};
+
+/* Parses the head at the start of buf[0..len). Returns 0 with *ret filled
+ * when a complete, valid head is there; -EAGAIN when more bytes are
+ * needed (and can still fit); any other negative errno with *ret_status
+ * the HTTP status to answer (400, 404, 405, 414, 431, 501, 505) and err
+ * a one-line reason. domain is the ingress's own, lower case; a Host of
+ * <slug>.<domain> (any case, optional :port) is the only one accepted. */
+int pt_http_parse_head(const char *buf, size_t len, const char *domain,
+		       struct pt_http_req *ret, int *ret_status, pt_err *err);
+
+/* The head to send the tenant: the client's, minus hop-by-hop headers and
+ * any X-Forwarded-* it sent, plus X-Forwarded-For (client), X-Forwarded-
+ * Host and Connection: close. Returns its length, or -ENOBUFS when cap is
+ * too small (PT_HTTP_HEAD_MAX + 512 always suffices). */
+int pt_http_forward_head(const struct pt_http_req *req, const char *client,
+			 char *out, size_t cap);
+
+const char *pt_http_reason(int status);

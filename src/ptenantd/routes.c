@@ -1,0 +1,78 @@
+/* routes.json: the one thing ptenant-ingress(8) learns from the daemon.
+ * The ingress parses untrusted HTTP, so it never gets the API socket; it
+ * reads this world-readable file instead, which holds nothing a tenant's
+ * visitor could not learn anyway (slug, address, port, state).
+ *
+ * Lifecycle code marks the table dirty; the loop writes it once per round
+ * (routes_flush), so restoring 1,000 tenants is one write, not 1,000. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+
+#define ROUTES_JSON "routes.json"
+/* The port the blueprints' services listen on inside the tenant. */
+#define ROUTES_PORT 8080
+
+void routes_changed(struct daemon *d)
+{
+	d->routes_dirty = true;
+}
+
+static json_t *routes_build(struct daemon *d)
+{
+	json_t *routes = json_object();
+	json_t *doc = json_pack("{s:i, s:o}", "version", 1, "routes", routes);
+
+	for (size_t i = 0; doc && i < d->n_tenants; i++) {
+		const struct tenant *t = d->tenants[i];
+		char addr[PT_IPV4_STR];
+		json_t *r;
+
+		if (!t->net.addr)
+			continue; /* no networking: nothing to route to */
+		pt_ipv4_format(t->net.addr, addr);
+		r = json_pack("{s:s, s:i, s:s}", "address", addr, "port", ROUTES_PORT,
+			      "state", tenant_phase_name(t->phase));
+		if (!r || json_object_set_new(routes, t->spec.slug, r) < 0) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+}
+
+static int routes_write(struct daemon *d, pt_err *err)
+{
+	json_t *doc = routes_build(d);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char path[sizeof(d->cfg.runtime_dir) + sizeof(ROUTES_JSON) + 1];
+	int r;
+
+	json_decref(doc);
+	if (!text)
+		return pt_err_set(err, -ENOMEM, "format " ROUTES_JSON);
+	snprintf(path, sizeof(path), "%s/" ROUTES_JSON, d->cfg.runtime_dir);
+	/* 0644: the ingress runs as an unprivileged user. */
+	r = pt_write_file_atomic(AT_FDCWD, path, text, strlen(text), 0644, err);
+	free(text);
+	return r;
+}
+
+void routes_flush(struct daemon *d)
+{
+	pt_err err = { 0 };
+
+	if (!d->routes_dirty || !d->cfg.net.enabled)
+		return;
+	/* Stays dirty on failure: the next round tries again. */
+	if (routes_write(d, &err) < 0)
+		fprintf(stderr, "ptenantd: write routes: %s\n", err.msg);
+	else
+		d->routes_dirty = false;
+}
