@@ -7,7 +7,15 @@ three runtimes share one busybox rootfs (the imported blueprint's) and one
 entrypoint, bench/bot/start, which writes a line to the fifo /data/ready and
 then idles; "entrypoint running" is the moment the harness reads that line,
 for every runtime alike. Cold-start runs of the runtimes are interleaved, so
-background load hits them all the same.
+background load hits them all the same, and each starts after SETTLE_S of
+quiet, so none inherits a warm kernel lock from the row before it.
+
+ptenant runs with its full config (FULL_CONF: networking and budgets, and
+the always-on seccomp filter, capabilities and masks); VARIANTS adds a
+cold-start row for each part left out. runc gets ptenant's seccomp
+allow-list and masked paths (runc_config). Every daemon runs in a network
+namespace of its own; everything the run makes is removed at the end and
+checked for (the "Cleanup" section of the report).
 
 Writes OUT/latest.json (every sample) and OUT/latest.md (the tables).
 """
@@ -68,6 +76,15 @@ VARIANTS = [
 # run (which the default policy restarts at once), however quickly the
 # runs follow each other. See doc/performance.md.
 BENCH_CONF = ["api_group =", "crashloop_window_ms = 50", "stop_grace_ms = 5000"]
+
+# Every timed start, respawn and exec begins after this much quiet. On
+# cgroup v1 the first cgroup.procs write after a quiet spell waits for an
+# RCU grace period (the kernel's cgroup_threadgroup_rwsem, about 10 ms
+# here), one within ~25 ms of the previous is nearly free: without the
+# pause a row's cost would depend on the row run just before it. A tenant
+# started or respawned on an idle host pays it; 100 at once mostly do not.
+# Also past crashloop_window_ms, so each kill is "a first crash".
+SETTLE_S = 0.1
 
 # Everything the run creates outside its work directory is named with this
 # prefix: network namespaces, cgroup subtrees (ptenant's and runc's).
@@ -594,6 +611,7 @@ def bench_cold(ctx):
     samples = {name: [] for name, _, _ in runners}
     for i in range(ctx.warmup + ctx.runs):
         for name, _, fn in runners:
+            time.sleep(SETTLE_S)
             ms = fn()
             if i >= ctx.warmup:
                 samples[name].append(ms)
@@ -704,7 +722,7 @@ def bench_respawn(ctx):
         # ptenant-init's pidfd turns readable when the old tenant is gone:
         # the split between the kernel's teardown and the daemon's respawn.
         pidfd = os.pidfd_open(t["pid"])
-        time.sleep(0.06)  # past crashloop_window_ms: a "first crash"
+        time.sleep(SETTLE_S)  # quiet, and past crashloop_window_ms: a "first crash"
         fifo.arm()
         t0 = now_ns()
         os.kill(victim, signal.SIGKILL)
@@ -748,6 +766,7 @@ def bench_exec(ctx):
     samples = {name: [] for name, _, _ in cmds}
     for i in range(ctx.warmup + ctx.runs):
         for name, _, argv in cmds:
+            time.sleep(SETTLE_S)  # `ptenant exec` joins the tenant's cgroups too
             t0 = now_ns()
             r = subprocess.run(argv, stdin=DEVNULL, stdout=DEVNULL, stderr=subprocess.PIPE)
             t1 = now_ns()
@@ -900,6 +919,7 @@ def bench_profile(ctx):
     fifo = d.fifo("prof")
     cold, cold_ms = [], []
     for i in range(ctx.warmup + ctx.runs):
+        time.sleep(SETTLE_S)
         mark = log_mark(d)
         ms, p = timed_start(d.argv("start", "prof"), fifo)
         check_exit(p, "ptenant start")
@@ -916,7 +936,7 @@ def bench_profile(ctx):
     for i in range(ctx.warmup + ctx.runs):
         (t,) = [x for x in d.ls() if x["slug"] == "prof"]
         victim = entrypoint_pid(t["pid"])
-        time.sleep(0.06)
+        time.sleep(SETTLE_S)
         mark = log_mark(d)
         fifo.arm()
         t0 = now_ns()
