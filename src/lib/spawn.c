@@ -3,18 +3,18 @@
  *   parent                                  child (new user/mnt/pid/... ns)
  *   clone3(CLONE_NEW*, CLONE_PIDFD,  ------> [C1] open host paths while it is
  *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0)
- *   [P0] cgroup v1 only: write the child's       (waits for "go")
- *        pid into each tenant cgroup
- *   [P1] write uid_map/gid_map
+ *   [P1] write uid_map/gid_map                   (waits for "go")
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
  *   [P2b] net_hook: veth pair, peer born
  *        in the child's netns as eth0
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
- *                                           [C3] hostname, lo up, eth0
- *                                                address/routes (plan->net)
- *                                           [C4] build rootfs, pivot_root
+ *   [P3b] cgroup v1 only: write the         [C3] hostname, lo up, eth0
+ *        child's pid into each tenant            address/routes (plan->net)
+ *        cgroup, then send "placed"         [C4] build rootfs, pivot_root
  *                                           [C5] stdio, close fds
+ *                                           [C5b] v1: wait for "placed",
+ *                                                new cgroup namespace
  *                                           [C6] keyring, rlimits, caps,
  *                                                user, no_new_privs,
  *                                                seccomp; exec init
@@ -31,11 +31,13 @@
  * C1 precedes C2 because the daemon's directories are not searchable by
  * the tenant's uids, on purpose.
  * Budgets: on v2 the child is born in its limited leaf. v1 cannot clone
- * into a cgroup, so P0 places the child before P3 releases it: until
- * then it runs only C1, the daemon's own code, never the tenant's. Its
- * cgroup namespace is created at C2 for the same reason: a namespace
- * made at clone3 would be rooted at the daemon's cgroup, not the
- * tenant's, and would show the tenant where the others live. */
+ * into a cgroup, so P3b places the child while it builds its rootfs (the
+ * move waits for an RCU grace period, ~10 ms, which would otherwise add
+ * to every start), and C5b holds it before anything of the tenant's runs:
+ * until then it runs only the daemon's own setup code. Its cgroup
+ * namespace is created at C5b for the same reason: a namespace made at
+ * clone3 would be rooted at the daemon's cgroup, not the tenant's, and
+ * would show the tenant where the others live. */
 #include "spawn.h"
 
 #include <errno.h>
@@ -63,6 +65,7 @@
 #include "syscalls.h"
 
 #define SYNC_GO 0x676f2121u
+#define SYNC_PLACED 0x706c6163u
 #define SYNC_TRACE 0x74726163u
 
 struct trace_msg {
@@ -221,11 +224,7 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
 	pt_trace_mark(tr, "c1-wait-for-go");
-	if (req->place && unshare(CLONE_NEWCGROUP) < 0) {              /* C2 */
-		pt_err_set(&err, -errno, "unshare the cgroup namespace");
-		child_fail(sock, &err);
-	}
-	if (become_tenant_root(&err) < 0)
+	if (become_tenant_root(&err) < 0)                              /* C2 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c2-become-root");
 	if (sethostname(plan->slug, strlen(plan->slug)) < 0) {         /* C3 */
@@ -246,6 +245,15 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	if (setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-stdio");
+	if (req->place) {                                              /* C5b */
+		if (recv_fd(sock, &m) != -1 || m.magic != SYNC_PLACED)
+			_exit(127); /* the parent failed and will reap us */
+		if (unshare(CLONE_NEWCGROUP) < 0) {
+			pt_err_set(&err, -errno, "unshare the cgroup namespace");
+			child_fail(sock, &err);
+		}
+		pt_trace_mark(tr, "c5b-wait-for-placed");
+	}
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */
@@ -316,6 +324,20 @@ static ssize_t recv_verdict(const struct pt_spawn_req *req, int sock,
 	}
 }
 
+/* A step of the parent failed while the child was already running its
+ * own setup: when the child failed first (and that is why the parent's
+ * step failed: its pid is gone, its socket closed), its own message says
+ * more, so it wins. */
+static int child_error_or(int sock, int r, pt_err *err)
+{
+	struct sync_msg m;
+
+	if (recv(sock, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) && m.magic == 0)
+		return pt_err_field(err, m.code < 0 ? m.code : -EIO, "", "%.*s",
+				    (int)sizeof(m.msg) - 1, m.msg);
+	return r;
+}
+
 static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 			pt_err *err)
 {
@@ -324,12 +346,6 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	ssize_t n;
 	int r;
 
-	if (req->place) {                                             /* P0 */
-		r = req->place(req->place_ctx, pid, err);
-		if (r < 0)
-			return r;
-		pt_trace_mark(req->trace, "p0-cgroup-v1-place");
-	}
 	r = pt_idmap_write(pid, req->plan->host_uid, err);             /* P1 */
 	if (r < 0)
 		return r;
@@ -348,6 +364,15 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	if (r < 0)
 		return pt_err_set(err, r, "release child");
 	pt_trace_mark(req->trace, "p3-release-child");
+	if (req->place) {                                             /* P3b */
+		r = req->place(req->place_ctx, pid, err);
+		if (r < 0)
+			return child_error_or(sock, r, err);
+		pt_trace_mark(req->trace, "p3b-cgroup-v1-place");
+		r = send_fd(sock, SYNC_PLACED, -1);
+		if (r < 0)
+			return child_error_or(sock, pt_err_set(err, r, "tell the child it is placed"), err);
+	}
 	n = recv_verdict(req, sock, &m);                              /* P4 */
 	if (n == 0) {
 		pt_trace_mark(req->trace, tracing(req) ? "p4-exec" : "p4-child-setup+exec");

@@ -19,7 +19,8 @@ struct pt_spawn_req {
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
 	/* cgroup v1: puts the child (host pid) into the tenant's cgroups at
-	 * P0, before it is released; NULL when cgroup_fd does the job. */
+	 * P3b, while it sets up and before it may exec (C5b); NULL when
+	 * cgroup_fd does the job. */
 	int (*place)(void *ctx, pid_t pid, pt_err *err);
 	void *place_ctx;
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */

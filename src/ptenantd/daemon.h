@@ -68,6 +68,7 @@ struct tenant {
 	bool removing;                   /* rm requested: delete once stopped */
 	bool restart_pending;            /* restart requested: start once stopped */
 	struct pt_tenant_net net;        /* addr 0: no network */
+	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
 	struct conn *waiters[8];         /* API calls answered when it stops */
 	size_t n_waiters;

@@ -12,16 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blueprint.h"
 #include "daemon.h"
 #include "fsutil.h"
 
 #define ROUTES_JSON "routes.json"
-/* The port the blueprints' services listen on inside the tenant. */
-#define ROUTES_PORT 8080
 
 void routes_changed(struct daemon *d)
 {
 	d->routes_dirty = true;
+}
+
+/* The spec's port, or its blueprint's: known from the last start, or
+ * read once from the manifest (a tenant adopted at daemon start). */
+static uint16_t tenant_port(struct daemon *d, struct tenant *t)
+{
+	struct pt_blueprint bp;
+
+	if (t->spec.port)
+		return t->spec.port;
+	if (!t->bp_port && !t->broken &&
+	    pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
+			      t->spec.blueprint_version, &bp, NULL) == 0) {
+		t->bp_port = bp.port;
+		pt_blueprint_free(&bp);
+	}
+	return t->bp_port;
 }
 
 static json_t *routes_build(struct daemon *d)
@@ -30,14 +46,16 @@ static json_t *routes_build(struct daemon *d)
 	json_t *doc = json_pack("{s:i, s:o}", "version", 1, "routes", routes);
 
 	for (size_t i = 0; doc && i < d->n_tenants; i++) {
-		const struct tenant *t = d->tenants[i];
+		struct tenant *t = d->tenants[i];
+		uint16_t port = tenant_port(d, t);
 		char addr[PT_IPV4_STR];
 		json_t *r;
 
-		if (!t->net.addr)
-			continue; /* no networking: nothing to route to */
+		/* No networking or no port: nothing to route to. */
+		if (!t->net.addr || !port)
+			continue;
 		pt_ipv4_format(t->net.addr, addr);
-		r = json_pack("{s:s, s:i, s:s}", "address", addr, "port", ROUTES_PORT,
+		r = json_pack("{s:s, s:i, s:s}", "address", addr, "port", (int)port,
 			      "state", tenant_phase_name(t->phase));
 		if (!r || json_object_set_new(routes, t->spec.slug, r) < 0) {
 			json_decref(doc);

@@ -419,6 +419,7 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, err);
 	pt_trace_mark(&tr, "d-blueprint-load");
+	t->bp_port = r == 0 ? bp.port : t->bp_port;
 	if (r == 0)
 		r = load_secrets(t, &secrets, err);
 	pt_trace_mark(&tr, "d-secrets-load");
