@@ -17,32 +17,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "tmpdir.h"
 #include "fsutil.h"
-
-struct fixture {
-	char dir[64];
-	int dirfd;
-};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-fsutil-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->dirfd < 0) {
-		rmdir(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tmpdir_setup(state, "fsutil");
 }
 
 static int rm_entry(const char *path, const struct stat *st, int type,

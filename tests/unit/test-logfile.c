@@ -14,32 +14,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "tmpdir.h"
 #include "logfile.h"
-
-struct fixture {
-	char dir[64];
-	int dirfd;
-};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-logfile-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->dirfd < 0) {
-		rmdir(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tmpdir_setup(state, "logfile");
 }
 
 static int teardown(void **state)
