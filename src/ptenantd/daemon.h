@@ -110,6 +110,8 @@ void loop_rearm_timer(struct daemon *d);
 
 /* tenant.c: lifecycle */
 struct tenant *tenant_find(struct daemon *d, const char *slug);
+/* Removes t from the table (does not free it). */
+void tenant_drop_from_table(struct daemon *d, struct tenant *t);
 int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		  struct tenant **ret, pt_err *err);
 int tenant_start(struct daemon *d, struct tenant *t, pt_err *err);

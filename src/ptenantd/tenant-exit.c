@@ -1,0 +1,338 @@
+/* When a tenant's init goes away: why (exit code, signal, OOM), whether
+ * and when to respawn (backoff, crash-loop), and the commands that wait
+ * for an exit: stop, restart and rm. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "events.h"
+#include "fsutil.h"
+#include "idmap.h"
+#include "plan.h"
+#include "proc.h"
+#include "spawn.h"
+#include "trace.h"
+#include "blueprint.h"
+#include "api.h"
+
+static void answer_waiters(struct daemon *d, struct tenant *t)
+{
+	for (size_t i = 0; i < t->n_waiters; i++) {
+		json_t *resp = pt_api_ok_response();
+
+		json_object_set_new(resp, "tenant", tenant_summary(d, t));
+		conn_reply(d, t->waiters[i], resp);
+	}
+	t->n_waiters = 0;
+}
+
+static void answer_waiters_error(struct daemon *d, struct tenant *t, const pt_err *err)
+{
+	for (size_t i = 0; i < t->n_waiters; i++)
+		conn_reply_error(d, t->waiters[i], err);
+	t->n_waiters = 0;
+}
+
+/* -EBUSY when too many calls already wait on this tenant: the caller is
+ * answered at once rather than never. */
+static int add_waiter(struct tenant *t, struct conn *c, pt_err *err)
+{
+	if (!c)
+		return 0;
+	if (t->n_waiters >= sizeof(t->waiters) / sizeof(t->waiters[0]))
+		return pt_err_set(err, -EBUSY, "tenant %s: too many calls waiting for it to stop",
+				  t->spec.slug);
+	t->waiters[t->n_waiters++] = c;
+	return 0;
+}
+
+/* Reads why ptenant-init went away. Only our own children have a status
+ * to collect; a tenant adopted after a daemon restart exits unseen. */
+static void read_exit(struct tenant *t, enum pt_exit_reason *reason, int *code)
+{
+	siginfo_t si = { 0 };
+
+	*reason = PT_EXIT_UNKNOWN;
+	*code = -1;
+	if (waitid(P_PIDFD, (id_t)t->proc.fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	if (si.si_code == CLD_EXITED) {
+		/* init exits 128+N when a signal N killed the entrypoint. */
+		if (si.si_status > 128 && si.si_status < 128 + 65) {
+			*reason = PT_EXIT_SIGNAL;
+			*code = si.si_status - 128;
+		} else {
+			*reason = PT_EXIT_CODE;
+			*code = si.si_status;
+		}
+	} else {
+		*reason = PT_EXIT_SIGNAL;
+		*code = si.si_status;
+	}
+}
+
+static void describe_exit(enum pt_exit_reason reason, int code, char *buf, size_t n)
+{
+	if (reason == PT_EXIT_SIGNAL)
+		snprintf(buf, n, "killed by signal %d (%s)", code, strsignal(code));
+	else if (reason == PT_EXIT_CODE)
+		snprintf(buf, n, "exited with code %d", code);
+	else
+		snprintf(buf, n, "exited; status unknown (adopted after a daemon restart, so not our child)");
+}
+
+static void schedule_restart(struct daemon *d, struct tenant *t, uint64_t now)
+{
+	bool crashloop = false;
+	uint64_t delay = pt_backoff_next(&t->backoff, &d->cfg.backoff,
+					 t->started_mono, now, &crashloop);
+	char msg[128];
+
+	t->phase = crashloop ? PHASE_CRASHLOOP : PHASE_BACKOFF;
+	t->next_start = now + delay;
+	if (crashloop) {
+		snprintf(msg, sizeof(msg), "next start in %llu ms", (unsigned long long)delay);
+		tenant_record(d, t, "crash-loop", NULL, -1, msg);
+	}
+}
+
+static bool wants_restart(const struct tenant *t, enum pt_exit_reason reason, int code)
+{
+	if (t->st.desired == PT_DESIRED_STOPPED || t->removing)
+		return false;
+	switch (t->spec.restart) {
+	case PT_RESTART_NEVER:
+		return false;
+	case PT_RESTART_ON_FAILURE:
+		return !(reason == PT_EXIT_CODE && code == 0);
+	case PT_RESTART_ALWAYS:
+	default:
+		return true;
+	}
+}
+
+static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err);
+
+static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
+{
+	struct tenant *t = (struct tenant *)((char *)w - offsetof(struct tenant, proc));
+	enum pt_exit_reason reason;
+	bool restart_now = false;
+	struct pt_trace tr;
+	char msg[200];
+	uint64_t now;
+	int code;
+
+	(void)events;
+	pt_trace_init(&tr, d->trace_spawn);
+	read_exit(t, &reason, &code);
+	loop_del(d, &t->proc);
+	pt_closep(&t->proc.fd);
+	logs_detach(d, t);
+	describe_exit(reason, code, msg, sizeof(msg));
+	if (budget_on_exit(d, t)) {
+		reason = PT_EXIT_OOM;
+		budget_describe_oom(t, msg, sizeof(msg));
+	}
+	t->st.pid = 0;
+	t->st.pid_starttime = 0;
+	t->st.last_exit = reason;
+	t->st.last_code = code;
+	t->st.last_exit_at = now_real_ms();
+	tenant_record(d, t, t->phase == PHASE_STOPPING ? "stopped" : "exit",
+		      pt_exit_reason_name(reason), code, msg);
+	now = now_mono_ms();
+	if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
+		schedule_restart(d, t, now);
+		restart_now = t->phase == PHASE_BACKOFF && t->next_start <= now;
+	} else {
+		t->phase = PHASE_STOPPED;
+		if (t->st.desired == PT_DESIRED_RUNNING && !t->removing)
+			t->st.desired = PT_DESIRED_STOPPED; /* policy said no */
+	}
+	/* An immediate respawn (the first crash after a healthy run) is
+	 * started by tenant_tick() in this same loop round, and its state
+	 * save records this exit too: one fsync'd write on the way to the
+	 * new entrypoint instead of two. A failed start saves in
+	 * tenant_tick(). */
+	if (!restart_now)
+		tenant_save_state(t, NULL);
+	pt_trace_mark(&tr, "d-exit-handling");
+	routes_changed(d);
+	pt_trace_print(&tr, t->spec.slug, stderr);
+	if (t->phase == PHASE_STOPPED && t->restart_pending) {
+		pt_err err = { 0 };
+
+		t->restart_pending = false;
+		pt_backoff_reset(&t->backoff);
+		if (tenant_start(d, t, &err) < 0) {
+			tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+			answer_waiters_error(d, t, &err);
+		} else {
+			tenant_record(d, t, "start", NULL, -1, NULL);
+			answer_waiters(d, t);
+		}
+	} else if (t->phase == PHASE_STOPPED && t->removing)
+		finish_removal(d, t, NULL); /* answers the waiters once it is gone */
+	else if (t->phase == PHASE_STOPPED)
+		answer_waiters(d, t);
+}
+
+void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd)
+{
+	t->proc.fd = pidfd;
+	t->proc.on_ready = on_process_exit;
+	loop_add(d, &t->proc, EPOLLIN);
+}
+
+int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
+		pt_err *err)
+{
+	t->st.desired = PT_DESIRED_STOPPED;
+	tenant_save_state(t, NULL);
+	routes_changed(d); /* stopping or stopped: not routable */
+	switch (t->phase) {
+	case PHASE_RUNNING:
+		/* SIGTERM reaches the entrypoint through init; SIGKILL of pid 1
+		 * after the grace period takes the whole pid namespace down. */
+		if (pidfd_send_signal(t->proc.fd, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
+			return pt_err_set(err, -errno, "tenant %s: send SIGTERM", t->spec.slug);
+		t->phase = PHASE_STOPPING;
+		t->stop_deadline = now_mono_ms() + d->cfg.stop_grace_ms;
+		/* fall through */
+	case PHASE_STOPPING: {
+		int r = add_waiter(t, waiter, err);
+
+		return r < 0 ? r : 1;
+	}
+	case PHASE_BACKOFF:
+	case PHASE_CRASHLOOP:
+	case PHASE_FAILED:
+	case PHASE_STOPPED:
+	default:
+		t->phase = PHASE_STOPPED;
+		return 0;
+	}
+}
+
+/* A broken tenant (state.json lost) may still run: find its init by its
+ * uid range and end it, so rm never leaves an unsupervised container. */
+static void kill_lost_init(struct tenant *t)
+{
+	char suffix[PT_SLUG_MAX + 16];
+	pid_t pid;
+	int pidfd;
+	struct pollfd pfd;
+
+	snprintf(suffix, sizeof(suffix), "/%s/data", t->spec.slug);
+	pid = t->st.host_uid ? pt_proc_find_ns_init(t->st.host_uid, suffix) : 0;
+	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (pidfd < 0)
+		return;
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	poll(&pfd, 1, 2000); /* SIGKILL of a pid-ns init: milliseconds */
+	close(pidfd);
+}
+
+static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
+{
+	pt_err err = { 0 };
+	int r;
+
+	if (t->broken)
+		kill_lost_init(t);
+	r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
+	if (r < 0) {
+		/* Keep it listed: an operator must see what could not go. */
+		t->removing = false;
+		snprintf(t->last_error, sizeof(t->last_error), "rm: %s", err.msg);
+		pt_err_prefix(&err, "tenant %s: remove", t->spec.slug);
+		answer_waiters_error(d, t, &err);
+		tenant_record(d, t, "rm-failed", NULL, -1, err.msg);
+		if (ret_err)
+			*ret_err = err;
+		return r;
+	}
+	tenant_drop_from_table(d, t);
+	net_tenant_release(d, t);
+	routes_changed(d);
+	/* Answered only once the directory is gone. */
+	for (size_t i = 0; i < t->n_waiters; i++)
+		conn_reply(d, t->waiters[i], pt_api_ok_response());
+	t->n_waiters = 0;
+	tenant_record(d, t, "removed", NULL, -1, NULL);
+	tenant_free(t);
+	return 0;
+}
+
+/* Returns 1 when the removal completes later (the tenant is stopping and
+ * the waiter is answered then), 0 when done now. */
+int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
+		  pt_err *err)
+{
+	int r;
+
+	t->removing = true;
+	r = tenant_stop(d, t, waiter, err);
+	if (r != 0)
+		return r;
+	return finish_removal(d, t, err);
+}
+
+void tenant_tick(struct daemon *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		struct tenant *t = d->tenants[i];
+		pt_err err = { 0 };
+
+		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
+			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
+			t->stop_deadline = now + 60000; /* and wait for the pidfd */
+		}
+		if ((t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP) &&
+		    now >= t->next_start) {
+			t->st.restarts++;
+			if (tenant_start(d, t, &err) == 0) {
+				tenant_record(d, t, "respawn", NULL, -1, NULL);
+			} else {
+				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+				t->started_mono = now;
+				schedule_restart(d, t, now);
+				tenant_save_state(t, NULL);
+			}
+		}
+	}
+}
+
+uint64_t tenant_next_deadline(struct daemon *d)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		struct tenant *t = d->tenants[i];
+		uint64_t at = 0;
+
+		if (t->phase == PHASE_STOPPING)
+			at = t->stop_deadline;
+		else if (t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP)
+			at = t->next_start;
+		if (at && (!next || at < next))
+			next = at;
+	}
+	return next;
+}
