@@ -213,6 +213,23 @@ void budget_describe_oom(const struct tenant *t, char *buf, size_t n)
 		 peak, lim ? max : "the default budget", (unsigned long long)t->budget.peak_bytes);
 }
 
+void budget_describe(struct daemon *d, const struct tenant *t, char *buf, size_t n)
+{
+	struct pt_cg_limits lim;
+	char mem[32], high[32], with_high[48] = "";
+
+	limits_of(d, &t->spec.resources, &lim);
+	fmt_size(lim.memory_max, mem, sizeof(mem));
+	if (lim.memory_high) {
+		fmt_size(lim.memory_high, high, sizeof(high));
+		snprintf(with_high, sizeof(with_high), ", memory_high %s", high);
+	}
+	/* The spec's values are kept while budgets are off: say they wait. */
+	snprintf(buf, n, "memory %s%s, cpu %g, pids %llu%s", mem, with_high,
+		 lim.cpu_millis / 1000.0, (unsigned long long)lim.pids_max,
+		 d->cg ? "" : " (not enforced: budgets off)");
+}
+
 bool budget_adopt(struct daemon *d, struct tenant *t)
 {
 	struct pt_cg_stats s;

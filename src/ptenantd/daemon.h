@@ -143,6 +143,8 @@ void budget_spawned(struct daemon *d, struct tenant *t, bool ok);
  * removes the leaf. */
 bool budget_on_exit(struct daemon *d, struct tenant *t);
 void budget_describe_oom(const struct tenant *t, char *buf, size_t n);
+/* Its budget in words, defaults applied: "memory 512.0M, cpu 1, pids 512". */
+void budget_describe(struct daemon *d, const struct tenant *t, char *buf, size_t n);
 /* Live restore: a running tenant must be in its leaf to be adopted. */
 bool budget_adopt(struct daemon *d, struct tenant *t);
 /* In a forked child of the daemon: join the tenant's cgroup (exec). */
