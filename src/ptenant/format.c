@@ -73,3 +73,21 @@ void cli_print_events(FILE *out, json_t *events)
 		print_row(out, row.col, width, row.message);
 	}
 }
+
+bool cli_format_last_oom(json_t *tenant, char *buf, size_t n)
+{
+	json_t *oom = json_object_get(tenant, "last_oom");
+	json_t *peak = json_object_get(oom, "memory_peak");
+	json_t *max = json_object_get(oom, "memory_max");
+	json_t *at = json_object_get(oom, "at");
+	char stamp[32];
+
+	if (!json_is_integer(peak) || !json_is_integer(max) || !json_is_integer(at))
+		return false;
+	pt_format_time_ms((uint64_t)json_integer_value(at), stamp, sizeof(stamp));
+	snprintf(buf, n, "%s: last OOM: %.1f MiB peak (of %.1f MiB) at %s",
+		 or_dash(json_string_value(json_object_get(tenant, "slug"))),
+		 (double)json_integer_value(peak) / 1048576.0,
+		 (double)json_integer_value(max) / 1048576.0, stamp);
+	return true;
+}

@@ -12,3 +12,8 @@ struct json_t;
  * value (or header), so a long event name or slug never pushes the
  * columns after it out of line; MESSAGE, last, is not padded. */
 void cli_print_events(FILE *out, struct json_t *events);
+
+/* The last OOM incident of a tenant object of a `stats` response, as
+ * "acme: last OOM: 128.0 MiB peak (of 128.0 MiB) at
+ * 2026-12-02T07:23:15.043Z"; false, buf untouched, when it has none. */
+bool cli_format_last_oom(struct json_t *tenant, char *buf, size_t n);

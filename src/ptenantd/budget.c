@@ -181,6 +181,16 @@ static void unwatch(struct daemon *d, struct tenant *t)
 	pt_closep(&t->budget.oom.fd);
 }
 
+static void remember_oom(struct daemon *d, struct tenant *t)
+{
+	struct pt_cg_limits lim;
+
+	limits_of(d, &t->spec.resources, &lim);
+	t->budget.last_oom_at = now_real_ms();
+	t->budget.last_oom_peak = t->budget.peak_bytes;
+	t->budget.last_oom_max = lim.memory_max;
+}
+
 bool budget_on_exit(struct daemon *d, struct tenant *t)
 {
 	struct pt_cg_stats s;
@@ -196,6 +206,8 @@ bool budget_on_exit(struct daemon *d, struct tenant *t)
 		if (s.oom_kills > 0)
 			t->budget.oom_killed = true;
 	}
+	if (t->budget.oom_killed)
+		remember_oom(d, t);
 	if (d->cg->ops->destroy(d->cg, t->spec.slug, &err) < 0)
 		fprintf(stderr, "ptenantd: tenant %s: remove cgroup: %s\n", t->spec.slug, err.msg);
 	return t->budget.oom_killed;

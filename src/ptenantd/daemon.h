@@ -49,6 +49,13 @@ struct tenant_budget {
 	uint64_t oom_kills;              /* oom_kill count seen in this run */
 	uint64_t peak_bytes;             /* memory peak of the run that ended */
 	bool oom_killed;                 /* the run ended in an OOM kill */
+	/* The last run that ended in an OOM kill, for stats: a respawned
+	 * tenant's own peak is small and would hide the incident. Kept in
+	 * memory only (the journal has every one); at 0 none since ptenantd
+	 * started. */
+	uint64_t last_oom_at;            /* unix ms */
+	uint64_t last_oom_peak;          /* bytes */
+	uint64_t last_oom_max;           /* its memory budget then, bytes */
 };
 
 struct tenant {

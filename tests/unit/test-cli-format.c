@@ -125,12 +125,49 @@ static void test_events_empty(void **state)
 	assert_string_equal(text, "TIME TENANT EVENT REASON CODE MESSAGE\n");
 }
 
+/* The issue's case: the respawned tenant's own peak is 1.1 MiB, its last
+ * run died at 128 MiB. */
+static void test_last_oom(void **state)
+{
+	_cleanup_json_ json_t *t = NULL;
+	char buf[160] = "untouched";
+
+	(void)state;
+	t = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}}", "slug", "small",
+		      "memory_peak", (json_int_t)1153433, "last_oom",
+		      "at", (json_int_t)1796196195043,
+		      "memory_peak", (json_int_t)134217728,
+		      "memory_max", (json_int_t)134217728);
+	assert_non_null(t);
+	assert_true(cli_format_last_oom(t, buf, sizeof(buf)));
+	assert_string_equal(buf, "small: last OOM: 128.0 MiB peak (of 128.0 MiB) at "
+			    "2026-12-02T07:23:15.043Z");
+}
+
+static void test_last_oom_none(void **state)
+{
+	_cleanup_json_ json_t *t = json_pack("{s:s, s:I}", "slug", "fine",
+					     "memory_peak", (json_int_t)1153433);
+	char buf[32] = "untouched";
+
+	(void)state;
+	assert_false(cli_format_last_oom(t, buf, sizeof(buf)));
+	assert_string_equal(buf, "untouched");
+	/* A partial object (an older daemon, a future change) shows nothing
+	 * rather than zeros. */
+	json_object_set_new(t, "last_oom", json_pack("{s:I}", "at", (json_int_t)1));
+	assert_false(cli_format_last_oom(t, buf, sizeof(buf)));
+	assert_string_equal(buf, "untouched");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_exact),
 		cmocka_unit_test(test_events_aligned),
 		cmocka_unit_test(test_events_empty),
+		cmocka_unit_test(test_last_oom),
+		cmocka_unit_test(test_last_oom_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
