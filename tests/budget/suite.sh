@@ -171,6 +171,12 @@ else
 fi
 msg=$(pt events hog | grep -m1 oom-killed)
 check "the incident names the memory peak" grep -q "memory peak" <<<"$msg"
+# stats: PEAK-MiB is the respawned run's; the incident's own stays shown.
+oom_peak() { pt --json stats hog | grep -A4 '"last_oom":' | jget memory_peak; }
+check "stats keeps the OOM incident's peak after the respawn ($(oom_peak) bytes)" \
+	test "$(oom_peak)" -ge $((16 * 1048576))
+check "stats shows the last OOM in words" \
+	eval 'pt stats hog | grep -q "^hog: last OOM: [0-9.]* MiB peak (of 32.0 MiB) at 20"'
 check "the neighbour kept its pid and 0 restarts" test "$(field nb pid)/$(field nb restarts)" = "$nb_pid/0"
 counting() { [[ $(cat "$T/state/tenants/nb/data/counter" 2>/dev/null || echo 0) -gt $nb_count0 ]]; }
 check "the neighbour's counter goes on from $nb_count0 (never reset)" wait_for 30 counting
