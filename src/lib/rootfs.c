@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -100,10 +102,85 @@ static int mount_overlay(int staging, const struct pt_rootfs_fds *fds,
 	fd_path(up, fds->upper, NULL);
 	fd_path(wk, fds->work, NULL);
 	fd_path(tg, target, NULL);
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lo, up, wk);
+	/* userxattr: in a user namespace overlay may not write trusted.*
+	 * xattrs, so without it whiteouts, opaque directories and renames
+	 * over blueprint paths fail with EIO; user.overlay.* need an upper
+	 * filesystem with user xattrs (checked at daemon start). */
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,userxattr",
+		 lo, up, wk);
 	if (mount("overlay", tg, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 		return pt_err_set(err, -errno, "mount overlay (%s)", opts);
 	return 0;
+}
+
+/* A name for the filesystem under `fd`, for messages: the common ones by
+ * magic number (linux/magic.h), any other as its number. */
+static const char *fs_name(int fd, char buf[32])
+{
+	static const struct { unsigned long magic; const char *name; } known[] = {
+		{ 0xef53, "ext4" }, { 0x58465342, "xfs" }, { 0x9123683e, "btrfs" },
+		{ 0x01021994, "tmpfs" }, { 0x858458f6, "ramfs" },
+		{ 0x794c7630, "overlay" }, { 0x6969, "nfs" }, { 0x65735546, "fuse" },
+		{ 0x2fc12fc1, "zfs" }, { 0x4d44, "vfat" },
+	};
+	struct statfs st;
+
+	if (fstatfs(fd, &st) < 0)
+		return "(unknown)";
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if ((unsigned long)st.f_type == known[i].magic)
+			return known[i].name;
+	snprintf(buf, 32, "0x%lx", (unsigned long)st.f_type);
+	return buf;
+}
+
+/* Overlay of a kernel before 5.11 refuses the option at parse time, so
+ * this needs no mount. */
+static int check_overlay_userxattr(pt_err *err)
+{
+	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+
+	if (fsfd < 0)
+		return pt_err_set(err, -errno, "overlay filesystem unavailable (fsopen overlay)");
+	if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		return pt_err_set(err, -errno,
+				  "overlay does not know the userxattr option (Linux >= 5.11 needed "
+				  "for writable layers in a user namespace)");
+	return 0;
+}
+
+/* Overlay in a user namespace keeps whiteouts and opaque directories in
+ * user.overlay.* xattrs on the upper filesystem: try one on a scratch file. */
+static int check_user_xattr(const char *dir, pt_err *err)
+{
+	static const char name[] = ".ptenant-xattr-check";
+	_cleanup_close_ int dfd = -1, fd = -1;
+	char buf[32];
+	int e = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return pt_err_set(err, -errno, "open %s", dir);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return pt_err_set(err, -errno, "create %s/%s", dir, name);
+	if (fsetxattr(fd, "user.ptenant.check", "1", 1, 0) < 0)
+		e = errno;
+	unlinkat(dfd, name, 0);
+	if (e == EOPNOTSUPP)
+		return pt_err_set(err, -e, "%s is on %s, which does not store user.* xattrs: "
+				  "tenants' writable layers need them (tmpfs has them since "
+				  "Linux 6.6; ext4, xfs and btrfs do)", dir, fs_name(dfd, buf));
+	if (e)
+		return pt_err_set(err, -e, "set a user.* xattr in %s (%s)", dir, fs_name(dfd, buf));
+	return 0;
+}
+
+int pt_rootfs_check_host(const char *dir, pt_err *err)
+{
+	int r = check_overlay_userxattr(err);
+
+	return r < 0 ? r : check_user_xattr(dir, err);
 }
 
 /* Opens the parent directory of `target` (relative to root), creating

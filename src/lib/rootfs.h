@@ -37,3 +37,9 @@ int pt_rootfs_open(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 		    struct pt_trace *trace, pt_err *err);
 void pt_rootfs_fds_close(struct pt_rootfs_fds *fds);
+/* Checks, once at daemon start, that tenants' writable layers can live
+ * in `dir` (the tenants directory): overlay knows `userxattr` (Linux
+ * 5.11) and dir's filesystem stores user.* xattrs (tmpfs only since 6.6).
+ * Without them every start would work but whiteouts and directory
+ * replacement inside tenants would fail with EIO. */
+int pt_rootfs_check_host(const char *dir, pt_err *err);

@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "fsutil.h"
+#include "rootfs.h"
 #include "spawn.h"
 
 #define DEFAULT_CONFIG "/etc/ptenant/ptenantd.conf"
@@ -195,6 +196,8 @@ static int prepare_dirs(struct daemon *d, pt_err *err)
 		snprintf(path, sizeof(path), "%s/blueprints", d->cfg.state_dir);
 		r = pt_mkdir_p(path, 0755, err);
 	}
+	if (r == 0)
+		r = pt_rootfs_check_host(d->tenants_dir, err);
 	if (r == 0)
 		r = pt_mkdir_p(d->cfg.runtime_dir, 0755, err);
 	if (r < 0)
