@@ -152,7 +152,12 @@ void budget_op_update(struct daemon *d, struct conn *c, json_t *req)
 	bool live;
 	json_t *resp;
 
-	if (!t || parse_update(req, (res = t->spec.resources, &res), &err) < 0) {
+	/* A broken tenant's spec.json is the operator's to repair, not ours
+	 * to rewrite from what could be salvaged of it. */
+	if (t && t->broken)
+		pt_err_set(&err, -EBADMSG, "tenant %s cannot be loaded: %s", t->spec.slug,
+			   t->last_error);
+	if (!t || t->broken || parse_update(req, (res = t->spec.resources, &res), &err) < 0) {
 		conn_reply_error(d, c, &err);
 		return;
 	}

@@ -119,6 +119,25 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		tenant_record(d, t, "respawn", NULL, -1, NULL);
 }
 
+/* When only state.json is bad, its spec still says what the tenant is
+ * (ls shows its blueprint, inspect its spec); a spec naming another slug
+ * is not its own and is left out. */
+static void salvage_spec(struct tenant *t, const char *slug)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct pt_spec spec = { 0 };
+	size_t len;
+
+	if (dfd < 0 || pt_read_file(dfd, "spec.json", 1024 * 1024, &text, &len, NULL) < 0)
+		return;
+	if (pt_spec_parse(text, len, &spec, NULL) == 0 && strcmp(spec.slug, slug) == 0) {
+		t->spec = spec;
+		return;
+	}
+	pt_spec_free(&spec);
+}
+
 /* A tenant whose files cannot be read still shows in `ptenant ls`, as
  * failed with the reason, so the operator sees it instead of losing it. */
 static struct tenant *broken_tenant(struct daemon *d, const char *slug, const char *dir,
@@ -130,8 +149,9 @@ static struct tenant *broken_tenant(struct daemon *d, const char *slug, const ch
 		return NULL;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
 	budget_tenant_init(t);
-	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", slug);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	salvage_spec(t, slug);
+	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", slug);
 	snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
 	t->phase = PHASE_FAILED;
 	t->broken = true;

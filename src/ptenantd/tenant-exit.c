@@ -198,9 +198,13 @@ void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd)
 	loop_add(d, &t->proc, EPOLLIN);
 }
 
+static int stop_broken(struct daemon *d, struct tenant *t, pt_err *err);
+
 int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 		pt_err *err)
 {
+	if (t->broken)
+		return stop_broken(d, t, err);
 	t->st.desired = PT_DESIRED_STOPPED;
 	tenant_save_state(t, NULL);
 	routes_changed(d); /* stopping or stopped: not routable */
@@ -228,25 +232,47 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 	}
 }
 
-/* A broken tenant (state.json lost) may still run: find its init by its
- * uid range and end it, so rm never leaves an unsupervised container. */
-static void kill_lost_init(struct tenant *t)
+/* A broken tenant (its files could not be loaded) is not supervised, but
+ * its container may still run: find its init by its uid range and its
+ * /data mount. Returns a pidfd, or -1 when none runs. */
+static int find_lost_init(const struct tenant *t, pid_t *ret_pid)
 {
 	char suffix[PT_SLUG_MAX + 16];
 	pid_t pid;
-	int pidfd;
-	struct pollfd pfd;
 
 	snprintf(suffix, sizeof(suffix), "/%s/data", t->spec.slug);
 	pid = t->st.host_uid ? pt_proc_find_ns_init(t->st.host_uid, suffix) : 0;
-	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
-	if (pidfd < 0)
-		return;
-	pfd.fd = pidfd;
-	pfd.events = POLLIN;
-	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-	poll(&pfd, 1, 2000); /* SIGKILL of a pid-ns init: milliseconds */
-	close(pidfd);
+	*ret_pid = pid;
+	return pid > 0 ? pidfd_open(pid, 0) : -1;
+}
+
+/* stop (and so rm) of a broken tenant ends its container at once, so none
+ * runs on unsupervised: SIGKILL and a short wait in place, as rm always
+ * did, since a broken tenant has no supervision state in which to park a
+ * graceful stop. Its cgroup leaf goes too (v1 left it behind). Its state.json is left as it was: the operator repairs it from
+ * what is there, and a made-up state would hide what went wrong. */
+static int stop_broken(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char msg[200];
+	pid_t pid;
+
+	pfd.fd = find_lost_init(t, &pid);
+	if (pfd.fd >= 0) {
+		pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0);
+		/* SIGKILL of a pid-ns init: milliseconds. */
+		if (poll(&pfd, 1, 2000) != 1) {
+			close(pfd.fd);
+			return pt_err_set(err, -ETIMEDOUT, "tenant %s: its container (init pid %d) "
+					  "is still running 2 s after SIGKILL", t->spec.slug, (int)pid);
+		}
+		close(pfd.fd);
+		snprintf(msg, sizeof(msg), "container of a tenant whose files could not be "
+			 "loaded, found by its host uids (init pid %d), killed", (int)pid);
+		tenant_record(d, t, "stopped", pt_exit_reason_name(PT_EXIT_SIGNAL), SIGKILL, msg);
+	}
+	budget_on_exit(d, t); /* removes its leaf, if one was left */
+	return 0;
 }
 
 static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
@@ -254,8 +280,6 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 	pt_err err = { 0 };
 	int r;
 
-	if (t->broken)
-		kill_lost_init(t);
 	r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
 	if (r < 0) {
 		/* Keep it listed: an operator must see what could not go. */

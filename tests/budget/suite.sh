@@ -60,7 +60,7 @@ journal() {
 # pid, after checking its uid; a leftover fails the run), then the cgroups.
 cleanup() {
 	local rc=$? left
-	for s in nb hog fb cpu hold crash iso; do pt rm "$s" >/dev/null 2>&1; done
+	for s in nb hog fb cpu hold crash iso lost; do pt rm "$s" >/dev/null 2>&1; done
 	[[ -n $dpid ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
 		echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
@@ -239,9 +239,27 @@ pt create crash --blueprint budget@1 --env MODE=crash >/dev/null
 check "a crash loop backs off and reaches crash-loop" wait_for 60 state_is crash crash-loop
 check "the crash loop left the neighbour alone" test "$(field nb pid)/$(field nb restarts)" = "$nb_pid/0"
 
+# ---- a tenant whose state.json is corrupt ---------------------------------
+# Its container keeps running unsupervised; rm must end it and remove its
+# leaf in every hierarchy (v1 used to keep them).
+pt create lost --blueprint budget@1 >/dev/null
+wait_for 30 state_is lost running
+lost_pid=$(field lost pid)
+kill "$dpid" && wait "$dpid"
+: >"$T/state/tenants/lost/state.json"
+start_daemon || not_ok "ptenantd restarts on a corrupt state.json" "$(tail -3 "$T/daemon.log")"
+lost_failed() { pt ls | grep -Eq '^lost +failed +budget@1 '; }
+check "the tenant with a corrupt state.json is listed failed, with its blueprint" lost_failed
+pt rm lost >/dev/null
+lost_gone() { local d; for d in $(all_dirs lost); do [[ -e $d ]] && return 1; done; return 0; }
+# Gone or a zombie (its parent was the daemon killed above).
+pid_dead() { local s; s=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null); [[ -z $s || $s == Z || $s == X ]]; }
+check "its rm ends its container (pid $lost_pid)" pid_dead "$lost_pid"
+check "its rm leaves no cgroup behind" lost_gone
+
 # ---- rm leaves no cgroup --------------------------------------------------
 for s in crash iso hold nb; do pt rm "$s" >/dev/null; done
-gone() { local s d; for s in crash iso hold nb hog fb cpu; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
+gone() { local s d; for s in crash iso hold nb hog fb cpu lost; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
 check "rm leaves no tenant cgroup behind" gone
 
 echo "1..$n"

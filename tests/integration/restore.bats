@@ -209,3 +209,52 @@ while True:
 	# its files deleted, would be an orphan nobody can see any more.
 	wait_for -t 2 pid_dead "$pid"
 }
+
+@test "restore: stop of a tenant whose state.json is corrupt ends its container, journals it, and leaves the file as it was" {
+	create_tenant rs-lost
+	local pid
+	pid=$(tenant_pid rs-lost)
+
+	stop_daemon
+	: >"$PT_STATE/tenants/rs-lost/state.json"
+	start_daemon
+	[ "$(tenant_state rs-lost)" = failed ]
+	pid_alive "$pid"
+
+	run pt stop rs-lost
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Still failed (its files are still unreadable), but not running.
+	[ "$output" = "rs-lost: failed" ]
+	wait_for -t 2 pid_dead "$pid"
+	[ "$(tenant_field rs-lost .pid)" = 0 ]
+	has_event rs-lost stopped signal 9
+	pt events rs-lost | grep -q "container of a tenant whose files could not be loaded.*init pid $pid"
+	# The evidence stays for the operator to repair: no state was made up.
+	[ ! -s "$PT_STATE/tenants/rs-lost/state.json" ]
+	# A second stop finds nothing to end, and says so in the journal only once.
+	run pt stop rs-lost
+	[ "$status" -eq 0 ]
+	[ "$(pt --json events rs-lost | jq '[.[] | select(.event == "stopped")] | length')" = 1 ]
+}
+
+@test "restore: ls shows the blueprint of a tenant whose spec.json is intact but state.json is corrupt" {
+	create_tenant rs-spec
+	tenant_pid rs-spec >/dev/null
+	stop_daemon
+	echo '{"desired": ' >"$PT_STATE/tenants/rs-spec/state.json"
+	start_daemon
+	[ "$(tenant_state rs-spec)" = failed ]
+	[ "$(tenant_field rs-spec .blueprint)" = "$BLUEPRINT_REF" ]
+	run pt ls
+	echo "$output"
+	grep -Eq "^rs-spec +failed +$BLUEPRINT_REF " <<<"$output"
+	# Its spec.json is the operator's to repair: update does not rewrite it.
+	local before
+	before=$(sha256sum <"$PT_STATE/tenants/rs-spec/spec.json")
+	run pt update rs-spec --memory 64M
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"cannot be loaded"*state.json* ]]
+	[ "$(sha256sum <"$PT_STATE/tenants/rs-spec/spec.json")" = "$before" ]
+}
