@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 
 static const char *const v1_names[PT_CG_V1_CTRLS] = { "memory", "cpu", "pids", "freezer" };
 
@@ -170,35 +171,79 @@ int pt_cg_rmdir(const char *dir, pt_err *err)
 
 /* ---- where things are ---- */
 
-/* The mount point of the cgroup2 fs (ctrl NULL) or of the v1 hierarchy
- * carrying ctrl, from /proc/self/mountinfo. */
-static int find_mount(const char *ctrl, char *buf, size_t size)
+/* One mountinfo line: its root (field 4), mount point (field 5), and,
+ * after the " - " separator, fstype and super options. 0 or -EINVAL. */
+static int parse_mountinfo_line(char *line, char root[PT_CG_PATH_MAX],
+				char mnt[PT_CG_PATH_MAX], char fstype[32], char opts[1024])
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	char *sep = strstr(line, " - ");
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PT_CG_PATH_MAX], fstype[32], opts[1024];
-		char *sep = strstr(line, " - ");
+	if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+	    sscanf(sep + 3, "%31s %*s %1023s", fstype, opts) != 2)
+		return -EINVAL;
+	return 0;
+}
 
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
-		    sscanf(sep + 3, "%31s %*s %1023s", fstype, opts) != 2)
+static bool carries(const char *fstype, char *opts, const char *ctrl)
+{
+	if (!ctrl)
+		return strcmp(fstype, "cgroup2") == 0;
+	if (strcmp(fstype, "cgroup") != 0)
+		return false;
+	for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
+		if (strcmp(o, ctrl) == 0)
+			return true;
+	return false;
+}
+
+int pt_cg_find_mount(const char *mountinfo, const char *ctrl, char *buf, size_t size,
+		     pt_err *err)
+{
+	const char *what = ctrl ? ctrl : "cgroup2";
+	char others[PT_ERR_MSG_MAX / 2] = "";
+	size_t n_others = 0;
+
+	for (const char *p = mountinfo; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[4096], root[PT_CG_PATH_MAX], mnt[PT_CG_PATH_MAX], fstype[32], opts[1024];
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		p = nl ? nl + 1 : NULL;
+		if (parse_mountinfo_line(line, root, mnt, fstype, opts) < 0 ||
+		    !carries(fstype, opts, ctrl))
 			continue;
-		if (!ctrl && strcmp(fstype, "cgroup2") == 0) {
+		if (strcmp(root, "/") == 0) {
 			snprintf(buf, size, "%s", mnt);
 			return 0;
 		}
-		if (ctrl && strcmp(fstype, "cgroup") == 0) {
-			for (char *o = strtok(opts, ","); o; o = strtok(NULL, ","))
-				if (strcmp(o, ctrl) == 0) {
-					snprintf(buf, size, "%s", mnt);
-					return 0;
-				}
+		if (n_others++ < 4) {
+			size_t used = strlen(others);
+
+			snprintf(others + used, sizeof(others) - used, "%s%s (root %s)",
+				 used ? ", " : "", mnt, root);
 		}
 	}
-	return -ENOENT;
+	if (n_others)
+		return pt_err_set(err, -ENOENT, "the %s%s hierarchy is mounted only with a root "
+				  "other than / (%s%s): mount it whole (cgroup paths are "
+				  "relative to its root), e.g. run ptenantd in the host's mount "
+				  "namespace", ctrl ? "cgroup v1 " : "", what, others,
+				  n_others > 4 ? ", ..." : "");
+	return pt_err_set(err, -ENOENT, "find the %s%s mount in /proc/self/mountinfo",
+			  ctrl ? "cgroup v1 " : "", what);
+}
+
+/* The mount point of the cgroup2 fs (ctrl NULL) or of the v1 hierarchy
+ * carrying ctrl: the one of its mounts whose root is the hierarchy's
+ * root. Another mount of it (a bind of a subtree, as one may find after
+ * `ip netns exec`) would place each controller's cgroups elsewhere. */
+static int find_mount(const char *ctrl, char *buf, size_t size, pt_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = pt_read_file(AT_FDCWD, "/proc/self/mountinfo", 64 << 20, &text, NULL, err);
+
+	return r < 0 ? r : pt_cg_find_mount(text, ctrl, buf, size, err);
 }
 
 /* The daemon's own cgroup in the v2 ("") or a v1 hierarchy. */
@@ -235,11 +280,10 @@ static int subtree_path(const char *ctrl, const char *parent, char *buf,
 			size_t size, pt_err *err)
 {
 	char mnt[PT_CG_PATH_MAX], own[PT_CG_PATH_MAX];
-	int r = find_mount(ctrl, mnt, sizeof(mnt));
+	int r = find_mount(ctrl, mnt, sizeof(mnt), err);
 
 	if (r < 0)
-		return pt_err_set(err, r, "find the %s%s mount in /proc/self/mountinfo",
-				  ctrl ? "cgroup v1 " : "cgroup2", ctrl ? ctrl : "");
+		return r;
 	if (!parent[0]) {
 		r = own_cgroup(ctrl, own, sizeof(own));
 		if (r < 0)

@@ -112,3 +112,9 @@ int pt_cg_kill_procs(const char *dir);
 /* rmdir, retrying while the kernel still reaps the last processes. */
 int pt_cg_rmdir(const char *dir, pt_err *err);
 void pt_cg_leaf(const char *root, const char *slug, char *buf, size_t size);
+/* From mountinfo text, the mount point of the cgroup2 fs (ctrl NULL) or
+ * of the v1 hierarchy carrying ctrl ("memory"), taking only a mount whose
+ * root (field 4) is "/". -ENOENT with err naming the mounts found when
+ * the hierarchy is mounted only with another root, or not at all. */
+int pt_cg_find_mount(const char *mountinfo, const char *ctrl, char *buf, size_t size,
+		     pt_err *err);
