@@ -16,9 +16,21 @@
 
 struct json_t;
 
-/* A create with 64 secrets of 64 KiB, JSON-escaped, fits. */
+/* Limits of the API (ptenantd(8), CONTROL API). A request line: a create
+ * at every size limit of ptenant-spec(5) (64 secrets of 64 KiB, 256 env
+ * values of 32 KiB, 256 args of 4 KiB: about 13 MiB of printable text)
+ * fits, so the cap is not 1 MiB. */
 #define PT_API_LINE_MAX (16 * 1024 * 1024)
 #define PT_API_MAX_FDS 3
+/* Connections at once (running execs and stop/rm waits included); one
+ * more is answered "busy" and closed. */
+#define PT_API_CONNS_MAX 128
+/* Unfinished request bytes: each connection's first PT_API_HELD_FREE are
+ * its own, beyond that all connections share PT_API_HELD_MAX, so a few
+ * large requests cannot make the daemon hold gigabytes, and a normal
+ * request always fits. */
+#define PT_API_HELD_FREE (64 * 1024)
+#define PT_API_HELD_MAX (32 * 1024 * 1024)
 
 /* Incremental reader of newline-terminated records with a hard cap, so a
  * peer that never sends '\n' costs at most PT_API_LINE_MAX bytes. */

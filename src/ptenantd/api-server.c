@@ -26,6 +26,8 @@ struct conn {
 	struct ucred peer;
 	bool pending;                    /* a reply is owed later */
 	bool closed;                     /* peer gone; freed when no reply is owed */
+	bool counted;                    /* in d->n_conns */
+	size_t held;                     /* its share of d->held */
 	int fds[PT_API_MAX_FDS];
 	size_t n_fds;
 	void *job;                       /* a deferred operation (exec) */
@@ -95,6 +97,10 @@ static void conn_close(struct daemon *d, struct conn *c)
 		return;
 	loop_del(d, &c->w);
 	c->closed = true;
+	if (c->counted)
+		d->n_conns--;
+	d->held -= c->held;
+	c->held = 0;
 	forget_waiter(d, c);
 	if (c->job && c->job_cancel)
 		c->job_cancel(d, c->job);
@@ -220,6 +226,39 @@ static void process_lines(struct daemon *d, struct conn *c)
 	}
 }
 
+/* Accounts for the connection holding `pending` unfinished bytes; -EBUSY
+ * when its share over PT_API_HELD_FREE does not fit in what all share. */
+static int hold(struct daemon *d, struct conn *c, size_t pending, pt_err *err)
+{
+	size_t want = pending > PT_API_HELD_FREE ? pending - PT_API_HELD_FREE : 0;
+
+	if (want > c->held && d->held - c->held + want > PT_API_HELD_MAX)
+		return pt_err_field(err, -EBUSY, "", "ptenantd already holds %d MiB of "
+				    "unfinished requests, its limit; try again later",
+				  PT_API_HELD_MAX / (1024 * 1024));
+	d->held = d->held - c->held + want;
+	c->held = want;
+	return 0;
+}
+
+/* The bytes of data go into the connection's buffer, within its limits;
+ * otherwise it is answered with the reason and closed. */
+static bool take_bytes(struct daemon *d, struct conn *c, const char *data, size_t n)
+{
+	pt_err err = { 0 };
+	int r = hold(d, c, c->in.len + n, &err);
+
+	if (r == 0 && pt_linebuf_feed(&c->in, data, n) < 0)
+		r = pt_err_field(&err, -E2BIG, "", "request longer than %d bytes",
+				 PT_API_LINE_MAX);
+	if (r < 0) {
+		conn_reply_error(d, c, &err);
+		conn_close(d, c);
+		return false;
+	}
+	return true;
+}
+
 static void on_conn(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct conn *c = (struct conn *)w;
@@ -244,15 +283,14 @@ static void on_conn(struct daemon *d, struct watch *w, uint32_t events)
 		return;
 	}
 	keep_fds(c, &mh);
-	if (pt_linebuf_feed(&c->in, buf, (size_t)n) < 0) {
-		pt_err err = { 0 };
-
-		pt_err_field(&err, -E2BIG, "", "request longer than %d bytes", PT_API_LINE_MAX);
-		conn_reply_error(d, c, &err);
-		conn_close(d, c);
+	if (!take_bytes(d, c, buf, (size_t)n))
 		return;
-	}
 	process_lines(d, c);
+	/* A buffer grown for one large request is not kept for the next. */
+	if (!c->in.len)
+		pt_linebuf_free(&c->in);
+	if (!c->closed)
+		hold(d, c, c->in.len, NULL);
 }
 
 static bool peer_allowed(struct daemon *d, int fd, struct ucred *cred)
@@ -277,6 +315,31 @@ static bool peer_allowed(struct daemon *d, int fd, struct ucred *cred)
 	return false;
 }
 
+/* A peer that may not use the API, or one connection too many: one error
+ * line, sent at once into the fresh socket's empty buffer, then closed. */
+static bool refuse(struct daemon *d, struct conn *c)
+{
+	pt_err err = { 0 };
+
+	if (!peer_allowed(d, c->w.fd, &c->peer)) {
+		if (d->api_gid == (gid_t)-1)
+			pt_err_field(&err, -EACCES, "", "uid %u may not use ptenantd: its API is "
+				     "root-only (%s)", c->peer.uid, d->cfg.api_group[0]
+				     ? "its api_group does not exist" : "api_group is empty");
+		else
+			pt_err_field(&err, -EACCES, "", "uid %u may not use ptenantd: root and "
+				     "members of group %s only", c->peer.uid, d->cfg.api_group);
+	} else if (d->n_conns >= PT_API_CONNS_MAX) {
+		pt_err_field(&err, -EBUSY, "", "ptenantd serves at most %d API connections at "
+			     "once; try again later", PT_API_CONNS_MAX);
+	} else {
+		return false;
+	}
+	conn_reply_error(d, c, &err);
+	conn_close(d, c);
+	return true;
+}
+
 static void on_accept(struct daemon *d, struct watch *w, uint32_t events)
 {
 	(void)events;
@@ -294,17 +357,14 @@ static void on_accept(struct daemon *d, struct watch *w, uint32_t events)
 		c->w.fd = fd;
 		c->w.on_ready = on_conn;
 		pt_linebuf_init(&c->in, PT_API_LINE_MAX);
-		if (!peer_allowed(d, fd, &c->peer)) {
-			pt_err err = { 0 };
-
-			pt_err_set(&err, -EACCES, "uid %u may not use ptenantd (root or group %s only)",
-				   c->peer.uid, d->cfg.api_group);
-			conn_reply_error(d, c, &err);
-			conn_close(d, c);
+		if (refuse(d, c))
+			continue;
+		if (loop_add(d, &c->w, EPOLLIN) < 0) {
+			conn_free(c);
 			continue;
 		}
-		if (loop_add(d, &c->w, EPOLLIN) < 0)
-			conn_free(c);
+		c->counted = true;
+		d->n_conns++;
 	}
 }
 

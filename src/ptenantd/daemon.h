@@ -100,6 +100,8 @@ struct daemon {
 	struct tenant **tenants;
 	size_t n_tenants;
 	struct conn *dead_conns;         /* closed, freed after the loop round */
+	size_t n_conns;                  /* API connections open (PT_API_CONNS_MAX) */
+	size_t held;                     /* their unfinished bytes over PT_API_HELD_FREE */
 	struct pt_cgroup *cg;            /* NULL: running without budgets */
 	char budget_note[200];           /* which backend, or why none */
 	bool routes_dirty;               /* routes.json to be rewritten */

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,12 @@ int main(int argc, char **argv)
 	/* Tenant files are created with exact modes; umask must not widen
 	 * or narrow them. */
 	umask(022);
+	/* Large buffers (an API request of megabytes) are mmapped and given
+	 * back to the kernel when freed. glibc's default raises the
+	 * threshold after such a free, and later ones come from the heap,
+	 * which is not given back: a burst of large requests would leave
+	 * the daemon's RSS high for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	r = loop_prepare(&d);
 	if (r == 0)
 		r = start_up(&d, &o, &err);

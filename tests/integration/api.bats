@@ -199,6 +199,99 @@ tenant_count() {
 	[ "$(jq -r .ok <<<"$output")" = true ]
 }
 
+# vm_rss_kib PID: the process's resident set, in KiB.
+vm_rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# hold_partial N BYTES SECONDS: N connections each send BYTES of a request
+# without its newline, then stay open SECONDS. Prints, per connection,
+# "open" or the error line the daemon answered with. Runs in the
+# background (exec: so $! is python's pid, for kill): the caller
+# measures meanwhile and waits for it.
+hold_partial() {
+	exec python3 - "$PT_SOCK" "$@" <<'PY'
+import socket, sys, threading, time
+path, n, size, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+conns, out = [], [None] * n
+def one(i):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    conns.append(s)
+    try:
+        s.sendall(b"a" * size)
+    except OSError:
+        pass  # refused: the daemon closed it
+    s.settimeout(0.5)
+    try:
+        line = s.recv(65536).split(b"\n", 1)[0].decode()
+        out[i] = line if line else "closed"
+    except socket.timeout:
+        out[i] = "open"
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("\n".join(out), flush=True)
+time.sleep(secs)
+PY
+}
+
+@test "api: connections holding unfinished requests cannot grow the daemon past a bound, and it answers meanwhile" {
+	local pid before after hp
+	pid=$(daemon_pid)
+	before=$(vm_rss_kib "$pid")
+	# 12 x 15 MiB = 180 MiB asked for; the daemon holds at most 32 MiB of
+	# unfinished requests beyond 64 KiB per connection.
+	hold_partial 12 $((15 * 1024 * 1024)) 8 >"$BATS_TEST_TMPDIR/held" &
+	hp=$!
+	wait_for -t 60 test -s "$BATS_TEST_TMPDIR/held"
+	after=$(vm_rss_kib "$pid")
+	echo "VmRSS $before -> $after KiB"
+	cat "$BATS_TEST_TMPDIR/held"
+	[ $((after - before)) -lt $((64 * 1024)) ]
+	# The ones turned away were told why, in one JSON line each.
+	grep -q '"kind":"busy"' "$BATS_TEST_TMPDIR/held"
+	grep '"kind":"busy"' "$BATS_TEST_TMPDIR/held" | head -1 | grep -q 'unfinished requests'
+	[ "$(grep -c '^open$' "$BATS_TEST_TMPDIR/held")" -ge 2 ]
+	# And a normal request is answered while they hold what they have.
+	run pt ls
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == SLUG* ]]
+	kill "$hp" 2>/dev/null || true
+	wait "$hp" 2>/dev/null || true
+	daemon_alive
+}
+
+@test "api: connections over the cap of 128 get one busy error line at once; the daemon serves again when they close" {
+	local hp
+	hold_partial 131 10 5 >"$BATS_TEST_TMPDIR/conns" &
+	hp=$!
+	wait_for -t 30 test -s "$BATS_TEST_TMPDIR/conns"
+	[ "$(grep -c '^open$' "$BATS_TEST_TMPDIR/conns")" -eq 128 ]
+	[ "$(grep -c '"kind":"busy"' "$BATS_TEST_TMPDIR/conns")" -eq 3 ]
+	grep -m1 '"kind":"busy"' "$BATS_TEST_TMPDIR/conns" | grep -q 'at most 128 API connections'
+	run pt ls
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"at most 128 API connections"* ]]
+	kill "$hp" 2>/dev/null || true
+	wait "$hp" 2>/dev/null || true
+	wait_for -t 5 daemon_answers
+}
+
+@test "api: a create with 1.25 MiB of secrets (20 of 64 KiB) fits in a request" {
+	local i args=()
+	for i in $(seq 20); do
+		head -c 49152 /dev/urandom | base64 -w0 >"$BATS_TEST_TMPDIR/s$i"
+		args+=(--secret "k$i=@$BATS_TEST_TMPDIR/s$i")
+	done
+	run pt create api-big --blueprint "$BLUEPRINT_REF" --no-start "${args[@]}"
+	echo "${output:0:300}"
+	[ "$status" -eq 0 ]
+	[ "$(wc -c <"$PT_STATE/tenants/api-big/secrets/k20")" -eq 65536 ]
+	pt rm api-big >/dev/null
+}
+
 @test "api: secret values never appear in inspect, ls, events, logs, spec.json or the daemon log" {
 	local val fval
 	val=v4lue-$RANDOM$RANDOM-zq
