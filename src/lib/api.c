@@ -77,6 +77,113 @@ int pt_linebuf_pop(struct pt_linebuf *lb, char **ret, size_t *ret_len)
 	return 1;
 }
 
+/* ---- where in a JSON text ---------------------------------------------- */
+
+#define PATH_DEPTH 32
+
+struct path_frame {
+	bool object;
+	bool expect_key;         /* object: the next string is a key */
+	bool have_key;
+	char key[PT_ERR_FIELD_MAX];
+	size_t index;            /* array: the element we are in */
+};
+
+static void path_format(const struct path_frame *f, size_t depth, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < depth && used < size; i++) {
+		if (f[i].object && !f[i].have_key)
+			break;
+		if (f[i].object)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "." : "",
+						 f[i].key);
+		else
+			used += (size_t)snprintf(buf + used, size - used, "[%zu]", f[i].index);
+	}
+}
+
+/* One character outside a string: brackets open and close frames, ':'
+ * and ',' move between keys, values and elements. */
+static void path_step(struct path_frame *f, size_t *depth, char c)
+{
+	struct path_frame *top = *depth ? &f[*depth - 1] : NULL;
+
+	if ((c == '{' || c == '[') && *depth < PATH_DEPTH) {
+		f[*depth] = (struct path_frame){ .object = c == '{', .expect_key = c == '{' };
+		(*depth)++;
+	} else if ((c == '}' || c == ']') && *depth) {
+		(*depth)--;
+	} else if (c == ':' && top && top->object) {
+		top->expect_key = false;
+	} else if (c == ',' && top) {
+		top->expect_key = top->object;
+		top->have_key = top->have_key && !top->object;
+		top->index += !top->object;
+	}
+}
+
+void pt_json_path_at(const char *text, size_t len, size_t pos, char *buf, size_t size)
+{
+	struct path_frame f[PATH_DEPTH];
+	size_t depth = 0, klen = 0;
+	bool in_string = false, escape = false, is_key = false;
+
+	for (size_t i = 0; i < len && i < pos; i++) {
+		char c = text[i];
+		struct path_frame *top = depth ? &f[depth - 1] : NULL;
+
+		if (!in_string) {
+			if (c == '"') {
+				in_string = true;
+				is_key = top && top->object && top->expect_key;
+				klen = 0;
+			} else {
+				path_step(f, &depth, c);
+			}
+			continue;
+		}
+		if (!escape && c == '"') {
+			in_string = false;
+			if (is_key) {
+				top->key[klen] = '\0';
+				top->have_key = true;
+			}
+			continue;
+		}
+		escape = !escape && c == '\\';
+		if (is_key && klen + 1 < sizeof(top->key))
+			top->key[klen++] = c;
+	}
+	path_format(f, depth, buf, size);
+}
+
+/* The parser's complaints that are about one field (a duplicate key, an
+ * integer past 64 bits, a NUL in a string) name it; the rest name the
+ * column. Never the parser's own flag names. */
+static int json_error(const char *line, size_t len, const json_error_t *jerr, pt_err *err)
+{
+	/* An if chain below: -Wswitch-enum would want all of jansson's codes. */
+	enum json_error_code code = json_error_code(jerr);
+	size_t pos = jerr->position > 0 ? (size_t)jerr->position : 0;
+	char field[PT_ERR_FIELD_MAX];
+
+	pt_json_path_at(line, len, pos, field, sizeof(field));
+	if (code == json_error_duplicate_key)
+		return pt_err_field(err, -EINVAL, field, "request is not valid JSON: key %s "
+				    "appears twice (column %d)", field[0] ? field : "?", jerr->column);
+	if (code == json_error_numeric_overflow)
+		return pt_err_field(err, -EINVAL, field, "%s: integer out of range (at most "
+				    "64 bits: -2^63 to 2^63-1)", field[0] ? field : "request");
+	if (code == json_error_null_character)
+		return pt_err_field(err, -EINVAL, field, "%s: a string holds a NUL byte (\\u0000)",
+				    field[0] ? field : "request");
+	return pt_err_field(err, -EINVAL, "", "request is not valid JSON (column %d: %s)",
+			    jerr->column, jerr->text);
+}
+
 int pt_api_parse_request(const char *line, size_t len, json_t **ret,
 			 const char **ret_op, pt_err *err)
 {
@@ -85,8 +192,7 @@ int pt_api_parse_request(const char *line, size_t len, json_t **ret,
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req)
-		return pt_err_field(err, -EINVAL, "", "request is not valid JSON (column %d: %s)",
-				    jerr.column, jerr.text);
+		return json_error(line, len, &jerr, err);
 	if (!json_is_object(req)) {
 		json_decref(req);
 		return pt_err_field(err, -EINVAL, "", "request must be a JSON object");
@@ -182,8 +288,7 @@ int pt_api_send(int fd, json_t *msg, const int *fds, size_t n_fds, pt_err *err)
 	return r < 0 ? pt_err_set(err, r, "send to ptenantd") : 0;
 }
 
-int pt_api_call(int fd, json_t *req, const int *fds, size_t n_fds,
-		json_t **ret_resp, pt_err *err)
+static int read_reply(int fd, json_t **ret_resp, pt_err *err)
 {
 	struct pt_linebuf lb;
 	char buf[65536], *line = NULL;
@@ -191,9 +296,6 @@ int pt_api_call(int fd, json_t *req, const int *fds, size_t n_fds,
 	size_t len;
 	int r;
 
-	r = pt_api_send(fd, req, fds, n_fds, err);
-	if (r < 0)
-		return r;
 	pt_linebuf_init(&lb, 64 * 1024 * 1024);
 	while ((r = pt_linebuf_pop(&lb, &line, &len)) == 0) {
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -216,4 +318,23 @@ int pt_api_call(int fd, json_t *req, const int *fds, size_t n_fds,
 	if (!*ret_resp)
 		return pt_err_set(err, -EBADMSG, "ptenantd sent a reply that is not JSON");
 	return 0;
+}
+
+int pt_api_call(int fd, json_t *req, const int *fds, size_t n_fds,
+		json_t **ret_resp, pt_err *err)
+{
+	pt_err send_err = { 0 };
+	int r;
+
+	r = pt_api_send(fd, req, fds, n_fds, &send_err);
+	if (r == 0)
+		return read_reply(fd, ret_resp, err);
+	/* A daemon that turns us away (permission, busy, a request too long)
+	 * answers and closes at once, maybe before our request is all sent:
+	 * its answer, still in our receive queue, says why; EPIPE does not. */
+	if ((r == -EPIPE || r == -ECONNRESET) && read_reply(fd, ret_resp, NULL) == 0)
+		return 0;
+	if (err)
+		*err = send_err;
+	return r;
 }

@@ -54,6 +54,12 @@ int pt_linebuf_pop(struct pt_linebuf *lb, char **ret, size_t *ret_len);
 int pt_api_parse_request(const char *line, size_t len, struct json_t **ret,
 			 const char **ret_op, pt_err *err);
 
+/* The field path ("spec.env.FOO", "args[2]") of what is at byte pos of a
+ * JSON text, for the parser's errors that say only where: the key last
+ * read in each enclosing object, the element of each array. The text up
+ * to pos is taken as well-formed; "" at the top level. */
+void pt_json_path_at(const char *text, size_t len, size_t pos, char *buf, size_t size);
+
 /* {"ok":false,"error":{...}} from a pt_err. */
 struct json_t *pt_api_error_response(const pt_err *err);
 struct json_t *pt_api_ok_response(void);

@@ -194,8 +194,10 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	if (t->phase != PHASE_RUNNING)
 		return pt_err_set(err, -ESRCH, "tenant %s is %s, not running",
 				  t->spec.slug, tenant_phase_name(t->phase));
+	/* A request without them is the client's mistake, not an I/O error. */
 	if (conn_take_fds(c, stdio, 3) < 0)
-		return pt_err_set(err, -EBADF, "exec needs the caller's stdin, stdout and stderr");
+		return pt_err_field(err, -EINVAL, "", "exec needs 3 file descriptors sent with the "
+				    "request (SCM_RIGHTS): the caller's stdin, stdout and stderr");
 	r = parse_argv(req, &argv, err);
 	if (r == 0)
 		r = tenant_env(d, t, &envp, err);

@@ -199,6 +199,65 @@ tenant_count() {
 	[ "$(jq -r .ok <<<"$output")" = true ]
 }
 
+@test "api: a request naming a field badly (integer >= 2^63, duplicate key, NUL in a string) gets that field named" {
+	local req field expect
+	local -a cases=(
+		'{"op":"create","spec":{"slug":"api-n","port":9223372036854775808}}'$'\t''spec.port'$'\t''integer out of range'
+		'{"op":"create","spec":{"slug":"api-n","env":{"A":"1","A":"2"}}}'$'\t''spec.env.A'$'\t''appears twice'
+		'{"op":"create","spec":{"slug":"api-n","env":{"A":"x\u0000y"}}}'$'\t''spec.env.A'$'\t''a string holds a NUL byte'
+		'{"op":"exec","slug":"x","argv":["sh","-c\u0000"]}'$'\t''argv[1]'$'\t''a string holds a NUL byte'
+	)
+	local c
+	for c in "${cases[@]}"; do
+		IFS=$'\t' read -r req field expect <<<"$c"
+		run raw_request "$req"
+		echo "request $req -> $output"
+		[ "$(jq -r .error.kind <<<"$output")" = invalid ]
+		[ "$(jq -r .error.field <<<"$output")" = "$field" ]
+		[[ $(jq -r .error.message <<<"$output") == *"$expect"* ]]
+		# The JSON library's own words (its flag names) stay inside.
+		[[ $output != *JSON_* ]]
+	done
+	[ ! -e "$PT_STATE/tenants/api-n" ]
+}
+
+@test "api: exec without the caller's file descriptors is invalid, not an I/O error" {
+	create_tenant api-ex
+	run raw_request '{"op":"exec","slug":"api-ex","argv":["true"]}'
+	echo "$output"
+	[ "$(jq -r .error.kind <<<"$output")" = invalid ]
+	[[ $(jq -r .error.message <<<"$output") == *"3 file descriptors"* ]]
+	pt rm api-ex >/dev/null
+}
+
+# A user that is neither root nor in api_group, with the socket's mode
+# (the first barrier) opened to it, so that the daemon's own check (the
+# second) is what refuses it; removed by the test.
+@test "api: a refused non-root user sees the daemon's permission error, not 'Broken pipe'" {
+	local user=pt-api-$$ uid i dir_mode
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+	uid=$(id -u "$user")
+	dir_mode=$(stat -c %a "$PT_DIR")
+	chmod 0711 "$PT_DIR"
+	chmod 0666 "$PT_SOCK"
+	# The refusal races the CLI's send: try a few times.
+	local good=0
+	for i in 1 2 3 4 5; do
+		run setpriv --reuid="$uid" --regid="$uid" --clear-groups "$PTENANT_BIN" --socket "$PT_SOCK" ls
+		echo "try $i: $output"
+		[[ $status -eq 1 && $output == "ptenant: uid $uid may not use ptenantd: its API is root-only (api_group is empty)" ]] &&
+			good=$((good + 1))
+	done
+	run setpriv --reuid="$uid" --regid="$uid" --clear-groups "$PTENANT_BIN" --socket "$PT_SOCK" --json ls
+	local json=$output
+	chmod 0600 "$PT_SOCK"
+	chmod "$dir_mode" "$PT_DIR"
+	userdel "$user"
+	[ "$good" -eq 5 ]
+	[[ $json == *'"kind": "permission"'* ]]
+	[[ $json != *"Broken pipe"* ]]
+}
+
 # vm_rss_kib PID: the process's resident set, in KiB.
 vm_rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"

@@ -90,7 +90,48 @@ static void test_parse_request_errors(void **state)
 	expect_bad_request("[1,2]", "", "must be a JSON object");
 	expect_bad_request("{}", "op", "\"op\"");
 	expect_bad_request("{\"op\":3}", "op", "\"op\"");
-	expect_bad_request("{\"op\":\"ls\",\"op\":\"rm\"}", "", "not valid JSON");
+	expect_bad_request("{\"op\":\"ls\",\"op\":\"rm\"}", "op",
+			   "not valid JSON: key op appears twice");
+}
+
+/* The parser says only where; these name the field, never a flag name. */
+static void test_parse_request_names_the_field(void **state)
+{
+	(void)state;
+	expect_bad_request("{\"op\":\"create\",\"spec\":{\"port\":9223372036854775808}}",
+			   "spec.port", "spec.port: integer out of range");
+	expect_bad_request("{\"op\":\"x\",\"n\":-9223372036854775809}", "n",
+			   "n: integer out of range");
+	expect_bad_request("{\"op\":\"create\",\"spec\":{\"env\":{\"A\":\"1\",\"A\":\"2\"}}}",
+			   "spec.env.A", "key spec.env.A appears twice");
+	expect_bad_request("{\"op\":\"create\",\"spec\":{\"env\":{\"A\":\"x\\u0000y\"}}}",
+			   "spec.env.A", "spec.env.A: a string holds a NUL byte");
+	expect_bad_request("{\"op\":\"x\",\"args\":[\"a\",\"b\\u0000\"]}", "args[1]",
+			   "args[1]: a string holds a NUL byte");
+	expect_bad_request("{\"op\":\"x\\u0000\"}", "op", "op: a string holds a NUL byte");
+}
+
+static void path_is(const char *text, size_t pos, const char *want)
+{
+	char buf[PT_ERR_FIELD_MAX];
+
+	pt_json_path_at(text, strlen(text), pos, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_json_path_at(void **state)
+{
+	/* Braces and commas inside strings, and escaped quotes, are text. */
+	static const char t[] = "{\"a\":{\"b,}\":[1,{\"c\\\"d\":[0,0,5]}]},\"e\":2}";
+
+	(void)state;
+	path_is(t, 0, "");
+	path_is(t, 1, "");
+	path_is(t, strchr(t, '1') - t, "a.b,}[0]");
+	path_is(t, strchr(t, '5') - t, "a.b,}[1].c\\\"d[2]");
+	path_is(t, strrchr(t, '2') - t, "e");
+	path_is(t, sizeof(t) - 1, "");
+	path_is("[[1],[2,3", 9, "[1][1]");
 }
 
 static void test_parse_request_ok(void **state)
@@ -135,6 +176,8 @@ int main(void)
 		cmocka_unit_test(test_linebuf_caps_a_record_without_newline),
 		cmocka_unit_test(test_linebuf_empty_line),
 		cmocka_unit_test(test_parse_request_errors),
+		cmocka_unit_test(test_parse_request_names_the_field),
+		cmocka_unit_test(test_json_path_at),
 		cmocka_unit_test(test_parse_request_ok),
 		cmocka_unit_test(test_error_response_shape),
 	};
