@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
 #include "fsutil.h"
 #include "ptenant/spec.h"
 
@@ -208,18 +209,6 @@ static void format_uptime(json_t *t, char *buf, size_t n)
 		snprintf(buf, n, "%lldh", s / 3600);
 }
 
-static void format_exit(json_t *t, char *buf, size_t n)
-{
-	json_t *e = json_object_get(t, "last_exit");
-	const char *reason = json_string_value(json_object_get(e, "reason"));
-
-	if (!reason)
-		snprintf(buf, n, "-");
-	else
-		snprintf(buf, n, "%s:%lld", reason,
-			 (long long)json_integer_value(json_object_get(e, "code")));
-}
-
 int cmd_ls(struct cli *cli, int argc, char **argv)
 {
 	json_t *resp, *arr, *t;
@@ -243,7 +232,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		char up[16], ex[48];
 
 		format_uptime(t, up, sizeof(up));
-		format_exit(t, ex, sizeof(ex));
+		cli_format_last_exit(t, ex, sizeof(ex));
 		printf("%-20s %-11s %-18s %8lld %11lld %8lld %7s %s\n",
 		       json_string_value(json_object_get(t, "slug")),
 		       json_string_value(json_object_get(t, "state")),

@@ -91,3 +91,17 @@ bool cli_format_last_oom(json_t *tenant, char *buf, size_t n)
 		 (double)json_integer_value(max) / 1048576.0, stamp);
 	return true;
 }
+
+void cli_format_last_exit(json_t *tenant, char *buf, size_t n)
+{
+	json_t *e = json_object_get(tenant, "last_exit");
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+	json_t *code = json_object_get(e, "code");
+
+	if (!reason)
+		snprintf(buf, n, "-");
+	else if (!json_is_integer(code) || json_integer_value(code) < 0)
+		snprintf(buf, n, "%s", reason);
+	else
+		snprintf(buf, n, "%s:%lld", reason, (long long)json_integer_value(code));
+}

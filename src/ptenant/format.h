@@ -17,3 +17,9 @@ void cli_print_events(FILE *out, struct json_t *events);
  * "acme: last OOM: 128.0 MiB peak (of 128.0 MiB) at
  * 2026-12-02T07:23:15.043Z"; false, buf untouched, when it has none. */
 bool cli_format_last_oom(struct json_t *tenant, char *buf, size_t n);
+
+/* The LAST-EXIT column of `ls` for a tenant object: "exit:3", "signal:9",
+ * "oom-killed:9"; the reason alone when there is no code (reason unknown,
+ * code -1: the journal's exit record has no code either); "-" when it
+ * never exited. */
+void cli_format_last_exit(struct json_t *tenant, char *buf, size_t n);

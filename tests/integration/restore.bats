@@ -103,6 +103,10 @@ event_count() {
 	wait_for -t 2 running_with_new_pid rs-dead "$pid"
 	wait_bot rs-dead
 	[ "$(tenant_field rs-dead .last_exit.reason)" = unknown ]
+	# No code was seen, and ls shows none (not "unknown:-1").
+	run pt ls
+	echo "$output"
+	grep -Eq '^rs-dead .* unknown$' <<<"$output"
 	# The journal since the new daemon started.
 	run bash -c "tail -n +$((before + 1)) '$PT_STATE/events.jsonl' | jq -sc '[.[] | select(.tenant == \"rs-dead\")]'"
 	echo "$output"

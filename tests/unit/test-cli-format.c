@@ -160,6 +160,32 @@ static void test_last_oom_none(void **state)
 	assert_string_equal(buf, "untouched");
 }
 
+static void last_exit_is(const char *reason, json_int_t code, const char *want)
+{
+	_cleanup_json_ json_t *t = json_pack("{s:s}", "slug", "x");
+	char buf[48];
+
+	if (reason)
+		json_object_set_new(t, "last_exit", json_pack("{s:s, s:I, s:I}", "reason", reason,
+							      "code", code, "at", (json_int_t)1));
+	cli_format_last_exit(t, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+/* An exit whose status ptenantd could not see has no code in the journal;
+ * ls must not show one either (it showed "unknown:-1"). */
+static void test_last_exit(void **state)
+{
+	(void)state;
+	last_exit_is(NULL, 0, "-");
+	last_exit_is("exit", 0, "exit:0");
+	last_exit_is("exit", 3, "exit:3");
+	last_exit_is("signal", 9, "signal:9");
+	last_exit_is("oom-killed", 9, "oom-killed:9");
+	last_exit_is("oom-killed", -1, "oom-killed");
+	last_exit_is("unknown", -1, "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_events_empty),
 		cmocka_unit_test(test_last_oom),
 		cmocka_unit_test(test_last_oom_none),
+		cmocka_unit_test(test_last_exit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
