@@ -66,6 +66,9 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 		fprintf(stderr, "ptenant exec: %s\n", err.msg);
 		_exit(126);
 	}
+	/* execvpe searches the PATH of the caller's environ, not of envp:
+	 * without this a bare CMD is looked up in the daemon's PATH. */
+	environ = envp;
 	execvpe(argv[0], argv, envp);
 	fprintf(stderr, "ptenant exec: %s: %s\n", argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);

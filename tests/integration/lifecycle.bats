@@ -258,6 +258,20 @@ exit_then_respawn() {
 	run -127 pt exec lc-exec -- /no/such/cmd
 }
 
+@test "lifecycle: exec looks a bare CMD up in the tenant's PATH, not the daemon's" {
+	# Not create_tenant: its readiness check execs a bare wget.
+	pt create lc-path --blueprint "$BLUEPRINT_REF" --env PATH=/data >/dev/null
+	wait_running lc-path
+	pt exec lc-path -- /bin/sh -c 'printf "#!/bin/sh\necho from-data\n" >/data/hello && chmod +x /data/hello'
+	run pt exec lc-path -- hello
+	[ "$status" -eq 0 ]
+	[ "$output" = from-data ]
+	# ls is in the blueprint's /bin, on the daemon's PATH but not the tenant's.
+	run -127 pt exec lc-path -- ls /
+	[[ $output == *"ls: No such file or directory"* ]]
+	pt rm lc-path >/dev/null
+}
+
 # Offset of the 4th column (REASON) of each line of `ptenant events`.
 reason_offsets() {
 	pt events | awk 'match($0, /^[^ ]+ +[^ ]+ +[^ ]+ +/) { print RLENGTH }' | sort -u
