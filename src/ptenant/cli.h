@@ -25,6 +25,10 @@ struct json_t *cli_call_all_or_one(struct cli *cli, const char *op, int argc,
 				   char **argv, int *ret_code);
 /* Prints an API error response to stderr in operator terms. */
 void cli_print_error(struct json_t *resp);
+/* Takes a "--" out of argv[1] (the end of options: what follows is a
+ * SLUG even if it starts with '-'; the daemon then says what is wrong
+ * with it). Returns the new argc. */
+int cli_drop_dashdash(int argc, char **argv);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_print_json(struct json_t *v);
 

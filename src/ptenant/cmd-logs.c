@@ -13,10 +13,14 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 	const char *slug = NULL;
 	json_int_t offset = -1;
 
+	bool options = true;
+
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
+		if (options && strcmp(argv[i], "--") == 0)
+			options = false;
+		else if (options && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
 			follow = true;
-		else if (!slug && argv[i][0] != '-')
+		else if (!slug && (!options || argv[i][0] != '-'))
 			slug = argv[i];
 		else
 			return cli_usage_error("logs: unexpected argument '%s'", argv[i]);

@@ -255,7 +255,8 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 {
 	json_t *resp;
 
-	if (argc == 3 && strcmp(argv[1], "--security") == 0)
+	if (argc >= 3 && strcmp(argv[1], "--security") == 0 &&
+	    cli_drop_dashdash(argc - 1, argv + 1) == 2)
 		return cmd_inspect_security(cli, argv[2]);
 	if (argc != 2)
 		return cli_usage_error("inspect wants exactly one SLUG (or --security SLUG)");

@@ -48,6 +48,15 @@ int cli_usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_drop_dashdash(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--") != 0)
+		return argc;
+	/* argv[argc] is NULL and moves too. */
+	memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof(*argv));
+	return argc - 1;
+}
+
 void cli_print_json(json_t *v)
 {
 	char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -118,6 +127,14 @@ json_t *cli_call_all_or_one(struct cli *cli, const char *op, int argc, char **ar
 static int dispatch(struct cli *cli, int argc, char **argv)
 {
 	const char *cmd = argv[0];
+
+	/* `CMD -- SLUG ...` for the commands whose SLUG comes first; create,
+	 * update and logs take "--" among their options. */
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0 ||
+	    strcmp(cmd, "inspect") == 0 || strcmp(cmd, "events") == 0 ||
+	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "exec") == 0)
+		argc = cli_drop_dashdash(argc, argv);
 
 	if (strcmp(cmd, "create") == 0)
 		return cmd_create(cli, argc, argv);

@@ -154,6 +154,21 @@ tenant_count() {
 	[[ $(tenants_listing) != *api-x* ]]
 }
 
+@test "api: '--' ends the options: a SLUG starting with '-' after it reaches the daemon, which names the slug" {
+	local -a cmds=("stop -- -x" "start -- -x" "restart -- -x" "rm -- -x" "inspect -- -x"
+		"inspect --security -- -x" "logs -- -x" "logs -f -- -x" "events -- -x" "stats -- -x"
+		"exec -- -x -- true" "update --memory 64M -- -x" "create --blueprint $BLUEPRINT_REF -- -x")
+	local c
+	for c in "${cmds[@]}"; do
+		# shellcheck disable=SC2086
+		run pt $c
+		echo "ptenant $c: $status: $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *'slug "-x"'* || $output == *"slug -x"* ]]
+	done
+	[ ! -e "$PT_STATE/tenants/-x" ]
+}
+
 @test "api: raw requests that are not JSON, not objects, without or with a bad op get a JSON error line" {
 	local req expect
 	local -a cases=(
