@@ -322,10 +322,13 @@ static bool refuse(struct daemon *d, struct conn *c)
 	pt_err err = { 0 };
 
 	if (!peer_allowed(d, c->w.fd, &c->peer)) {
-		if (d->api_gid == (gid_t)-1)
+		if (d->api_gid == (gid_t)-1 && d->cfg.api_group[0])
 			pt_err_field(&err, -EACCES, "", "uid %u may not use ptenantd: its API is "
-				     "root-only (%s)", c->peer.uid, d->cfg.api_group[0]
-				     ? "its api_group does not exist" : "api_group is empty");
+				     "root-only (its api_group %s does not exist)", c->peer.uid,
+				     d->cfg.api_group);
+		else if (d->api_gid == (gid_t)-1)
+			pt_err_field(&err, -EACCES, "", "uid %u may not use ptenantd: its API is "
+				     "root-only (api_group is empty)", c->peer.uid);
 		else
 			pt_err_field(&err, -EACCES, "", "uid %u may not use ptenantd: root and "
 				     "members of group %s only", c->peer.uid, d->cfg.api_group);
