@@ -13,6 +13,21 @@ teardown_file() {
 	cleanup_daemon
 }
 
+# A test that failed half-way must not leave its connections held open
+# for the next test (or for the daemon's exit, where they read as leaks).
+teardown() {
+	if [[ -n ${HOLD_PID:-} ]]; then
+		kill "$HOLD_PID" 2>/dev/null || true
+		wait "$HOLD_PID" 2>/dev/null || true
+	fi
+}
+
+# Built with ASan: its allocator keeps freed memory in quarantine, so
+# VmRSS says nothing of what the daemon holds.
+daemon_has_asan() {
+	ldd "$PTENANTD_BIN" 2>/dev/null | grep -q libasan
+}
+
 # Everything under tenants/ (dot entries included: a half-done create
 # would show as .create-SLUG).
 tenants_listing() {
@@ -311,18 +326,22 @@ PY
 }
 
 @test "api: connections holding unfinished requests cannot grow the daemon past a bound, and it answers meanwhile" {
-	local pid before after hp
+	local pid before after
 	pid=$(daemon_pid)
 	before=$(vm_rss_kib "$pid")
 	# 12 x 15 MiB = 180 MiB asked for; the daemon holds at most 32 MiB of
 	# unfinished requests beyond 64 KiB per connection.
 	hold_partial 12 $((15 * 1024 * 1024)) 8 >"$BATS_TEST_TMPDIR/held" &
-	hp=$!
+	HOLD_PID=$!
 	wait_for -t 60 test -s "$BATS_TEST_TMPDIR/held"
 	after=$(vm_rss_kib "$pid")
 	echo "VmRSS $before -> $after KiB"
 	cat "$BATS_TEST_TMPDIR/held"
-	[ $((after - before)) -lt $((64 * 1024)) ]
+	if daemon_has_asan; then
+		echo "# ASan build: VmRSS counts the allocator's quarantine; its bound not checked" >&3
+	else
+		[ $((after - before)) -lt $((64 * 1024)) ]
+	fi
 	# The ones turned away were told why, in one JSON line each.
 	grep -q '"kind":"busy"' "$BATS_TEST_TMPDIR/held"
 	grep '"kind":"busy"' "$BATS_TEST_TMPDIR/held" | head -1 | grep -q 'unfinished requests'
@@ -331,15 +350,12 @@ PY
 	run pt ls
 	[ "$status" -eq 0 ]
 	[[ ${lines[0]} == SLUG* ]]
-	kill "$hp" 2>/dev/null || true
-	wait "$hp" 2>/dev/null || true
 	daemon_alive
 }
 
 @test "api: connections over the cap of 128 get one busy error line at once; the daemon serves again when they close" {
-	local hp
 	hold_partial 131 10 5 >"$BATS_TEST_TMPDIR/conns" &
-	hp=$!
+	HOLD_PID=$!
 	wait_for -t 30 test -s "$BATS_TEST_TMPDIR/conns"
 	[ "$(grep -c '^open$' "$BATS_TEST_TMPDIR/conns")" -eq 128 ]
 	[ "$(grep -c '"kind":"busy"' "$BATS_TEST_TMPDIR/conns")" -eq 3 ]
@@ -348,8 +364,8 @@ PY
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ $output == *"at most 128 API connections"* ]]
-	kill "$hp" 2>/dev/null || true
-	wait "$hp" 2>/dev/null || true
+	kill "$HOLD_PID"
+	wait "$HOLD_PID" || true
 	wait_for -t 5 daemon_answers
 }
 
