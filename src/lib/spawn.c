@@ -61,6 +61,7 @@
 #include "idmap.h"
 #include "net.h"
 #include "netlink.h"
+#include "nsdiag.h"
 #include "rootfs.h"
 #include "syscalls.h"
 
@@ -392,6 +393,23 @@ static void kill_and_reap(int pidfd, pid_t pid)
 		;
 }
 
+/* EPERM and ENOSPC from clone3 are the host's doing (a chroot, a sysctl,
+ * a limit), and the errno alone sends the operator nowhere: name the
+ * likely cause. */
+static int clone_failed(const char *slug, int code, pt_err *err)
+{
+	_cleanup_close_ int procfd = -1;
+	struct pt_ns_facts facts;
+	char hint[320];
+
+	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pt_ns_facts_read(procfd, &facts);
+	if (!pt_ns_refusal_hint(code, &facts, hint, sizeof(hint)))
+		return pt_err_set(err, code, "tenant %s: clone3", slug);
+	return pt_err_field(err, code, NULL, "tenant %s: clone3: %s (%s)", slug,
+			    strerror(-code), hint);
+}
+
 int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	     pt_err *err)
 {
@@ -417,7 +435,7 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	args.exit_signal = SIGCHLD;
 	pid = pt_clone3(&args);
 	if (pid < 0)
-		return pt_err_set(err, -errno, "tenant %s: clone3", req->plan->slug);
+		return clone_failed(req->plan->slug, -errno, err);
 	if (pid == 0) {
 		close(psock);
 		child_main(req, csock, clone_ns);

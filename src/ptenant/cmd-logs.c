@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "format.h"
 
 int cmd_logs(struct cli *cli, int argc, char **argv)
 {
@@ -45,8 +46,7 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 
 int cmd_events(struct cli *cli, int argc, char **argv)
 {
-	json_t *resp, *ev;
-	size_t i;
+	json_t *resp;
 	int rc;
 
 	resp = cli_call_all_or_one(cli, "events", argc, argv, &rc);
@@ -57,21 +57,7 @@ int cmd_events(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	printf("%-24s %-12s %-12s %-12s %5s %s\n", "TIME", "TENANT", "EVENT", "REASON", "CODE", "MESSAGE");
-	json_array_foreach(json_object_get(resp, "events"), i, ev) {
-		const char *tenant = json_string_value(json_object_get(ev, "tenant"));
-		const char *reason = json_string_value(json_object_get(ev, "reason"));
-		const char *msg = json_string_value(json_object_get(ev, "message"));
-		json_t *code = json_object_get(ev, "code");
-		char codebuf[16] = "-";
-
-		if (code)
-			snprintf(codebuf, sizeof(codebuf), "%lld", (long long)json_integer_value(code));
-		printf("%-24s %-12s %-12s %-12s %5s %s\n",
-		       json_string_value(json_object_get(ev, "time")), tenant ? tenant : "-",
-		       json_string_value(json_object_get(ev, "event")), reason ? reason : "-",
-		       codebuf, msg ? msg : "");
-	}
+	cli_print_events(stdout, json_object_get(resp, "events"));
 	json_decref(resp);
 	return EXIT_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
 
 static json_int_t get_int(json_t *o, const char *key, json_int_t dflt)
 {
@@ -55,6 +56,14 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 	arr = json_object_get(resp, "tenants");
 	json_array_foreach(arr, i, t)
 		print_row(t);
+	/* PEAK-MiB is of the current run: after an OOM respawn it is the new
+	 * run's, so the incident's own peak is shown apart. */
+	json_array_foreach(arr, i, t) {
+		char line[256];
+
+		if (cli_format_last_oom(t, line, sizeof(line)))
+			printf("%s\n", line);
+	}
 	/* A footer, as in `ls`: the header stays the first line. */
 	printf("budgets: %s\n", json_string_value(json_object_get(json_object_get(resp, "budgets"), "note")));
 	json_decref(resp);

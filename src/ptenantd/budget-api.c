@@ -55,6 +55,11 @@ static json_t *tenant_stats(struct daemon *d, struct tenant *t)
 	struct pt_cg_stats s;
 
 	json_object_set_new(o, "limits", limits_json(d, &t->spec.resources));
+	if (t->budget.last_oom_at)
+		json_object_set_new(o, "last_oom", json_pack("{s:I, s:I, s:I}",
+			"at", (json_int_t)t->budget.last_oom_at,
+			"memory_peak", (json_int_t)t->budget.last_oom_peak,
+			"memory_max", (json_int_t)t->budget.last_oom_max));
 	if (!d->cg || t->phase != PHASE_RUNNING ||
 	    d->cg->ops->stats(d->cg, t->spec.slug, &s, NULL) < 0)
 		return o;

@@ -190,6 +190,16 @@ static void unwatch(struct daemon *d, struct tenant *t)
 	pt_closep(&t->budget.oom.fd);
 }
 
+static void remember_oom(struct daemon *d, struct tenant *t)
+{
+	struct pt_cg_limits lim;
+
+	limits_of(d, &t->spec.resources, &lim);
+	t->budget.last_oom_at = now_real_ms();
+	t->budget.last_oom_peak = t->budget.peak_bytes;
+	t->budget.last_oom_max = lim.memory_max;
+}
+
 bool budget_on_exit(struct daemon *d, struct tenant *t)
 {
 	struct pt_cg_stats s;
@@ -205,6 +215,8 @@ bool budget_on_exit(struct daemon *d, struct tenant *t)
 		if (s.oom_kills > 0)
 			t->budget.oom_killed = true;
 	}
+	if (t->budget.oom_killed)
+		remember_oom(d, t);
 	if (d->cg->ops->destroy(d->cg, t->spec.slug, &err) < 0)
 		fprintf(stderr, "ptenantd: tenant %s: remove cgroup: %s\n", t->spec.slug, err.msg);
 	return t->budget.oom_killed;
@@ -220,6 +232,23 @@ void budget_describe_oom(const struct tenant *t, char *buf, size_t n)
 		fmt_size(lim, max, sizeof(max));
 	snprintf(buf, n, "killed by the OOM killer: memory peak %s of %s (peak_bytes=%llu)",
 		 peak, lim ? max : "the default budget", (unsigned long long)t->budget.peak_bytes);
+}
+
+void budget_describe(struct daemon *d, const struct tenant *t, char *buf, size_t n)
+{
+	struct pt_cg_limits lim;
+	char mem[32], high[32], with_high[48] = "";
+
+	limits_of(d, &t->spec.resources, &lim);
+	fmt_size(lim.memory_max, mem, sizeof(mem));
+	if (lim.memory_high) {
+		fmt_size(lim.memory_high, high, sizeof(high));
+		snprintf(with_high, sizeof(with_high), ", memory_high %s", high);
+	}
+	/* The spec's values are kept while budgets are off: say they wait. */
+	snprintf(buf, n, "memory %s%s, cpu %g, pids %llu%s", mem, with_high,
+		 lim.cpu_millis / 1000.0, (unsigned long long)lim.pids_max,
+		 d->cg ? "" : " (not enforced: budgets off)");
 }
 
 bool budget_adopt(struct daemon *d, struct tenant *t)

@@ -49,6 +49,13 @@ struct tenant_budget {
 	uint64_t oom_kills;              /* oom_kill count seen in this run */
 	uint64_t peak_bytes;             /* memory peak of the run that ended */
 	bool oom_killed;                 /* the run ended in an OOM kill */
+	/* The last run that ended in an OOM kill, for stats: a respawned
+	 * tenant's own peak is small and would hide the incident. Kept in
+	 * memory only (the journal has every one); at 0 none since ptenantd
+	 * started. */
+	uint64_t last_oom_at;            /* unix ms */
+	uint64_t last_oom_peak;          /* bytes */
+	uint64_t last_oom_max;           /* its memory budget then, bytes */
 };
 
 struct tenant {
@@ -149,6 +156,8 @@ void budget_spawned(struct daemon *d, struct tenant *t, bool ok);
  * removes the leaf. */
 bool budget_on_exit(struct daemon *d, struct tenant *t);
 void budget_describe_oom(const struct tenant *t, char *buf, size_t n);
+/* Its budget in words, defaults applied: "memory 512.0M, cpu 1, pids 512". */
+void budget_describe(struct daemon *d, const struct tenant *t, char *buf, size_t n);
 /* Live restore: a running tenant must be in its leaf to be adopted. */
 bool budget_adopt(struct daemon *d, struct tenant *t);
 /* In a forked child of the daemon: join the tenant's cgroup (exec). */

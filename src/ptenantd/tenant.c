@@ -23,6 +23,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "idmap.h"
+#include "netconf.h"
 #include "plan.h"
 #include "proc.h"
 #include "spawn.h"
@@ -200,6 +201,23 @@ static int lay_out_tenant(const char *tmp, const struct pt_spec *spec,
 	return r;
 }
 
+/* The create record says what the tenant was given, so the journal alone
+ * answers "what was this tenant?" after it is gone. */
+static void describe_create(struct daemon *d, const struct tenant *t, char *buf, size_t n)
+{
+	char budget[160], addr[PT_IPV4_STR] = "", with_addr[32] = "";
+
+	budget_describe(d, t, budget, sizeof(budget));
+	if (t->net.addr) {
+		pt_ipv4_format(t->net.addr, addr);
+		snprintf(with_addr, sizeof(with_addr), ", address %s", addr);
+	}
+	snprintf(buf, n, "blueprint %s@%s, %s, restart %s, host uids %u-%u%s",
+		 t->spec.blueprint_name, t->spec.blueprint_version, budget,
+		 pt_restart_policy_name(t->spec.restart), t->st.host_uid,
+		 t->st.host_uid + PT_IDMAP_RANGE - 1, with_addr);
+}
+
 int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		  struct tenant **ret, pt_err *err)
 {
@@ -207,7 +225,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	struct pt_blueprint bp;
 	struct tenant *t;
 	struct pt_seccomp_bpf bpf = PT_SECCOMP_BPF_INIT;
-	char tmp[600];
+	char tmp[600], what[512];
 	int r;
 
 	if (tenant_find(d, spec->slug))
@@ -265,7 +283,8 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		free(t->spec.secrets[i].value);
 		t->spec.secrets[i].value = NULL;
 	}
-	tenant_record(d, t, "create", NULL, -1, NULL);
+	describe_create(d, t, what, sizeof(what));
+	tenant_record(d, t, "create", NULL, -1, what);
 	routes_changed(d);
 	*ret = t;
 	return start ? tenant_start(d, t, err) : 0;

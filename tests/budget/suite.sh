@@ -16,6 +16,9 @@ SUB=ptenant-test-$$
 T=$(mktemp -d "${TMPDIR:-/tmp}/ptenant-budget.XXXXXX")
 SOCK=$T/run/ptenantd.sock
 n=0 failed=0 dpid=
+# shellcheck source=../lib/tenant-procs.sh
+. "$(dirname "$0")/../lib/tenant-procs.sh"
+UID_BASE=$(pt_test_uid_base)
 
 if [[ $MODE == v1 ]]; then
 	CTRLS=(memory cpu pids freezer)
@@ -53,15 +56,23 @@ journal() {
 		tr -d '",'
 }
 
+# Tenants through the daemon, then whatever is left in our uid slot (by
+# pid, after checking its uid; a leftover fails the run), then the cgroups.
 cleanup() {
+	local rc=$? left
 	for s in nb hog fb cpu hold crash iso; do pt rm "$s" >/dev/null 2>&1; done
 	[[ -n $dpid ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
+		echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
+		rc=1
+	fi
 	if [[ $MODE == v1 ]]; then
 		for c in "${CTRLS[@]}"; do rmdir "$CGFS/$c/$SUB"/* "$CGFS/$c/$SUB" 2>/dev/null; done
 	else
 		rmdir "$CGFS/$SUB"/* "$CGFS/$SUB" 2>/dev/null
 	fi
 	rm -rf "$T"
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -71,6 +82,7 @@ start_daemon() {
 	cgroup_mode = $MODE
 	cgroup_parent = /$SUB
 	api_group = ""
+	uid_base = $UID_BASE
 	restart_initial_ms = 100
 	crashloop_burst = 3
 	crashloop_window_ms = 60000
@@ -159,6 +171,12 @@ else
 fi
 msg=$(pt events hog | grep -m1 oom-killed)
 check "the incident names the memory peak" grep -q "memory peak" <<<"$msg"
+# stats: PEAK-MiB is the respawned run's; the incident's own stays shown.
+oom_peak() { pt --json stats hog | grep -A4 '"last_oom":' | jget memory_peak; }
+check "stats keeps the OOM incident's peak after the respawn ($(oom_peak) bytes)" \
+	test "$(oom_peak)" -ge $((16 * 1048576))
+check "stats shows the last OOM in words" \
+	eval 'pt stats hog | grep -q "^hog: last OOM: [0-9.]* MiB peak (of 32.0 MiB) at 20"'
 check "the neighbour kept its pid and 0 restarts" test "$(field nb pid)/$(field nb restarts)" = "$nb_pid/0"
 counting() { [[ $(cat "$T/state/tenants/nb/data/counter" 2>/dev/null || echo 0) -gt $nb_count0 ]]; }
 check "the neighbour's counter goes on from $nb_count0 (never reset)" wait_for 30 counting

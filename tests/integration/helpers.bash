@@ -17,7 +17,10 @@
 #
 # Nothing here kills by name: the daemon by the pid recorded when we started
 # it, tenant processes by the host pid that `ptenant --json ls` reported,
-# and only while that pid still has the start time it had then.
+# and only while that pid still has the start time it had then. Each
+# daemon gets a uid base of its own in the test uid space
+# (../lib/tenant-procs.sh), so teardown also finds, by uid, any tenant
+# process the daemon lost: that part needs neither the daemon nor jq.
 
 # run -N and run ! are used.
 bats_require_minimum_version 1.5.0
@@ -29,6 +32,8 @@ PTENANT_BIN=$PTENANT_BUILD/src/ptenant/ptenant
 PTENANT_INIT_BIN=$PTENANT_BUILD/src/init/ptenant-init
 PTENANT_MKBLUEPRINT=$PTENANT_SRC/rootfs-tools/ptenant-mkblueprint
 BLUEPRINT_REF=echo-bot@1
+# shellcheck source=../lib/tenant-procs.sh
+. "$PTENANT_SRC/tests/lib/tenant-procs.sh"
 
 # ---- generic ---------------------------------------------------------------
 
@@ -159,6 +164,15 @@ new_daemon_dir() {
 	export PT_CONF=$PT_DIR/ptenantd.conf
 	: >"$PT_CONF"
 	: >"$PT_DIR/tenant-pids"
+	pt_test_uid_base >"$PT_DIR/uid-base"
+}
+
+# The options every ptenantd of the suite runs with: its own uid base,
+# the API for root only, no cgroups, the throwaway dirs.
+# Sets DAEMON_ARGS.
+set_daemon_args() {
+	DAEMON_ARGS=(-c "$PT_CONF" --api-group "" --cgroup-mode off --uid-base "$(cat "$PT_DIR/uid-base")"
+		--state-dir "$PT_STATE" --runtime-dir "$PT_RUN")
 }
 
 daemon_pid() {
@@ -185,9 +199,8 @@ start_daemon() {
 	[[ -n ${PT_DIR:-} ]] || new_daemon_dir || return 1
 	echo "=== ptenantd start $(date +%T.%N)" >>"$PT_LOG"
 	# fd 3 closed: bats waits for it, and the daemon outlives the test.
-	"$PTENANTD_BIN" -c "$PT_CONF" --api-group "" --cgroup-mode off \
-		--state-dir "$PT_STATE" --runtime-dir "$PT_RUN" "$@" \
-		</dev/null >>"$PT_LOG" 2>&1 3>&- &
+	set_daemon_args
+	"$PTENANTD_BIN" "${DAEMON_ARGS[@]}" "$@" </dev/null >>"$PT_LOG" 2>&1 3>&- &
 	local pid=$!
 	echo "$pid $(pid_starttime "$pid")" >"$PT_DIR/daemon.pid"
 	if ! wait_for -t 5 daemon_up || ! daemon_alive; then
@@ -238,17 +251,19 @@ setup_daemon() {
 }
 
 # Removes every tenant through the daemon (restarting it if a test left it
-# stopped), stops the daemon, kills any tenant process we saw that is still
-# there (e.g. one the daemon lost track of) and removes the temp dir.
+# stopped; the slugs come from the state dir, so this needs no jq), stops
+# the daemon, kills any tenant process we saw that is still there, then
+# any process left in this daemon's uid slot (one the daemon lost track
+# of), and removes the temp dir. Fails, naming them, if tenant processes
+# were left: a test run must not leave orphans behind.
 cleanup_daemon() {
 	[[ -n ${PT_DIR:-} && -d $PT_DIR ]] || return 0
-	local slug pid st
+	local slug pid st base left
 	if ! daemon_alive; then
 		start_daemon >/dev/null 2>&1 || true
 	fi
 	if daemon_alive; then
-		for slug in $(pt --json ls 2>/dev/null | jq -r '.[].slug' 2>/dev/null); do
-			track_pid "$(pt --json ls 2>/dev/null | jq -r --arg s "$slug" '.[] | select(.slug == $s) | .pid')"
+		for slug in $(ls "$PT_STATE/tenants" 2>/dev/null); do
 			pt rm "$slug" >/dev/null 2>&1 || true
 		done
 		stop_daemon
@@ -259,11 +274,17 @@ cleanup_daemon() {
 	while read -r pid st; do
 		[[ -n $pid ]] && { wait_for -t 2 tracked_gone "$pid" "$st" || true; }
 	done <"$PT_DIR/tenant-pids"
+	base=$(cat "$PT_DIR/uid-base" 2>/dev/null) || base=''
+	if [[ -n $base ]] && ! left=$(kill_uid_range "$base" $((base + PT_TEST_UID_SPAN))); then
+		echo "# cleanup: tenant processes were left running (now killed): $(echo $left)" >&3
+		echo "cleanup: tenant processes were left running (now killed): $(echo $left)" >&2
+	fi
 	if [[ ${PTENANT_TEST_KEEP:-} == 1 ]]; then
 		echo "# kept $PT_DIR" >&3
 	else
 		rm -rf -- "$PT_DIR"
 	fi
+	[[ -z ${left:-} ]]
 }
 
 # ---- tenants ---------------------------------------------------------------

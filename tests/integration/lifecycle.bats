@@ -257,3 +257,21 @@ exit_then_respawn() {
 	[ "$output" = piped ]
 	run -127 pt exec lc-exec -- /no/such/cmd
 }
+
+# Offset of the 4th column (REASON) of each line of `ptenant events`.
+reason_offsets() {
+	pt events | awk 'match($0, /^[^ ]+ +[^ ]+ +[^ ]+ +/) { print RLENGTH }' | sort -u
+}
+
+@test "lifecycle: the create record names the blueprint and budget; the events table stays aligned" {
+	pt create lc-created --blueprint "$BLUEPRINT_REF" --no-start --memory 64M --cpu 0.5 \
+		--pids 100 --restart never >/dev/null
+	local uid msg
+	uid=$(tenant_field lc-created .host_uid)
+	msg=$(pt --json events lc-created | jq -r '.[] | select(.event == "create") | .message')
+	[ "$msg" = "blueprint $BLUEPRINT_REF, memory 64.0M, cpu 0.5, pids 100 (not enforced: budgets off), restart never, host uids $uid-$((uid + 65535))" ]
+	# blueprint-import (16 characters) is in the journal of this daemon:
+	# every row's REASON starts under the header's.
+	pt events | grep -q ' blueprint-import '
+	[ "$(reason_offsets)" = "$(pt events | head -1 | awk '{ print index($0, "REASON") - 1 }')" ]
+}

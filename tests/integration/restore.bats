@@ -116,6 +116,7 @@ event_count() {
 # daemon's tenants become when it exits is then up to us (zombies).
 start_daemon_under_lazy_subreaper() {
 	echo "=== ptenantd start under subreaper $(date +%T.%N)" >>"$PT_LOG"
+	set_daemon_args
 	python3 -c '
 import ctypes, os, sys, time
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
@@ -126,8 +127,7 @@ with open(sys.argv[1], "w") as f:
     f.write("%d\n" % pid)
 while True:
     time.sleep(60)  # and never wait(): orphans stay zombies
-' "$PT_DIR/subreaped.pid" "$PTENANTD_BIN" -c "$PT_CONF" --api-group "" --cgroup-mode off \
-		--state-dir "$PT_STATE" --runtime-dir "$PT_RUN" \
+' "$PT_DIR/subreaped.pid" "$PTENANTD_BIN" "${DAEMON_ARGS[@]}" \
 		</dev/null >>"$PT_LOG" 2>&1 3>&- &
 	REAPER_PID=$!
 	REAPER_START=$(pid_starttime "$REAPER_PID")

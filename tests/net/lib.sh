@@ -12,6 +12,9 @@ PTENANT=$BUILD/src/ptenant/ptenant
 INIT=$BUILD/src/init/ptenant-init
 BP_CACHE=${PTENANT_BP_CACHE:-/tmp/ptenant-net-blueprint}
 PY=$(command -v python3)
+# shellcheck source=../lib/tenant-procs.sh
+. "$top/tests/lib/tenant-procs.sh"
+UID_BASE=$(pt_test_uid_base)
 
 n_test=0 n_fail=0
 ok() { n_test=$((n_test + 1)); echo "ok $n_test - $*"; }
@@ -50,7 +53,7 @@ pt() { "$PTENANT" --socket "$W/run/ptenantd.sock" "$@"; }
 daemon_start() {
   [[ -n ${1:-} ]] && printf '%s\n' "$1" >"$W/conf"
   ip netns exec "$NS" "$PTENANTD" -c "$W/conf" --state-dir "$W/state" --runtime-dir "$W/run" \
-    --init "$INIT" --api-group "" --cgroup-mode off ${PTENANTD_TRACE:+--trace-spawn} >>"$W/daemon.log" 2>&1 &
+    --init "$INIT" --api-group "" --cgroup-mode off --uid-base "$UID_BASE" ${PTENANTD_TRACE:+--trace-spawn} >>"$W/daemon.log" 2>&1 &
   DAEMON_PID=$!
   DAEMON_PIDS+=("$DAEMON_PID")
   for _ in $(seq 100); do
@@ -85,22 +88,22 @@ ns_cmd() { echo ip netns exec "$NS"; }
 eth0_mac() { in_tenant_net "$1" ip -br link show eth0 | awk '{print $3}'; }
 
 net_teardown() {
-  local st=$W/state/tenants
-  # Tenants outlive the daemon by design: stop them through it, then
-  # end any still there by the pid the state records (ours: our daemon
-  # started them).
+  local rc=$? st=$W/state/tenants left
+  # Tenants outlive the daemon by design: stop them through it, then end
+  # any still there by uid (our daemon's slot, see tests/lib): a leftover
+  # fails the script.
   if [[ -S $W/run/ptenantd.sock ]]; then
     for s in $(ls "$st" 2>/dev/null); do pt rm "$s" >/dev/null 2>&1; done
   fi
   for p in "${DAEMON_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for f in "$st"/*/state.json; do
-    [[ -f $f ]] || continue
-    p=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$f")
-    [[ -n $p && $p != 0 ]] && kill -KILL "$p" 2>/dev/null
-  done
   for p in "${HELPER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
+    echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
+    rc=1
+  fi
   ip netns del "$NS" 2>/dev/null
   [[ -n ${KEEP_W:-} ]] && echo "# kept $W" || rm -rf "$W"
+  exit "$rc"
 }
 
 # A listener that appends one line per TCP connection or UDP datagram.

@@ -14,14 +14,24 @@ W=$(mktemp -d /tmp/ptenant-security.XXXXXX)
 STATE=$W/state RUN=$W/run
 MARK="PTSEC_DAEMON_ENV_$$"
 n=0 tried=0 blocked=0 failed=0
+. "$top/tests/lib/tenant-procs.sh"
+UID_BASE=$(pt_test_uid_base)
 pt() { "$build/src/ptenant/ptenant" --socket "$RUN/ptenantd.sock" "$@"; }
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
+# Tenants through the daemon, then whatever is left in our uid slot (by
+# pid, after checking its uid): a leftover fails the run.
 cleanup() {
+  local rc=$? left
   for s in alpha beta gamma delta; do pt rm "$s" >/dev/null 2>&1; done
   [[ -n ${dpid:-} ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+  if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
+    echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
+    rc=1
+  fi
   rm -rf "$W"
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -62,7 +72,7 @@ if command -v setcap >/dev/null; then
 fi
 echo canary >"$W/canary"; chmod 0600 "$W/canary"
 env "$MARK=1" "$build/src/ptenantd/ptenantd" --state-dir "$STATE" --runtime-dir "$RUN" \
-  --uid-base 2100000000 --cgroup-mode off --init "$build/src/init/ptenant-init" >"$W/ptenantd.log" 2>&1 &
+  --uid-base "$UID_BASE" --cgroup-mode off --init "$build/src/init/ptenant-init" >"$W/ptenantd.log" 2>&1 &
 dpid=$!
 for _ in $(seq 100); do [[ -S $RUN/ptenantd.sock ]] && break; sleep 0.05; done
 pt blueprint import sec@1 "$W/bp" >/dev/null || { cat "$W/ptenantd.log"; echo "Bail out! import"; exit 1; }
