@@ -29,6 +29,8 @@ status_diag() {
 	systemctl status ptenantd --no-pager -n 0 2>&1 | tail -n 12 | diag
 	echo "ptenantd journal:" | diag
 	journalctl -u ptenantd --no-pager -n 8 -o short-monotonic 2>&1 | diag
+	echo "ptenantd journal, errors:" | diag
+	journalctl -u ptenantd --no-pager -p err -n 4 -o short-monotonic 2>&1 | diag
 }
 # check DESCRIPTION FUNCTION [ARG...]: the function prints what went wrong
 # on failure (kept for the diagnostics) and returns non-zero.
