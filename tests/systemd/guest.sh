@@ -29,8 +29,11 @@ status_diag() {
 	systemctl status ptenantd --no-pager -n 0 2>&1 | tail -n 12 | diag
 	echo "ptenantd journal:" | diag
 	journalctl -u ptenantd --no-pager -n 8 -o short-monotonic 2>&1 | diag
-	echo "ptenantd journal, errors:" | diag
-	journalctl -u ptenantd --no-pager -p err -n 4 -o short-monotonic 2>&1 | diag
+	# systemd's forked child logs why a start failed (e.g. "Failed to
+	# attach to cgroup") with UNIT=, which -u does not match.
+	echo "errors about ptenantd.service in this boot's journal:" | diag
+	journalctl -b -p err --no-pager -o short-monotonic UNIT=ptenantd.service 2>&1 |
+		grep -v 'Failed to start ptenantd' | tail -n 3 | diag
 }
 # check DESCRIPTION FUNCTION [ARG...]: the function prints what went wrong
 # on failure (kept for the diagnostics) and returns non-zero.
