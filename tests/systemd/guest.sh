@@ -220,6 +220,12 @@ t_outsider() {
 check "a user outside group ptenant is refused (permission denied)" t_outsider
 
 # ---- restarts: the tenant lives on, the API comes back --------------------
+# With the daemon as of this suite's writing these three fail: systemd
+# 252 cannot attach the new ptenantd to its unit's cgroup once the daemon
+# has enabled controllers there ("Failed to attach to cgroup
+# /system.slice/ptenantd.service: Device or resource busy", 219/CGROUP).
+# With cgroup_parent = /ptenant in ptenantd.conf (tenants outside the
+# unit) all three pass, which is how the checks themselves were tried.
 # The tenant's pid before, compared after: the same process must still
 # run (live restore), not a respawned one.
 
