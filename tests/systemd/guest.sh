@@ -3,7 +3,12 @@
 # tests/systemd/run boots, where systemd 252 is pid 1 (cgroup v2, unified)
 # and ptenantd.service (installed from the build, enabled) was started at
 # boot. Prints TAP, the plan at the end.
-#   guest.sh DIR      DIR holds the blueprint echo-bot@1/
+#   guest.sh DIR 1    the first boot: everything, then two tenants for
+#                     the reboot check; the caller reboots the VM
+#   guest.sh DIR 2    after the reboot: the tenants came back per policy
+# DIR holds the blueprint echo-bot@1/. The TAP numbering goes on across
+# the reboot (the counts are kept in /var/lib/ptenant-test); the plan is
+# printed at the end of phase 2.
 #
 # The checks are meant to be independent: each one that needs the daemon
 # or the tenant first makes sure they are there (ensure_daemon,
@@ -12,7 +17,10 @@
 # tail of `systemctl status ptenantd`.
 set -u
 dir=${1:-/opt/ptenant-test}
+phase=${2:-1}
 bp=$dir/echo-bot@1
+keep=/var/lib/ptenant-test
+mkdir -p "$keep"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export SYSTEMD_PAGER= SYSTEMD_COLORS=0
 
@@ -21,6 +29,7 @@ export SYSTEMD_PAGER= SYSTEMD_COLORS=0
 exec 3>&1
 n=0
 failed=0
+[[ $phase == 1 ]] || read -r n failed <"$keep/counts"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 diag() { sed 's/^/# /'; }
@@ -103,6 +112,40 @@ ensure_tenant() {
 	fi
 	wait_for 20 tenant_running
 }
+
+# ---- phase 2: after the reboot ------------------------------------------
+
+if [[ $phase == 2 ]]; then
+	t_reboot_running() {
+		wait_for 30 is_active || { echo "ptenantd is $(systemctl is-active ptenantd) after the reboot"; return 1; }
+		wait_for 10 api_answers || return 1
+		keep_running() { [[ $(tenant_field boot-keep state) == running ]]; }
+		wait_for 30 keep_running || { echo "boot-keep is $(tenant_field boot-keep state)"; ptenant --json ls; return 1; }
+		local pid old
+		pid=$(tenant_field boot-keep pid) old=$(cat "$keep/boot-keep.pid")
+		[[ $pid != "$old" ]] || { echo "boot-keep has its pid of before the reboot ($pid)?"; return 1; }
+		cg=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+		[[ $cg == /ptenant.slice/ptenant-tenants.scope/tenant-boot-keep ]] ||
+			{ echo "boot-keep runs in $cg"; return 1; }
+	}
+	check "after a reboot, a running tenant (restart always) runs again, in ptenant-tenants.scope" t_reboot_running
+
+	t_reboot_stopped() {
+		[[ $(tenant_field boot-halt state) == stopped ]] ||
+			{ echo "boot-halt is $(tenant_field boot-halt state)"; return 1; }
+	}
+	check "after a reboot, a tenant the operator stopped stays stopped" t_reboot_stopped
+
+	t_reboot_journal() {
+		journalctl -b -u ptenantd PTENANT_TENANT=boot-keep -o cat --no-pager | grep -qE 'exit|respawn|start' ||
+			{ echo "no record of boot-keep's restart in this boot's journal"; return 1; }
+	}
+	check "the journal of this boot records boot-keep's restart" t_reboot_journal
+
+	echo "1..$n"
+	((failed == 0))
+	exit
+fi
 
 # ---- the service as booted -----------------------------------------------
 
@@ -281,6 +324,81 @@ t_kill9() {
 }
 check "kill -9 of ptenantd: systemd restarts it, the tenant keeps its pid" t_kill9
 
+# ---- where tenants live, logging, sandboxing -----------------------------
+
+t_scope() {
+	ensure_tenant || return 1
+	systemctl is-active ptenant-tenants.scope | grep -qx active ||
+		{ echo "ptenant-tenants.scope is $(systemctl is-active ptenant-tenants.scope)"; return 1; }
+	systemctl status ptenant-tenants.scope --no-pager 2>&1 | grep -q 'tenant-acme' ||
+		{ echo "systemctl status ptenant-tenants.scope does not show tenant-acme:"; systemctl status ptenant-tenants.scope --no-pager; return 1; }
+	[[ $(systemctl show -p TasksMax --value ptenant-tenants.scope) == infinity ]] ||
+		{ echo "TasksMax of the scope: $(systemctl show -p TasksMax --value ptenant-tenants.scope)"; return 1; }
+	[[ $(systemctl show -p TasksMax --value ptenantd) == infinity ]] ||
+		{ echo "TasksMax of ptenantd: $(systemctl show -p TasksMax --value ptenantd)"; return 1; }
+	echo "# $(journalctl -u ptenantd -b --no-pager -o cat | grep -m1 "tenants' cgroup" || echo "no scope line in the journal")" >&3
+}
+check "tenants live in ptenant-tenants.scope (systemctl status shows them), TasksMax=infinity" t_scope
+
+t_logged_once() {
+	local c
+	c=$(journalctl -u ptenantd -b --no-pager -o cat | grep -c 'acme: create')
+	[[ $c == 1 ]] || { echo "'acme: create' is logged $c times under -u ptenantd"; journalctl -u ptenantd -b --no-pager -o cat | grep 'acme: create'; return 1; }
+}
+check "each event is logged once under journald (no plain stderr copy)" t_logged_once
+
+t_fields_absent() {
+	local j
+	j=$(journalctl -u ptenantd -b --no-pager -o json PTENANT_EVENT=blueprint-import | tail -1)
+	[[ -n $j ]] || { echo "no blueprint-import entry"; return 1; }
+	jq -e 'has("PTENANT_TENANT") or has("PTENANT_REASON") or has("PTENANT_EXIT_CODE") | not' <<<"$j" >/dev/null ||
+		{ echo "blueprint-import carries empty fields: $j"; return 1; }
+}
+check "a daemon event has no empty PTENANT_TENANT/REASON fields" t_fields_absent
+
+t_signal_field() {
+	local init bot j
+	ensure_tenant || return 1
+	init=$(tenant_field acme pid)
+	bot=$(pgrep -P "$init" | head -1)
+	[[ -n $bot ]] || { echo "no bot under init $init"; return 1; }
+	kill -9 "$bot"
+	exit_logged() {
+		j=$(journalctl -u ptenantd -b --no-pager -o json PTENANT_TENANT=acme PTENANT_EVENT=exit | tail -1)
+		[[ -n $j ]]
+	}
+	wait_for 10 exit_logged || { echo "no exit entry for acme"; return 1; }
+	jq -e '.PTENANT_SIGNAL == "9" and .PTENANT_REASON == "signal" and .PRIORITY == "4" and (has("PTENANT_EXIT_CODE") | not)' <<<"$j" >/dev/null ||
+		{ echo "exit entry: $j"; return 1; }
+	wait_for 10 tenant_running
+}
+check "a killed bot's exit has PTENANT_SIGNAL=9 at priority warning" t_signal_field
+
+t_stop_info() {
+	local j
+	ensure_tenant || return 1
+	ptenant stop acme >/dev/null || return 1
+	stopped_logged() {
+		j=$(journalctl -u ptenantd -b --no-pager -o json PTENANT_TENANT=acme PTENANT_EVENT=stopped | tail -1)
+		[[ -n $j ]]
+	}
+	wait_for 10 stopped_logged || { echo "no stopped entry for acme"; return 1; }
+	jq -e '.PRIORITY == "6"' <<<"$j" >/dev/null || { echo "stopped entry: $j"; return 1; }
+	ptenant start acme >/dev/null && wait_for 20 tenant_running
+}
+check "a plain ptenant stop is logged at info, not warning" t_stop_info
+
+t_security_score() {
+	local line score
+	line=$(systemd-analyze security ptenantd --no-pager 2>&1 | grep -i 'overall exposure level')
+	echo "# systemd-analyze security: ${line#*→ }" >&3
+	score=$(grep -oE '[0-9]+\.[0-9]+' <<<"$line" | head -1)
+	[[ -n $score ]] || { echo "no score in: $line"; return 1; }
+	# 9.6 (UNSAFE) before the unit was tuned.
+	awk -v s="$score" 'BEGIN { exit !(s < 9.6) }' || { echo "score $score is not below 9.6"; return 1; }
+}
+check "systemd-analyze security rates the unit below the untuned 9.6" t_security_score
+
 # ---- after all that -------------------------------------------------------
 
 t_still_usable() {
@@ -291,5 +409,19 @@ t_still_usable() {
 }
 check "the daemon still manages tenants at the end (stop, rm acme)" t_still_usable
 
-echo "1..$n"
-((failed == 0))
+# ---- before the reboot ------------------------------------------------------
+# boot-keep runs (restart always, the default) and must come back after
+# the reboot; boot-halt was stopped by the operator and must stay stopped.
+t_before_reboot() {
+	ensure_daemon || return 1
+	ptenant create boot-keep --blueprint echo-bot@1 --memory 64M >/dev/null &&
+		ptenant create boot-halt --blueprint echo-bot@1 --memory 64M >/dev/null || return 1
+	keep_running() { [[ $(tenant_field boot-keep state) == running && $(tenant_field boot-halt state) == running ]]; }
+	wait_for 30 keep_running || { ptenant --json ls; return 1; }
+	ptenant stop boot-halt >/dev/null || return 1
+	tenant_field boot-keep pid >"$keep/boot-keep.pid"
+}
+check "before the reboot: boot-keep running, boot-halt stopped" t_before_reboot
+
+echo "$n $failed" >"$keep/counts"
+sync
