@@ -405,6 +405,25 @@ t_security_score() {
 }
 check "systemd-analyze security rates the unit below the untuned 9.6" t_security_score
 
+t_security_under_unit() {
+	# The unit's own sandboxing, as systemd applies it to ptenantd, around
+	# the security tier's daemon and its tenants.
+	local props=() p v out rc
+	for p in ProtectSystem ProtectHome NoNewPrivileges CapabilityBoundingSet TasksMax; do
+		v=$(systemctl show -p "$p" --value ptenantd)
+		props+=(-p "$p=$v")
+	done
+	out=$(systemd-run --quiet --wait --pipe --collect "${props[@]}" \
+		env PTENANT_BUILD=/opt/ptenant-test/build PTENANT_PROBE=/opt/ptenant-test/probe \
+		bash /opt/ptenant-test/src/tests/security/run.sh </dev/null 2>&1)
+	rc=$?
+	echo "# under the unit's sandbox: $(grep -m1 '^# security:' <<<"$out" | sed 's/^# //')" >&3
+	grep '^not ok\|^Bail' <<<"$out"
+	[[ $rc == 0 ]] && grep -qE '^1\.\.[0-9]+$' <<<"$out" && ! grep -q '^not ok\|^Bail' <<<"$out" ||
+		{ echo "security tier under ${props[*]}: exit $rc"; tail -5 <<<"$out"; return 1; }
+}
+check "the security tier passes under the unit's sandboxing (systemd-run with its properties)" t_security_under_unit
+
 # ---- after all that -------------------------------------------------------
 
 t_still_usable() {
