@@ -4,7 +4,6 @@
 #include "events.h"
 
 #include "cleanup.h"
-#include "config-build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#if HAVE_LIBSYSTEMD
-#include <syslog.h>
-#include <systemd/sd-journal.h>
-#endif
 
 /* Including the newline. Small enough for one write to be one record. */
 #define EVENT_LINE_MAX 8192
@@ -207,42 +201,6 @@ static int render_bounded(const struct pt_event *ev, char **ret, size_t *ret_len
 	return 0;
 }
 
-#if HAVE_LIBSYSTEMD
-static int journal_priority(const struct pt_event *ev)
-{
-	if (strcmp(ev->event, "crash-loop") == 0 ||
-	    (ev->reason && (strcmp(ev->reason, "oom-killed") == 0 ||
-			    strcmp(ev->reason, "spawn-failed") == 0)))
-		return LOG_ERR;
-	if (ev->reason && strcmp(ev->reason, "none") != 0 &&
-	    !(strcmp(ev->reason, "exit") == 0 && ev->code == 0))
-		return LOG_WARNING;
-	return LOG_INFO;
-}
-
-/* Best effort: journald may not run, and the file is the record. */
-static void journal_send(const struct pt_event *ev)
-{
-	char what[96] = "";
-
-	if (ev->reason && ev->code != -1)
-		snprintf(what, sizeof(what), " (%.64s %d)", ev->reason, ev->code);
-	else if (ev->reason)
-		snprintf(what, sizeof(what), " (%.64s)", ev->reason);
-	(void)sd_journal_send("MESSAGE=%s%s%s%s%s%s%s",
-			      ev->tenant ? "tenant " : "",
-			      ev->tenant ? ev->tenant : "",
-			      ev->tenant ? ": " : "", ev->event, what,
-			      ev->message ? ": " : "",
-			      ev->message ? ev->message : "",
-			      "PRIORITY=%d", journal_priority(ev),
-			      "PTENANT_TENANT=%s", ev->tenant ? ev->tenant : "",
-			      "PTENANT_EVENT=%s", ev->event,
-			      "PTENANT_REASON=%s", ev->reason ? ev->reason : "",
-			      NULL);
-}
-#endif
-
 int pt_events_append(int fd, const struct pt_event *ev, pt_err *err)
 {
 	_cleanup_free_ char *line = NULL;
@@ -255,9 +213,7 @@ int pt_events_append(int fd, const struct pt_event *ev, pt_err *err)
 	r = render_bounded(ev, &line, &len);
 	if (r < 0)
 		return pt_err_set(err, r, "append event %s", ev->event);
-#if HAVE_LIBSYSTEMD
-	journal_send(ev);
-#endif
+	pt_events_journal_send(ev);
 	do
 		n = write(fd, line, len);
 	while (n < 0 && errno == EINTR);

@@ -8,6 +8,7 @@
  * the line being written. Also sent to journald when it runs. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,27 @@ int pt_events_append(int fd, const struct pt_event *ev, pt_err *err);
  * that do not parse are skipped (a torn last line after a crash). */
 int pt_events_read(const char *path, const char *tenant, size_t max,
 		   struct json_t **ret_array, pt_err *err);
+
+/* journald (events-journal.c). The syslog priority of a record: err for
+ * crash-loop, rm-failed, oom-killed and spawn-failed, warning for any
+ * other exit that is not a clean exit 0, info otherwise (a stop the
+ * operator asked for included). */
+int pt_event_priority(const struct pt_event *ev);
+
+/* The record as journal fields "KEY=value" (malloc'd, at most max):
+ * MESSAGE, PRIORITY, PTENANT_EVENT, and when known PTENANT_TENANT,
+ * PTENANT_REASON, PTENANT_EXIT_CODE (reason exit) or PTENANT_SIGNAL
+ * (reason signal or oom-killed). Returns the count or a negative errno. */
+#define PT_EVENT_JOURNAL_FIELDS_MAX 8
+int pt_event_journal_fields(const struct pt_event *ev, char **fields, size_t max);
+void pt_event_journal_fields_free(char **fields, size_t n);
+
+/* Sends the record to journald (best effort; a no-op without libsystemd). */
+void pt_events_journal_send(const struct pt_event *ev);
+
+/* True when stderr is the journal stream systemd connected (JOURNAL_STREAM):
+ * then the structured entry is the log line, and a plain one would double it. */
+bool pt_journal_owns_stderr(void);
 
 /* ISO 8601 UTC with milliseconds into buf (at least 32 bytes). */
 void pt_format_time_ms(uint64_t ts_ms, char *buf, size_t size);

@@ -2,8 +2,9 @@
  * its spawn, the OOM watch in the event loop, stats and live updates.
  *
  * Where budgets come from: cgroup_mode (auto, v2, v1, off) and
- * cgroup_parent. Under systemd (Delegate=yes) the daemon's own cgroup
- * is the subtree. Run by hand with no cgroup_parent, the daemon does not
+ * cgroup_parent. Under systemd on cgroup v2 the subtree is the scope
+ * ptenant-tenants.scope (tenant-scope.c says why); on a v1 or hybrid host
+ * (Delegate=yes) it is the daemon's own cgroup. Run by hand with no cgroup_parent, the daemon does not
  * take whatever cgroup it happens to be in (that may be a login session
  * or the host's root), and it does not quietly run tenants unlimited
  * either: that is a startup error, as is a subtree that offers no usable
@@ -41,6 +42,7 @@ int budget_init(struct daemon *d, pt_err *err)
 	enum pt_cg_mode mode = (enum pt_cg_mode)d->cfg.cgroup_mode;
 	const char *parent = d->cfg.cgroup_parent;
 	bool systemd = getenv("INVOCATION_ID") != NULL;
+	char scope[PT_CG_PATH_MAX];
 	int r;
 
 	if (mode == PT_CG_OFF) {
@@ -54,6 +56,13 @@ int budget_init(struct daemon *d, pt_err *err)
 				    "budgets: no cgroup subtree to manage: set cgroup_parent "
 				    "(e.g. /ptenant), run ptenantd under systemd with Delegate=yes, "
 				    "or set cgroup_mode = off to run tenants without budgets");
+	if (!parent[0] && mode != PT_CG_V1 && tenant_scope_wanted()) {
+		r = tenant_scope_ensure(scope, sizeof(scope), err);
+		if (r < 0)
+			return pt_err_prefix(err, "budgets: the systemd scope for tenants "
+					     "(or set cgroup_parent)");
+		parent = scope;
+	}
 	r = pt_cgroup_open(mode, parent, &d->cg, err);
 	if (r < 0)
 		return pt_err_prefix(err, "budgets (cgroup_mode = %s, cgroup_parent = %s; "

@@ -96,6 +96,7 @@ struct daemon {
 	int events_fd;                   /* events.jsonl, O_APPEND */
 	gid_t api_gid;                   /* (gid_t)-1: root only */
 	bool trace_spawn;
+	bool journal_stderr; /* stderr is journald's stream: events go structured only */
 	bool quit;
 	struct tenant **tenants;
 	size_t n_tenants;
@@ -141,6 +142,11 @@ void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
 
 /* budget.c: cgroup limits, OOM detection, stats, live update */
 int budget_init(struct daemon *d, pt_err *err);
+
+/* tenant-scope.c: under systemd on cgroup v2, the tenants' cgroup is the
+ * scope ptenant-tenants.scope, made once and kept alive by a holder. */
+bool tenant_scope_wanted(void);
+int tenant_scope_ensure(char *parent, size_t size, pt_err *err);
 void budget_free(struct daemon *d);
 void budget_tenant_init(struct tenant *t);
 /* Creates the leaf with its limits and fills req (cgroup_fd or place). */

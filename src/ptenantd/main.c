@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "events.h"
 #include "fsutil.h"
 #include "rootfs.h"
 #include "spawn.h"
@@ -263,6 +264,7 @@ int main(int argc, char **argv)
 	int r;
 
 	d.listener.fd = d.sig.fd = d.timer.fd = -1;
+	d.journal_stderr = pt_journal_owns_stderr();
 	if (parse_args(argc, argv, &d, &o) < 0)
 		return 2;
 	if (geteuid() != 0) {

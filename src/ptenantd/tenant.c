@@ -62,6 +62,8 @@ void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 
 	if (pt_events_append(d->events_fd, &ev, NULL) < 0)
 		fprintf(stderr, "ptenantd: cannot append to the event journal\n");
+	if (d->journal_stderr)
+		return; /* the structured entry was the log line */
 	fprintf(stderr, "ptenantd: %s%s%s%s%s%s\n", t ? "tenant " : "",
 		t ? t->spec.slug : "", t ? ": " : "", event,
 		message ? ": " : "", message ? message : "");

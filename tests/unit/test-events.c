@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -367,10 +368,92 @@ static void test_bad_arguments(void **state)
 	close(fd);
 }
 
+static void test_journal_priority(void **state)
+{
+	(void)state;
+	struct { const char *event, *reason; int code, want; } cases[] = {
+		{ "crash-loop", NULL, -1, LOG_ERR },
+		{ "exit", "oom-killed", 9, LOG_ERR },
+		{ "start-failed", "spawn-failed", -1, LOG_ERR },
+		{ "rm-failed", NULL, -1, LOG_ERR },
+		{ "exit", "signal", 9, LOG_WARNING },
+		{ "exit", "exit", 3, LOG_WARNING },
+		{ "exit", "unknown", -1, LOG_WARNING },
+		{ "exit", "exit", 0, LOG_INFO },
+		/* The operator's own stop is no warning, whatever ended the bot. */
+		{ "stopped", "signal", 15, LOG_INFO },
+		{ "stopped", "signal", 9, LOG_INFO },
+		{ "create", NULL, -1, LOG_INFO },
+		{ "respawn", NULL, -1, LOG_INFO },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pt_event ev = { .tenant = "acme", .event = cases[i].event,
+				       .reason = cases[i].reason, .code = cases[i].code };
+
+		assert_int_equal(pt_event_priority(&ev), cases[i].want);
+	}
+}
+
+/* The fields joined with '|', for one comparison per case. */
+static void journal_fields(const struct pt_event *ev, char *buf, size_t size)
+{
+	char *fields[PT_EVENT_JOURNAL_FIELDS_MAX];
+	int n = pt_event_journal_fields(ev, fields, PT_EVENT_JOURNAL_FIELDS_MAX);
+
+	assert_true(n > 0);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		strncat(buf, fields[i], size - strlen(buf) - 1);
+		if (i + 1 < n)
+			strncat(buf, "|", size - strlen(buf) - 1);
+	}
+	pt_event_journal_fields_free(fields, (size_t)n);
+}
+
+static void test_journal_fields(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct pt_event exit3 = { .tenant = "acme", .event = "exit", .reason = "exit",
+				  .code = 3, .message = "exited with status 3" };
+	struct pt_event oom = { .tenant = "acme", .event = "exit", .reason = "oom-killed", .code = 9 };
+	struct pt_event import = { .event = "blueprint-import", .code = -1, .message = "echo-bot@1" };
+	struct pt_event empty = { .tenant = "", .event = "create", .reason = "", .code = -1 };
+
+	journal_fields(&exit3, buf, sizeof(buf));
+	assert_string_equal(buf, "MESSAGE=tenant acme: exit: exited with status 3|PRIORITY=4|"
+			    "PTENANT_EVENT=exit|PTENANT_TENANT=acme|PTENANT_REASON=exit|"
+			    "PTENANT_EXIT_CODE=3");
+	journal_fields(&oom, buf, sizeof(buf));
+	assert_string_equal(buf, "MESSAGE=tenant acme: exit|PRIORITY=3|PTENANT_EVENT=exit|"
+			    "PTENANT_TENANT=acme|PTENANT_REASON=oom-killed|PTENANT_SIGNAL=9");
+	/* A daemon event: no tenant, no reason, no code fields at all. */
+	journal_fields(&import, buf, sizeof(buf));
+	assert_string_equal(buf, "MESSAGE=blueprint-import: echo-bot@1|PRIORITY=6|"
+			    "PTENANT_EVENT=blueprint-import");
+	/* Empty strings count as absent, never as "PTENANT_TENANT=". */
+	journal_fields(&empty, buf, sizeof(buf));
+	assert_null(strstr(buf, "PTENANT_TENANT="));
+	assert_null(strstr(buf, "PTENANT_REASON="));
+}
+
+static void test_journal_fields_bounded(void **state)
+{
+	(void)state;
+	char *fields[2];
+	struct pt_event ev = { .tenant = "acme", .event = "exit", .reason = "exit", .code = 1 };
+
+	assert_int_equal(pt_event_journal_fields(&ev, fields, 2), -E2BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_journal_priority),
+		cmocka_unit_test(test_journal_fields),
+		cmocka_unit_test(test_journal_fields_bounded),
 		cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_all_filtered_and_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_wraps, setup, teardown),
