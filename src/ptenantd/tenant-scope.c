@@ -133,12 +133,18 @@ static int start_scope(pid_t holder, pt_err *err)
 	if (r >= 0)
 		r = sd_bus_message_open_container(m, 'a', "(sv)");
 	if (r >= 0)
-		r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)",
+		r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)",
 					  "Description", "s", "ptenant tenants (ptenantd(8))",
 					  "Slice", "s", SCOPE_SLICE,
 					  "Delegate", "b", 1,
 					  /* Tenants carry their own pids budgets. */
 					  "TasksMax", "t", UINT64_MAX,
+					  /* Stopped after the daemon at shutdown: a daemon
+					   * still running would respawn what the scope's
+					   * SIGTERM ended, and the newcomers, never sent
+					   * SIGTERM, would hold the shutdown for the whole
+					   * stop timeout. */
+					  "Before", "as", 1, "ptenantd.service",
 					  "PIDs", "au", 1, (uint32_t)holder);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);

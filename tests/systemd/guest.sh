@@ -136,6 +136,17 @@ if [[ $phase == 2 ]]; then
 	}
 	check "after a reboot, a tenant the operator stopped stays stopped" t_reboot_stopped
 
+	t_shutdown_clean() {
+		local prev
+		(($(journalctl --list-boots --no-pager 2>/dev/null | wc -l) >= 2)) ||
+			{ echo "no journal of the boot before"; journalctl --list-boots --no-pager; return 1; }
+		prev=$(journalctl -b -1 --no-pager -o cat -u ptenant-tenants.scope 2>&1)
+		echo "# the scope at the last shutdown: $(grep -iE 'stopp|timed out|kill|deactivated' <<<"$prev" | tr '\n' ' ' | cut -c1-300)" >&3
+		! grep -qiE 'timed out|killing' <<<"$prev" ||
+			{ echo "the scope's stop at the last shutdown hit its timeout:"; echo "$prev"; return 1; }
+	}
+	check "the last shutdown stopped ptenant-tenants.scope without its stop timeout (daemon first)" t_shutdown_clean
+
 	t_reboot_journal() {
 		journalctl -b -u ptenantd PTENANT_TENANT=boot-keep -o cat --no-pager | grep -qE 'exit|respawn|start' ||
 			{ echo "no record of boot-keep's restart in this boot's journal"; return 1; }
@@ -423,6 +434,18 @@ t_security_under_unit() {
 		{ echo "security tier under ${props[*]}: exit $rc"; tail -5 <<<"$out"; return 1; }
 }
 check "the security tier passes under the unit's sandboxing (systemd-run with its properties)" t_security_under_unit
+
+t_upgrade() {
+	local main tpid
+	ensure_tenant || { echo "setup: no running tenant acme"; return 1; }
+	main=$(main_pid) tpid=$(tenant_field acme pid)
+	# The package over itself: the maintainer scripts of an upgrade
+	# (prerm upgrade, postinst configure: restart, never stop first).
+	DEBIAN_FRONTEND=noninteractive dpkg -i /opt/ptenant-test/ptenant.deb >/tmp/dpkg-upgrade.log 2>&1 ||
+		{ cat /tmp/dpkg-upgrade.log; return 1; }
+	after_restart "$main" "$tpid"
+}
+check "a package upgrade (dpkg -i over itself) restarts ptenantd and keeps the tenant's pid" t_upgrade
 
 # ---- after all that -------------------------------------------------------
 
