@@ -525,3 +525,16 @@ int pt_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid,
 	return 0;
 }
 
+int pt_read_small_at(int dirfd, const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}

@@ -18,6 +18,11 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,
 		 size_t *ret_len, pt_err *err);
 
+/* One read(2) of dirfd/path into buf, NUL-terminated (at most size - 1
+ * bytes): for small kernel files (/proc, sysctl), which read whole in one
+ * call. Returns 0 or a negative errno. */
+int pt_read_small_at(int dirfd, const char *path, char *buf, size_t size);
+
 /* Removes dirfd/name and everything below it without ever following a
  * symlink or crossing into another mount (tenant layers are hostile: a
  * planted symlink must not make the daemon delete host files). -ENOENT

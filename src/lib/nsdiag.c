@@ -12,6 +12,8 @@
  */
 #include "nsdiag.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,27 +37,13 @@ const char *pt_ns_type_name(enum pt_ns_type t)
 
 /* ---- reading --------------------------------------------------------- */
 
-static int read_text(int procfd, const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = openat(procfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* A non-negative integer file, -1 when absent or not a number. */
 static long read_long(int procfd, const char *path)
 {
 	char buf[32], *end;
 	long v;
 
-	if (read_text(procfd, path, buf, sizeof(buf)) < 0)
+	if (pt_read_small_at(procfd, path, buf, sizeof(buf)) < 0)
 		return -1;
 	errno = 0;
 	v = strtol(buf, &end, 10);

@@ -9,20 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-
-static int read_small(const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
+#include "fsutil.h"
 
 int pt_proc_starttime(pid_t pid, uint64_t *ret, pt_err *err)
 {
@@ -30,7 +17,7 @@ int pt_proc_starttime(pid_t pid, uint64_t *ret, pt_err *err)
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	r = read_small(path, buf, sizeof(buf));
+	r = pt_read_small_at(AT_FDCWD, path, buf, sizeof(buf));
 	if (r < 0)
 		return pt_err_set(err, r, "read %s", path);
 	/* comm (field 2) may hold spaces and ')': skip to the last ')'. */
@@ -52,7 +39,7 @@ int pt_proc_alive(pid_t pid)
 	char path[64], buf[1024], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (pt_read_small_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
 		return 0;
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
@@ -115,7 +102,7 @@ pid_t pt_proc_find_ns_init(uid_t uid, const char *data_suffix)
 		if (*end || pid <= 1)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-		if (read_small(path, buf, sizeof(buf)) == 0 && is_ns_init_of(buf, uid) &&
+		if (pt_read_small_at(AT_FDCWD, path, buf, sizeof(buf)) == 0 && is_ns_init_of(buf, uid) &&
 		    has_data_mount((pid_t)pid, data_suffix))
 			return (pid_t)pid;
 	}

@@ -25,24 +25,9 @@ static int setup(void **state)
 	return tmpdir_setup(state, "fsutil");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* Independent of the code under test, so a broken rmtree cannot leave
- * litter behind the tests. */
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	close(f->dirfd);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	free(f);
-	return 0;
+	return tmpdir_teardown(state);
 }
 
 static void put(int dirfd, const char *name, const char *content, mode_t mode)

@@ -148,22 +148,9 @@ static int setup(void **state)
 	return tmpdir_setup(state, "nsdiag");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	close(f->dirfd);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return tmpdir_teardown(state);
 }
 
 static void put(int dirfd, const char *name, const char *content)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -31,5 +32,26 @@ static inline int tmpdir_setup(void **state, const char *name)
 		return -1;
 	}
 	*state = f;
+	return 0;
+}
+
+static inline int tmpdir_rm_entry(const char *path, const struct stat *st, int type,
+				  struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* cmocka teardown body: removes the fixture's tree with nftw, independent
+ * of the code under test, so a broken rmtree cannot leave litter behind
+ * the tests (and it stays on this file system: FTW_MOUNT). */
+static inline int tmpdir_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->dirfd);
+	nftw(f->dir, tmpdir_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	free(f);
 	return 0;
 }
