@@ -74,28 +74,40 @@ static __attribute__((noreturn)) void run_cmd(char **argv, char **envp,
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-static __attribute__((noreturn)) void helper_main(int tenant_pidfd, char **argv,
-						  char **envp, const int *stdio,
+static __attribute__((noreturn)) void helper_main(int tenant_pidfd, pid_t daemon,
+						  char **argv, char **envp, const int *stdio,
 						  const struct pt_confine *confine)
 {
+	static const int std[3] = { 0, 1, 2 };
 	int status;
 	pid_t pid;
 
 	/* Until it execs, this process holds daemon memory: no tenant
 	 * process may ptrace it or read its /proc entries. */
 	prctl(PR_SET_DUMPABLE, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (setns(tenant_pidfd, NS_ALL) < 0)
 		die("join the tenant's namespaces");
 	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
 		die("become the tenant's root");
+	/* Set only now: a change of credentials clears it (prctl(2)). A
+	 * helper that outlived the daemon would keep the daemon's fds, its
+	 * state-dir lock among them, and no new ptenantd could start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != daemon)
+		_exit(126);
+	/* The caller's stdio is the helper's own from here on (its errors
+	 * reach the caller), and nothing else of the daemon's stays open. */
+	for (int i = 0; i < 3; i++)
+		if (dup2(stdio[i], i) < 0)
+			die("set up stdio");
+	close_range(3, ~0U, 0);
 	if (chdir("/") < 0)
 		die("chdir /");
 	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (pid == 0)
-		run_cmd(argv, envp, stdio, confine);
+		run_cmd(argv, envp, std, confine);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("wait");
@@ -214,12 +226,14 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 		args.flags = CLONE_PIDFD;
 		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 		args.exit_signal = SIGCHLD;
+		pid_t daemon = getpid();
+
 		pid = pt_clone3(&args);
 		/* The command counts against the tenant's budget too. */
 		if (pid == 0 && budget_join(d, t) < 0)
 			_exit(126);
 		if (pid == 0)
-			helper_main(t->proc.fd, argv, envp, stdio, &confine);
+			helper_main(t->proc.fd, daemon, argv, envp, stdio, &confine);
 		if (pid < 0)
 			r = pt_err_set(err, -errno, "tenant %s: fork exec helper", t->spec.slug);
 	}

@@ -51,6 +51,25 @@ event_count() {
 	[ "${lines[0]}" = "hostname: rs-keep" ]
 }
 
+@test "restore: a daemon stopped during an exec session restarts (the exec helper does not keep its lock)" {
+	create_tenant rs-exec
+	# An exec session that outlasts the daemon: its helper joined the
+	# tenant's namespaces and changed credentials, which cleared its
+	# parent-death signal; it then kept the daemon's fds, the state-dir
+	# lock among them, and no new ptenantd could start.
+	pt exec rs-exec -- sleep 30 </dev/null >/dev/null 2>&1 3>&- &
+	local execpid=$!
+	wait_for -t 5 bash -c "pgrep -f '^sleep 30' >/dev/null"
+
+	stop_daemon
+	run start_daemon
+	[ "$status" -eq 0 ]
+	wait_for -t 5 daemon_answers
+	state_is rs-exec running
+	kill "$execpid" 2>/dev/null || true
+	wait "$execpid" 2>/dev/null || true
+}
+
 @test "restore: a new daemon adopts the running tenant (same pid, 'adopted'); exec, logs, respawn and stop work" {
 	create_tenant rs-adopt
 	local pid n before
