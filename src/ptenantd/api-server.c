@@ -32,6 +32,7 @@ struct conn {
 	size_t n_fds;
 	void *job;                       /* a deferred operation (exec) */
 	void (*job_cancel)(struct daemon *d, void *job);
+	struct conn *next_live;
 	struct conn *next_dead;
 };
 
@@ -91,10 +92,20 @@ static void forget_waiter(struct daemon *d, struct conn *c)
 
 /* Freed at the end of the loop round, so no caller up the stack is left
  * holding a dangling pointer. */
+static void unlink_live(struct daemon *d, struct conn *c)
+{
+	for (struct conn **p = &d->live_conns; *p; p = &(*p)->next_live)
+		if (*p == c) {
+			*p = c->next_live;
+			return;
+		}
+}
+
 static void conn_close(struct daemon *d, struct conn *c)
 {
 	if (c->closed)
 		return;
+	unlink_live(d, c);
 	loop_del(d, &c->w);
 	c->closed = true;
 	if (c->counted)
@@ -368,7 +379,16 @@ static void on_accept(struct daemon *d, struct watch *w, uint32_t events)
 		}
 		c->counted = true;
 		d->n_conns++;
+		c->next_live = d->live_conns;
+		d->live_conns = c;
 	}
+}
+
+void api_shutdown(struct daemon *d)
+{
+	while (d->live_conns)
+		conn_close(d, d->live_conns);
+	api_reap(d);
 }
 
 int api_listen(struct daemon *d, pt_err *err)

@@ -37,6 +37,7 @@ enum tenant_phase {
 };
 
 struct conn;
+struct exec_job;
 struct pt_cgroup;
 struct pt_spawn_req;
 
@@ -100,7 +101,9 @@ struct daemon {
 	bool quit;
 	struct tenant **tenants;
 	size_t n_tenants;
+	struct conn *live_conns;         /* open API connections */
 	struct conn *dead_conns;         /* closed, freed after the loop round */
+	struct exec_job *exec_jobs;      /* running exec helpers */
 	size_t n_conns;                  /* API connections open (PT_API_CONNS_MAX) */
 	size_t held;                     /* their unfinished bytes over PT_API_HELD_FREE */
 	struct pt_cgroup *cg;            /* NULL: running without budgets */
@@ -191,6 +194,8 @@ struct json_t *logs_read(struct tenant *t, int64_t offset, size_t max, pt_err *e
 /* api-server.c */
 int api_listen(struct daemon *d, pt_err *err);
 void api_reap(struct daemon *d);
+/* At exit: closes every connection (cancelling its job) and frees it. */
+void api_shutdown(struct daemon *d);
 void conn_reply(struct daemon *d, struct conn *c, struct json_t *resp);
 void conn_reply_error(struct daemon *d, struct conn *c, const pt_err *err);
 bool conn_is_root(const struct conn *c);
@@ -225,5 +230,7 @@ void routes_changed(struct daemon *d);
 void routes_flush(struct daemon *d);
 
 /* exec.c */
+/* At exit: frees the exec jobs left (their helpers die with the daemon). */
+void exec_shutdown(struct daemon *d);
 int exec_start(struct daemon *d, struct conn *c, struct tenant *t,
 	       struct json_t *req, pt_err *err);

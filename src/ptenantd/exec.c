@@ -38,6 +38,7 @@ struct exec_job {
 	struct watch w;                  /* pidfd of the helper */
 	struct conn *conn;
 	pid_t pid;
+	struct exec_job *next;           /* in d->exec_jobs */
 };
 
 #define NS_ALL (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | \
@@ -116,6 +117,11 @@ static __attribute__((noreturn)) void helper_main(int tenant_pidfd, pid_t daemon
 
 static void job_free(struct daemon *d, struct exec_job *job)
 {
+	for (struct exec_job **p = &d->exec_jobs; *p; p = &(*p)->next)
+		if (*p == job) {
+			*p = job->next;
+			break;
+		}
 	loop_del(d, &job->w);
 	pt_closep(&job->w.fd);
 	free(job);
@@ -137,6 +143,12 @@ static void on_helper_exit(struct daemon *d, struct watch *w, uint32_t events)
 		conn_reply(d, job->conn, resp);
 	}
 	job_free(d, job);
+}
+
+void exec_shutdown(struct daemon *d)
+{
+	while (d->exec_jobs)
+		job_free(d, d->exec_jobs);
 }
 
 /* The caller went away: its command goes too. */
@@ -249,6 +261,8 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	job->w.on_ready = on_helper_exit;
 	job->conn = c;
 	job->pid = pid;
+	job->next = d->exec_jobs;
+	d->exec_jobs = job;
 	loop_add(d, &job->w, EPOLLIN);
 	conn_set_job(c, job, job_cancel);
 	return 0;

@@ -294,6 +294,8 @@ int main(int argc, char **argv)
 #endif
 	r = loop_run(&d);
 	unlink(d.socket_path);
+	api_shutdown(&d);
+	exec_shutdown(&d);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);
 	for (size_t i = 0; i < d.n_tenants; i++)
