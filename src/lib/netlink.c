@@ -238,13 +238,6 @@ static int delete_by_name(struct nl_sock *sk, const char *name, pt_err *err)
 	return 0;
 }
 
-int pt_nl_link_delete(const char *name, pt_err *err)
-{
-	_cleanup_sock_ struct nl_sock *sk = open_sock(name, err);
-
-	return sk ? delete_by_name(sk, name, err) : err ? err->code : -EIO;
-}
-
 int pt_nl_link_exists(const char *name, pt_err *err)
 {
 	_cleanup_sock_ struct nl_sock *sk = open_sock(name, err);
@@ -260,26 +253,49 @@ int pt_nl_link_exists(const char *name, pt_err *err)
 	return 1;
 }
 
-/* An interface of our name left by an earlier run of a tenant: the
- * kernel tears a dead tenant's netns (and with it the pair) down
- * asynchronously, so a fast respawn can still find it. Ours only if the
- * alias says so; anything else is the operator's and is never touched. */
-static int clear_stale(struct nl_sock *sk, const struct pt_veth_req *v, pt_err *err)
+/* Whether the link `l` is tenant `slug`'s: its alias names that very
+ * tenant. One with another slug's alias is that tenant's live link (two
+ * tenants on one name is a bug elsewhere, and deleting it would cut the
+ * other tenant off); one without our prefix is the operator's. Returns 0
+ * when it is ours, else -EEXIST saying whose it is. */
+static int link_is_tenants(struct rtnl_link *l, const char *verb, const char *name,
+			   const char *slug, pt_err *err)
+{
+	const char *alias = rtnl_link_get_ifalias(l);
+	char want[96];
+
+	snprintf(want, sizeof(want), ALIAS_PREFIX "%s", slug);
+	if (alias && strcmp(alias, want) == 0)
+		return 0;
+	if (alias && strncmp(alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)) == 0)
+		return pt_err_set(err, -EEXIST,
+				  "netlink: %s %s for tenant %s: that interface belongs to tenant %.64s",
+				  verb, name, slug, alias + strlen(ALIAS_PREFIX));
+	return pt_err_set(err, -EEXIST,
+			  "netlink: %s %s for tenant %s: an interface of that name exists and is not ptenant's",
+			  verb, name, slug);
+}
+
+/* Deletes `name` if it exists and is tenant `slug`'s. */
+static int delete_if_tenants(struct nl_sock *sk, const char *verb, const char *name,
+			     const char *slug, pt_err *err)
 {
 	_cleanup_link_ struct rtnl_link *l = NULL;
-	const char *alias;
-	int r = ifindex(sk, v->host_name, &l);
+	int r = ifindex(sk, name, &l);
 
 	if (r == -ENODEV || r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return pt_err_set(err, r, "netlink: look up link %s", v->host_name);
-	alias = rtnl_link_get_ifalias(l);
-	if (!alias || strncmp(alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)) != 0)
-		return pt_err_set(err, -EEXIST,
-				  "netlink: create veth %s for tenant %s: an interface of that name exists and is not ptenant's",
-				  v->host_name, v->slug);
-	return delete_by_name(sk, v->host_name, err);
+		return pt_err_set(err, r, "netlink: look up link %s", name);
+	r = link_is_tenants(l, verb, name, slug, err);
+	return r < 0 ? r : delete_by_name(sk, name, err);
+}
+
+int pt_nl_tenant_link_delete(const char *name, const char *slug, pt_err *err)
+{
+	_cleanup_sock_ struct nl_sock *sk = open_sock(name, err);
+
+	return sk ? delete_if_tenants(sk, "delete link", name, slug, err) : err ? err->code : -EIO;
 }
 
 static int make_pair(struct nl_sock *sk, const struct pt_veth_req *v, pt_err *err)
@@ -317,7 +333,10 @@ int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err)
 
 	if (!sk)
 		return err ? err->code : -EIO;
-	r = clear_stale(sk, v, err);
+	/* An interface of our name left by an earlier run of this tenant:
+	 * the kernel tears a dead tenant's netns (and with it the pair) down
+	 * asynchronously, so a fast respawn can still find it. */
+	r = delete_if_tenants(sk, "create veth", v->host_name, v->slug, err);
 	if (r == 0)
 		r = make_pair(sk, v, err);
 	if (r < 0)
@@ -326,7 +345,7 @@ int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err)
 	if (ifi < 0)
 		return pt_err_set(err, ifi, "netlink: look up new link %s", v->host_name);
 	/* Older kernels ignore the alias on creation; set it again, so that
-	 * clear_stale always recognises the link as ours. */
+	 * delete_if_tenants always recognises the link as ours. */
 	if (!rtnl_link_get_ifalias(l)) {
 		_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
 		char alias[96];

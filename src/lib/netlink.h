@@ -29,8 +29,9 @@ int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err);
  * permanent neighbour for the tenant and the /32 route to it. */
 int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err);
 
-/* Deletes a link; 0 when it does not exist. */
-int pt_nl_link_delete(const char *name, pt_err *err);
+/* Deletes tenant slug's link `name`; 0 when it does not exist, -EEXIST
+ * (and the link left alone) when its alias names another tenant or none. */
+int pt_nl_tenant_link_delete(const char *name, const char *slug, pt_err *err);
 /* 1 when a link of that name exists, 0 when not, or -errno. */
 int pt_nl_link_exists(const char *name, pt_err *err);
 

@@ -153,7 +153,7 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 	if (r == 0)
 		r = pt_nl_veth_host_up(&v, err);
 	if (r < 0)
-		pt_nl_link_delete(t->net.veth, NULL);
+		pt_nl_tenant_link_delete(t->net.veth, t->spec.slug, NULL);
 	return r;
 }
 
@@ -186,7 +186,7 @@ void net_tenant_release(struct daemon *d, struct tenant *t)
 		return;
 	/* The pair usually died with the tenant's netns; delete it anyway
 	 * (the netns may still be tearing down), then the rules. */
-	if (pt_nl_link_delete(t->net.veth, &err) < 0 || pt_fw_tenant_remove(&fw, &err) < 0)
+	if (pt_nl_tenant_link_delete(t->net.veth, t->spec.slug, &err) < 0 || pt_fw_tenant_remove(&fw, &err) < 0)
 		fprintf(stderr, "ptenantd: tenant %s: release network: %s\n", t->spec.slug, err.msg);
 	memset(&t->net, 0, sizeof(t->net));
 }

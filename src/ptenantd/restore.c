@@ -138,8 +138,37 @@ static void salvage_spec(struct tenant *t, const char *slug)
 	pt_spec_free(&spec);
 }
 
+/* Its uid range must stay taken even though state.json is unreadable:
+ * data/ is owned by the range's root, or by its `user`: round down. */
+static void reserve_uid_range(struct daemon *d, struct tenant *t)
+{
+	char data[sizeof(t->dir) + 8];
+	struct stat st;
+
+	snprintf(data, sizeof(data), "%s/data", t->dir);
+	if (lstat(data, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid >= d->cfg.uid_base)
+		t->st.host_uid = st.st_uid - (st.st_uid - d->cfg.uid_base) % PT_IDMAP_RANGE;
+}
+
+/* Its address (and with it the veth name, made from the address) must
+ * stay taken too: its container may still run on them, and a second
+ * tenant on the same address would get its traffic and, at start, delete
+ * its link. net.json is a file of its own and usually survives. */
+static void reserve_address(struct daemon *d, struct tenant *t)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pt_err err = { 0 };
+
+	if (dfd < 0 || net_tenant_load(d, t, dfd, &err) < 0) {
+		memset(&t->net, 0, sizeof(t->net));
+		fprintf(stderr, "ptenantd: tenant %s: its address is not reserved: %s\n",
+			t->spec.slug, dfd < 0 ? strerror(errno) : err.msg);
+	}
+}
+
 /* A tenant whose files cannot be read still shows in `ptenant ls`, as
- * failed with the reason, so the operator sees it instead of losing it. */
+ * failed with the reason, so the operator sees it instead of losing it.
+ * What it holds (uid range, address, veth) stays reserved. */
 static struct tenant *broken_tenant(struct daemon *d, const char *slug, const char *dir,
 				    const pt_err *err)
 {
@@ -155,17 +184,8 @@ static struct tenant *broken_tenant(struct daemon *d, const char *slug, const ch
 	snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
 	t->phase = PHASE_FAILED;
 	t->broken = true;
-	/* Its uid range must stay taken even though state.json is unreadable:
-	 * data/ is owned by the range's first uid. */
-	{
-		char data[600];
-		struct stat st;
-
-		snprintf(data, sizeof(data), "%s/data", dir);
-		/* Owned by the range's root, or by its `user`: round down. */
-		if (lstat(data, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid >= d->cfg.uid_base)
-			t->st.host_uid = st.st_uid - (st.st_uid - d->cfg.uid_base) % 65536;
-	}
+	reserve_uid_range(d, t);
+	reserve_address(d, t);
 	return t;
 }
 
