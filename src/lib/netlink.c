@@ -238,6 +238,33 @@ static int delete_by_name(struct nl_sock *sk, const char *name, pt_err *err)
 	return 0;
 }
 
+int pt_nl_tenant_link_find(const char *slug, char ret_name[IFNAMSIZ], pt_err *err)
+{
+	_cleanup_sock_ struct nl_sock *sk = open_sock("the links", err);
+	struct nl_cache *cache = NULL;
+	char want[96];
+	int r, found = 0;
+
+	if (!sk)
+		return err ? err->code : -EIO;
+	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (r < 0)
+		return nl_fail(err, r, "list links (looking for tenant %s's)", slug);
+	snprintf(want, sizeof(want), ALIAS_PREFIX "%s", slug);
+	for (struct nl_object *o = nl_cache_get_first(cache); o && !found;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		const char *alias = rtnl_link_get_ifalias(l);
+
+		if (alias && strcmp(alias, want) == 0 && rtnl_link_get_name(l)) {
+			snprintf(ret_name, IFNAMSIZ, "%s", rtnl_link_get_name(l));
+			found = 1;
+		}
+	}
+	nl_cache_free(cache);
+	return found;
+}
+
 int pt_nl_link_exists(const char *name, pt_err *err)
 {
 	_cleanup_sock_ struct nl_sock *sk = open_sock(name, err);

@@ -4,6 +4,7 @@
  * "netlink: create veth ptv000002 (peer eth0 in tenant acme): File exists". */
 #pragma once
 
+#include <net/if.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,6 +33,9 @@ int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err);
 /* Deletes tenant slug's link `name`; 0 when it does not exist, -EEXIST
  * (and the link left alone) when its alias names another tenant or none. */
 int pt_nl_tenant_link_delete(const char *name, const char *slug, pt_err *err);
+/* 1 and its name when a link's alias is "ptenant <slug>", 0 when none
+ * is, or -errno. */
+int pt_nl_tenant_link_find(const char *slug, char ret_name[IFNAMSIZ], pt_err *err);
 /* 1 when a link of that name exists, 0 when not, or -errno. */
 int pt_nl_link_exists(const char *name, pt_err *err);
 

@@ -180,6 +180,8 @@ struct pt_spawn_req;
 int net_daemon_init(struct daemon *d, pt_err *err);
 void net_daemon_exit(struct daemon *d);
 int net_tenant_alloc(struct daemon *d, struct tenant *t, const char *dir, pt_err *err);
+/* From its host veth when net.json is lost: 1 when found, 0 when not. */
+int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err);
 int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err);
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
 	      struct pt_spawn_req *req, pt_err *err);

@@ -98,6 +98,34 @@ int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err)
 	return r < 0 ? pt_err_prefix(err, "%s", t->dir) : 0;
 }
 
+/* A tenant whose net.json is lost: the host side of its running
+ * container's veth still says whose it is (its alias), and its name says
+ * the address (pt_ipam_fill makes the name from it). 1 when found. */
+int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	const size_t plen = strlen(PT_VETH_PREFIX);
+	char name[IFNAMSIZ], *end;
+	unsigned long off;
+	int r;
+
+	if (!nc(d)->enabled)
+		return 0;
+	r = pt_nl_tenant_link_find(t->spec.slug, name, err);
+	if (r <= 0)
+		return r;
+	off = strncmp(name, PT_VETH_PREFIX, plen) == 0 ? strtoul(name + plen, &end, 16) : 0;
+	if (off == 0 || *end || off >= (1ul << (32 - nc(d)->prefix)) - 1)
+		return pt_err_set(err, -EBADMSG, "tenant %s: its link %s is not named for an address of the subnet",
+				  t->spec.slug, name);
+	pt_ipam_fill(&t->net, t->spec.slug, nc(d)->subnet + (uint32_t)off, nc(d)->subnet);
+	if (strcmp(t->net.veth, name) != 0) {
+		memset(&t->net, 0, sizeof(t->net));
+		return pt_err_set(err, -EBADMSG, "tenant %s: its link %s is not named for an address of the subnet",
+				  t->spec.slug, name);
+	}
+	return 1;
+}
+
 static int write_sysctl(const char *path, const char *value, pt_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -153,17 +153,26 @@ static void reserve_uid_range(struct daemon *d, struct tenant *t)
 /* Its address (and with it the veth name, made from the address) must
  * stay taken too: its container may still run on them, and a second
  * tenant on the same address would get its traffic and, at start, delete
- * its link. net.json is a file of its own and usually survives. */
+ * its link. net.json is a file of its own and usually survives; if not,
+ * the host side of its running container's veth says it. */
 static void reserve_address(struct daemon *d, struct tenant *t)
 {
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	pt_err err = { 0 };
+	pt_err err = { 0 }, err2 = { 0 };
 
-	if (dfd < 0 || net_tenant_load(d, t, dfd, &err) < 0) {
-		memset(&t->net, 0, sizeof(t->net));
-		fprintf(stderr, "ptenantd: tenant %s: its address is not reserved: %s\n",
-			t->spec.slug, dfd < 0 ? strerror(errno) : err.msg);
+	if (dfd >= 0 && net_tenant_load(d, t, dfd, &err) == 0 && t->net.addr)
+		return;
+	memset(&t->net, 0, sizeof(t->net));
+	if (net_tenant_recover(d, t, &err2) > 0) {
+		fprintf(stderr, "ptenantd: tenant %s: address reserved from its link %s (net.json: %s)\n",
+			t->spec.slug, t->net.veth, err.code ? err.msg : "missing");
+		return;
 	}
+	if (dfd < 0)
+		pt_err_set(&err, -errno, "open %s", t->dir);
+	if (err.code || err2.code)
+		fprintf(stderr, "ptenantd: tenant %s: its address is not reserved: %s\n",
+			t->spec.slug, err2.code ? err2.msg : err.msg);
 }
 
 /* A tenant whose files cannot be read still shows in `ptenant ls`, as

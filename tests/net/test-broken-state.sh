@@ -47,6 +47,21 @@ out=$(pt start second 2>&1)
   not_ok "$veth2 has alias '$(link_alias "$veth2")', want 'ptenant someone-else'"
 in_ns ip link del "$veth2"
 
-pt rm second >/dev/null
-pt rm first >/dev/null
+# ---- net.json lost as well: the host side of the running container's
+# veth (its alias names the tenant) says its address.
+check "a third tenant starts" pt create third --blueprint echo-bot@1
+addr3=$(tenant_addr third) veth3=$(tenant_field third veth)
+daemon_stop
+: >"$W/state/tenants/third/state.json"
+rm -f "$W/state/tenants/third/net.json"
+daemon_start
+check "the fourth tenant starts" pt create fourth --blueprint echo-bot@1
+addr4=$(tenant_addr fourth) veth4=$(tenant_field fourth veth)
+diag "third: $addr3 $veth3, fourth: $addr4 $veth4"
+[[ -n $addr4 && $addr4 != "$addr3" && $addr4 != "$addr1" ]] &&
+  ok "net.json lost: another address" || not_ok "fourth got '$addr4' (third $addr3, first $addr1)"
+[[ $(link_alias "$veth3") == "ptenant third" ]] && ok "net.json lost: the third tenant's veth is left alone" ||
+  not_ok "$veth3 has alias '$(link_alias "$veth3")', want 'ptenant third'"
+
+for s in fourth third second first; do pt rm "$s" >/dev/null; done
 done_testing
