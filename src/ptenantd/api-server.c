@@ -26,7 +26,7 @@ struct conn {
 	struct ucred peer;
 	bool pending;                    /* a reply is owed later */
 	bool closed;                     /* peer gone; freed when no reply is owed */
-	bool counted;                    /* in d->n_conns */
+	bool live;                       /* in d->live_conns, counted in d->n_conns */
 	size_t held;                     /* its share of d->held */
 	int fds[PT_API_MAX_FDS];
 	size_t n_fds;
@@ -90,26 +90,27 @@ static void forget_waiter(struct daemon *d, struct conn *c)
 	}
 }
 
-/* Freed at the end of the loop round, so no caller up the stack is left
- * holding a dangling pointer. */
 static void unlink_live(struct daemon *d, struct conn *c)
 {
 	for (struct conn **p = &d->live_conns; *p; p = &(*p)->next_live)
 		if (*p == c) {
 			*p = c->next_live;
-			return;
+			break;
 		}
+	c->live = false;
+	d->n_conns--;
 }
 
+/* Freed at the end of the loop round, so no caller up the stack is left
+ * holding a dangling pointer. */
 static void conn_close(struct daemon *d, struct conn *c)
 {
 	if (c->closed)
 		return;
-	unlink_live(d, c);
+	if (c->live)
+		unlink_live(d, c);
 	loop_del(d, &c->w);
 	c->closed = true;
-	if (c->counted)
-		d->n_conns--;
 	d->held -= c->held;
 	c->held = 0;
 	forget_waiter(d, c);
@@ -377,7 +378,7 @@ static void on_accept(struct daemon *d, struct watch *w, uint32_t events)
 			conn_free(c);
 			continue;
 		}
-		c->counted = true;
+		c->live = true;
 		d->n_conns++;
 		c->next_live = d->live_conns;
 		d->live_conns = c;

@@ -4,11 +4,11 @@
  * Where budgets come from: cgroup_mode (auto, v2, v1, off) and
  * cgroup_parent. Under systemd on cgroup v2 the subtree is the scope
  * ptenant-tenants.scope (tenant-scope.c says why); on a v1 or hybrid host
- * (Delegate=yes) it is the daemon's own cgroup. Run by hand with no cgroup_parent, the daemon does not
- * take whatever cgroup it happens to be in (that may be a login session
- * or the host's root), and it does not quietly run tenants unlimited
- * either: that is a startup error, as is a subtree that offers no usable
- * controller. Only cgroup_mode = off runs without budgets, and then the
+ * (Delegate=yes) it is the daemon's own cgroup. Run by hand with no
+ * cgroup_parent, the daemon does not take whatever cgroup it happens to
+ * be in (that may be a login session or the host's root), and it does
+ * not quietly run tenants unlimited either: that is a startup error, as
+ * is a subtree that offers no usable controller. Only cgroup_mode = off runs without budgets, and then the
  * log, `ptenant ls` and `ptenant stats` say so. */
 #include <errno.h>
 #include <jansson.h>

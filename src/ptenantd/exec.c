@@ -216,7 +216,7 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	struct pt_confine confine;
 	struct exec_job *job;
 	int stdio[3], pidfd = -1, r;
-	pid_t pid = -1;
+	pid_t pid = -1, daemon = getpid();
 
 	if (t->phase != PHASE_RUNNING)
 		return pt_err_set(err, -ESRCH, "tenant %s is %s, not running",
@@ -238,8 +238,6 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 		args.flags = CLONE_PIDFD;
 		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 		args.exit_signal = SIGCHLD;
-		pid_t daemon = getpid();
-
 		pid = pt_clone3(&args);
 		/* The command counts against the tenant's budget too. */
 		if (pid == 0 && budget_join(d, t) < 0)

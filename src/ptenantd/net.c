@@ -114,16 +114,14 @@ int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err)
 	if (r <= 0)
 		return r;
 	off = strncmp(name, PT_VETH_PREFIX, plen) == 0 ? strtoul(name + plen, &end, 16) : 0;
-	if (off == 0 || *end || off >= (1ul << (32 - nc(d)->prefix)) - 1)
-		return pt_err_set(err, -EBADMSG, "tenant %s: its link %s is not named for an address of the subnet",
-				  t->spec.slug, name);
-	pt_ipam_fill(&t->net, t->spec.slug, nc(d)->subnet + (uint32_t)off, nc(d)->subnet);
-	if (strcmp(t->net.veth, name) != 0) {
+	if (off != 0 && !*end && off < (1ul << (32 - nc(d)->prefix)) - 1) {
+		pt_ipam_fill(&t->net, t->spec.slug, nc(d)->subnet + (uint32_t)off, nc(d)->subnet);
+		if (strcmp(t->net.veth, name) == 0)
+			return 1;
 		memset(&t->net, 0, sizeof(t->net));
-		return pt_err_set(err, -EBADMSG, "tenant %s: its link %s is not named for an address of the subnet",
-				  t->spec.slug, name);
 	}
-	return 1;
+	return pt_err_set(err, -EBADMSG, "tenant %s: its link %s is not named for an address of the subnet",
+			  t->spec.slug, name);
 }
 
 static int write_sysctl(const char *path, const char *value, pt_err *err)

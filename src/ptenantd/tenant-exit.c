@@ -249,8 +249,9 @@ static int find_lost_init(const struct tenant *t, pid_t *ret_pid)
 /* stop (and so rm) of a broken tenant ends its container at once, so none
  * runs on unsupervised: SIGKILL and a short wait in place, as rm always
  * did, since a broken tenant has no supervision state in which to park a
- * graceful stop. Its cgroup leaf goes too (v1 left it behind). Its state.json is left as it was: the operator repairs it from
- * what is there, and a made-up state would hide what went wrong. */
+ * graceful stop. Its cgroup leaf goes too (v1 left it behind). Its
+ * state.json is left as it was: the operator repairs it from what is
+ * there, and a made-up state would hide what went wrong. */
 static int stop_broken(struct daemon *d, struct tenant *t, pt_err *err)
 {
 	struct pollfd pfd = { .events = POLLIN };

@@ -41,6 +41,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon.h"
+#include "fsutil.h"
 
 #define SCOPE_SLICE "ptenant.slice"
 #define SCOPE_UNIT "ptenant-tenants.scope"
@@ -192,11 +193,9 @@ static int wait_attached(pid_t holder, const char *path, pt_err *err)
 static bool hold_leaf_populated(const char *dir)
 {
 	char procs[PT_CG_PATH_MAX + 32], buf[16];
-	_cleanup_close_ int fd = -1;
 
 	snprintf(procs, sizeof(procs), "%s/" HOLD_LEAF "/cgroup.procs", dir);
-	fd = open(procs, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 && read(fd, buf, sizeof(buf)) > 0;
+	return pt_read_small_at(AT_FDCWD, procs, buf, sizeof(buf)) == 0 && buf[0];
 }
 
 /* A holder of our own into dir/hold, for a scope whose holder is gone. */
@@ -215,19 +214,20 @@ int tenant_scope_ensure(char *parent, size_t size, pt_err *err)
 {
 	char dir[PT_CG_PATH_MAX];
 	struct timespec t0, t1;
-	struct stat st;
+	bool exists;
 	pid_t holder;
 	int r;
 
 	snprintf(parent, size, "/" SCOPE_SLICE "/" SCOPE_UNIT);
 	snprintf(dir, sizeof(dir), CGROUP_MNT "%s", parent);
-	if (stat(dir, &st) == 0 && hold_leaf_populated(dir))
+	exists = access(dir, F_OK) == 0;
+	if (exists && hold_leaf_populated(dir))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	holder = spawn_holder(err);
 	if (holder < 0)
 		return holder;
-	if (stat(dir, &st) == 0) {
+	if (exists) {
 		r = move_holder(holder, dir, err); /* the scope lives on its tenants */
 	} else {
 		r = start_scope(holder, err);
