@@ -52,12 +52,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "confine.h"
+#include "fsutil.h"
 #include "idmap.h"
 #include "net.h"
 #include "netlink.h"
@@ -68,6 +70,11 @@
 #define SYNC_GO 0x676f2121u
 #define SYNC_PLACED 0x706c6163u
 #define SYNC_TRACE 0x74726163u
+
+/* The child's setup (C1-C6) takes milliseconds; one that has not reached
+ * exec in this long is stuck (in the kernel or on a lost message), and
+ * the daemon, which waits for it, must not be stuck with it. */
+#define SPAWN_SETUP_TIMEOUT_S 30
 
 struct trace_msg {
 	uint32_t magic;
@@ -321,8 +328,24 @@ static ssize_t recv_verdict(const struct pt_spawn_req *req, int sock,
 		}
 		if (n == (ssize_t)sizeof(*m))
 			*m = buf.m;
-		return n;
+		return n < 0 ? -errno : n;
 	}
+}
+
+/* Where a stuck child waits: its kernel wait channel and the number of the
+ * system call it is in (/proc/PID/syscall's first field), for the error. */
+static void child_whereabouts(pid_t pid, char *buf, size_t size)
+{
+	char path[64], wchan[64] = "", sc[32] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	if (pt_read_small_at(AT_FDCWD, path, wchan, sizeof(wchan)) < 0)
+		wchan[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if (pt_read_small_at(AT_FDCWD, path, sc, sizeof(sc)) < 0)
+		sc[0] = '\0';
+	sc[strcspn(sc, " \n")] = '\0';
+	snprintf(buf, size, "wchan %s, syscall %s", wchan[0] ? wchan : "?", sc[0] ? sc : "?");
 }
 
 /* A step of the parent failed while the child was already running its
@@ -375,6 +398,16 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 			return child_error_or(sock, pt_err_set(err, r, "tell the child it is placed"), err);
 	}
 	n = recv_verdict(req, sock, &m);                              /* P4 */
+	if (n == -EAGAIN || n == -EWOULDBLOCK) {
+		char where[128];
+
+		child_whereabouts(pid, where, sizeof(where));
+		return pt_err_set(err, -ETIMEDOUT,
+				  "the child's setup did not reach exec in %d s (child pid %d: %s)",
+				  SPAWN_SETUP_TIMEOUT_S, (int)pid, where);
+	}
+	if (n < 0)
+		return pt_err_set(err, (int)n, "read the child's verdict");
 	if (n == 0) {
 		pt_trace_mark(req->trace, tracing(req) ? "p4-exec" : "p4-child-setup+exec");
 		return 0;
@@ -415,6 +448,7 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
 	struct pt_clone_args args = { 0 };
+	const struct timeval setup_timeout = { .tv_sec = SPAWN_SETUP_TIMEOUT_S };
 	uint64_t clone_ns = tracing(req) ? pt_trace_now_ns() : 0;
 	int sv[2], r;
 	pid_t pid;
@@ -423,6 +457,9 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 		return pt_err_set(err, -errno, "tenant %s: socketpair", req->plan->slug);
 	psock = sv[0];
 	csock = sv[1];
+	if (setsockopt(psock, SOL_SOCKET, SO_RCVTIMEO, &setup_timeout, sizeof(setup_timeout)) < 0)
+		return pt_err_set(err, -errno, "tenant %s: SO_RCVTIMEO on the sync socket",
+				  req->plan->slug);
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
 		     CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
 	if (!req->place)

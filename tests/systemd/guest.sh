@@ -67,6 +67,31 @@ wait_for() {
 	done
 }
 
+# Every ptenant call is bounded: a daemon that stops answering must fail
+# the check that met it, with a picture of where it is stuck, and not
+# hang the suite until the host's qemu timeout (which shows nothing).
+hang_diag() {
+	local pid p
+	echo "# hang: ptenant $* did not return in ${PTENANT_CALL_TIMEOUT}s; where ptenantd and its children are:" >&3
+	pid=$(main_pid)
+	ps -eo pid,ppid,stat,wchan:24,etime,time,args --forest 2>&1 | grep -v ' \[' | tail -n 25 | diag >&3
+	for p in $pid $(pgrep -P "${pid:-1}" 2>/dev/null); do
+		[[ -d /proc/$p ]] || continue
+		echo "pid $p ($(cat "/proc/$p/comm" 2>/dev/null)): state $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null), syscall $(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" | diag >&3
+		cat "/proc/$p/stack" 2>/dev/null | head -n 12 | diag >&3
+		ls -l "/proc/$p/fd" 2>/dev/null | awk 'NR > 1 { print $9, $10, $11 }' | head -n 30 | diag >&3
+	done
+	journalctl -u ptenantd --no-pager -n 15 -o short-monotonic 2>&1 | diag >&3
+	dmesg 2>/dev/null | tail -n 10 | diag >&3
+}
+PTENANT_CALL_TIMEOUT=60
+ptenant() {
+	local rc=0
+	timeout -k 5 "$PTENANT_CALL_TIMEOUT" /usr/bin/ptenant "$@" || rc=$?
+	((rc != 124 && rc != 137)) || hang_diag "$@"
+	return "$rc"
+}
+
 main_pid() { systemctl show -p MainPID --value ptenantd; }
 is_active() { [[ $(systemctl is-active ptenantd) == active ]]; }
 # Not on the way anywhere (starting, stopping, waiting to restart).
