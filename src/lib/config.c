@@ -51,6 +51,7 @@ static const struct key_def keys[] = {
 	{ "log_max_bytes", KEY_SIZE, FIELD(log_max_bytes), 4 * KIB, GIB },
 	{ "log_keep", KEY_U32, FIELD(log_keep), 1, 100 },
 	{ "stop_grace_ms", KEY_U32, FIELD(stop_grace_ms), 0, 600000 },
+	{ "spawn_timeout_ms", KEY_U32, FIELD(spawn_timeout_ms), 100, 600000 },
 	{ "restart_initial_ms", KEY_U32, FIELD(backoff.initial_ms), 0, 3600000 },
 	{ "restart_max_ms", KEY_U32, FIELD(backoff.max_ms), 0, 3600000 },
 	/* The backoff ring remembers PT_BACKOFF_HISTORY crashes, so a larger
@@ -84,6 +85,7 @@ void pt_config_defaults(struct pt_config *c)
 	c->log_max_bytes = MIB;
 	c->log_keep = 3;
 	c->stop_grace_ms = 10000;
+	c->spawn_timeout_ms = 30000;
 	pt_backoff_policy_default(&c->backoff);
 	c->default_memory_max = 512 * MIB;
 	c->default_cpu_millis = 1000;

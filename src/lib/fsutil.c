@@ -5,12 +5,15 @@
 #include "fsutil.h"
 
 #include "cleanup.h"
+#include "fault.h"
 #include "fsutil-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <search.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +142,36 @@ static int create_temp(int pfd, const char *base, char *tmp, size_t size)
 	return -EEXIST;
 }
 
+static bool is_temp_name(const char *name)
+{
+	const char *tag = strstr(name, ".tmp.");
+
+	/* ".NAME.tmp." and the 6 characters of random_suffix. */
+	return name[0] == '.' && tag && tag > name + 1 && strlen(tag) == 5 + 6 &&
+	       !strchr(tag + 5, '.');
+}
+
+int pt_sweep_temp_files(int at, const char *path)
+{
+	_cleanup_closedir_ DIR *dir = NULL;
+	struct dirent *de;
+	int fd, n = 0;
+
+	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir)))
+		if (de->d_type == DT_REG && is_temp_name(de->d_name) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			n++;
+	return n;
+}
+
 int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 			 size_t len, mode_t mode, pt_err *err)
 {
@@ -155,7 +188,9 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 	if (fd < 0)
 		return pt_err_set(err, fd, "create temp file for %s", name);
 
-	r = pt_fs_write_all(fd, data, len);
+	r = PT_FAULT("file.write");
+	if (r == 0)
+		r = pt_fs_write_all(fd, data, len);
 	if (r < 0) {
 		pt_err_set(err, r, "write %s", name);
 		goto fail;
@@ -165,12 +200,18 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 		r = pt_err_set(err, -errno, "chmod %s", name);
 		goto fail;
 	}
-	if (fsync(fd) < 0) {
-		r = pt_err_set(err, -errno, "fsync %s", name);
+	r = PT_FAULT("file.fsync");
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		pt_err_set(err, r, "fsync %s", name);
 		goto fail;
 	}
-	if (renameat(pfd, tmp, pfd, base) < 0) {
-		r = pt_err_set(err, -errno, "rename %s over %s", tmp, name);
+	r = PT_FAULT("file.rename");
+	if (r == 0 && renameat(pfd, tmp, pfd, base) < 0)
+		r = -errno;
+	if (r < 0) {
+		pt_err_set(err, r, "rename %s over %s", tmp, name);
 		goto fail;
 	}
 	if (fsync(pfd) < 0)

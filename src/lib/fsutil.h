@@ -29,6 +29,10 @@ int pt_read_small_at(int dirfd, const char *path, char *buf, size_t size);
  * counts as success. */
 int pt_rmtree_at(int dirfd, const char *name, pt_err *err);
 
+/* Removes the temporary files a killed pt_write_file_atomic leaves in
+ * dirfd/path (".NAME.tmp.XXXXXX"); returns how many, or -errno. */
+int pt_sweep_temp_files(int dirfd, const char *path);
+
 /* mkdir -p with a mode for the directories it creates. */
 int pt_mkdir_p(const char *path, mode_t mode, pt_err *err);
 

@@ -59,6 +59,7 @@
 
 #include "cleanup.h"
 #include "confine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "idmap.h"
 #include "net.h"
@@ -72,9 +73,10 @@
 #define SYNC_TRACE 0x74726163u
 
 /* The child's setup (C1-C6) takes milliseconds; one that has not reached
- * exec in this long is stuck (in the kernel or on a lost message), and
- * the daemon, which waits for it, must not be stuck with it. */
-#define SPAWN_SETUP_TIMEOUT_S 30
+ * exec in req->setup_timeout_ms (spawn_timeout_ms, default 30 s) is stuck,
+ * in the kernel or on a lost message, and the daemon, which waits for it,
+ * must not be stuck with it. */
+#define SPAWN_SETUP_TIMEOUT_MS_DEFAULT 30000
 
 struct trace_msg {
 	uint32_t magic;
@@ -86,6 +88,11 @@ struct sync_msg {
 	int32_t code;
 	char msg[PT_ERR_MSG_MAX];
 };
+
+static unsigned setup_timeout_ms(const struct pt_spawn_req *req)
+{
+	return req->setup_timeout_ms ? req->setup_timeout_ms : SPAWN_SETUP_TIMEOUT_MS_DEFAULT;
+}
 
 static bool tracing(const struct pt_spawn_req *req)
 {
@@ -225,14 +232,16 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(127);
 	pt_trace_mark(tr, "c0-clone3-to-child");
-	if (pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
+	if (PT_FAULT_ERR("child.open-host-paths", &err) < 0 ||
+	    pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c1-open-host-paths");
 	fds.lower = recv_fd(sock, &m);
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
 	pt_trace_mark(tr, "c1-wait-for-go");
-	if (become_tenant_root(&err) < 0)                              /* C2 */
+	if (PT_FAULT_ERR("child.become-root", &err) < 0 ||
+	    become_tenant_root(&err) < 0)                              /* C2 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c2-become-root");
 	if (sethostname(plan->slug, strlen(plan->slug)) < 0) {         /* C3 */
@@ -240,7 +249,7 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 		child_fail(sock, &err);
 	}
 	pt_trace_mark(tr, "c3-hostname");
-	if (pt_net_loopback_up(&err) < 0)
+	if (PT_FAULT_ERR("child.net", &err) < 0 || pt_net_loopback_up(&err) < 0)
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c3-loopback-up");
 	if (plan->net.enabled) {
@@ -248,9 +257,11 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 			child_fail(sock, &err);
 		pt_trace_mark(tr, "c3-eth0");
 	}
-	if (pt_rootfs_enter(plan, &fds, tr, &err) < 0)                 /* C4 */
+	if (PT_FAULT_ERR("child.rootfs", &err) < 0 ||
+	    pt_rootfs_enter(plan, &fds, tr, &err) < 0)                 /* C4 */
 		child_fail(sock, &err);
-	if (setup_stdio(req, &err) < 0)                                /* C5 */
+	if (PT_FAULT_ERR("child.stdio", &err) < 0 ||
+	    setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-stdio");
 	if (req->place) {                                              /* C5b */
@@ -265,7 +276,8 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */
-	if (pt_confine_apply(&req->confine, &err) < 0)
+	if (PT_FAULT_ERR("child.confine", &err) < 0 ||
+	    pt_confine_apply(&req->confine, &err) < 0)
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-confine");
 	umask(022);
@@ -370,10 +382,15 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	ssize_t n;
 	int r;
 
-	r = pt_idmap_write(pid, req->plan->host_uid, err);             /* P1 */
+	r = PT_FAULT_ERR("spawn.idmap", err);
+	if (r == 0)
+		r = pt_idmap_write(pid, req->plan->host_uid, err);     /* P1 */
 	if (r < 0)
 		return r;
 	pt_trace_mark(req->trace, "p1-idmap");
+	r = PT_FAULT_ERR("spawn.idmapped-lower", err);
+	if (r < 0)
+		return r;
 	lower = make_idmapped_lower(req->plan->lower_dir, pid, err);  /* P2 */
 	if (lower < 0)
 		return lower;
@@ -389,7 +406,9 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 		return pt_err_set(err, r, "release child");
 	pt_trace_mark(req->trace, "p3-release-child");
 	if (req->place) {                                             /* P3b */
-		r = req->place(req->place_ctx, pid, err);
+		r = PT_FAULT_ERR("spawn.cgroup-v1-place", err);
+		if (r == 0)
+			r = req->place(req->place_ctx, pid, err);
 		if (r < 0)
 			return child_error_or(sock, r, err);
 		pt_trace_mark(req->trace, "p3b-cgroup-v1-place");
@@ -403,8 +422,8 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 
 		child_whereabouts(pid, where, sizeof(where));
 		return pt_err_set(err, -ETIMEDOUT,
-				  "the child's setup did not reach exec in %d s (child pid %d: %s)",
-				  SPAWN_SETUP_TIMEOUT_S, (int)pid, where);
+				  "the child's setup did not reach exec in %u ms, spawn_timeout_ms "
+				  "(child pid %d: %s)", setup_timeout_ms(req), (int)pid, where);
 	}
 	if (n < 0)
 		return pt_err_set(err, (int)n, "read the child's verdict");
@@ -448,7 +467,10 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
 	struct pt_clone_args args = { 0 };
-	const struct timeval setup_timeout = { .tv_sec = SPAWN_SETUP_TIMEOUT_S };
+	const struct timeval setup_timeout = {
+		.tv_sec = setup_timeout_ms(req) / 1000,
+		.tv_usec = (setup_timeout_ms(req) % 1000) * 1000,
+	};
 	uint64_t clone_ns = tracing(req) ? pt_trace_now_ns() : 0;
 	int sv[2], r;
 	pid_t pid;

@@ -18,6 +18,9 @@ struct pt_spawn_req {
 	int log_fd;              /* write end of the log pipe: stdout, stderr */
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
+	/* How long the child's setup may take to reach exec before it is
+	 * killed and the start fails (0: 30 s). */
+	unsigned setup_timeout_ms;
 	/* cgroup v1: puts the child (host pid) into the tenant's cgroups at
 	 * P3b, while it sets up and before it may exec (C5b); NULL when
 	 * cgroup_fd does the job. */

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "cgroup.h"
 #include "daemon.h"
+#include "fault.h"
 
 static struct tenant *lookup(struct daemon *d, json_t *req, bool optional, pt_err *err)
 {
@@ -140,7 +141,9 @@ static int apply_live(struct daemon *d, struct tenant *t, const struct pt_resour
 				    "stop it, update, start it", t->spec.slug,
 				    (unsigned long long)s.memory_current,
 				    (unsigned long long)lim.memory_max);
-	r = d->cg->ops->set_limits(d->cg, t->spec.slug, &lim, err);
+	r = PT_FAULT_ERR("budget.update", err);
+	if (r == 0)
+		r = d->cg->ops->set_limits(d->cg, t->spec.slug, &lim, err);
 	return r < 0 ? pt_err_prefix(err, "tenant %s: update budget", t->spec.slug) : 0;
 }
 

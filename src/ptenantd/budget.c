@@ -23,6 +23,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon.h"
+#include "fault.h"
 #include "spawn.h"
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
@@ -113,7 +114,9 @@ int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 	if (!d->cg)
 		return 0;
 	limits_of(d, &t->spec.resources, &lim);
-	r = d->cg->ops->create(d->cg, t->spec.slug, &lim, err);
+	r = PT_FAULT_ERR("budget.cgroup-create", err);
+	if (r == 0)
+		r = d->cg->ops->create(d->cg, t->spec.slug, &lim, err);
 	if (r < 0)
 		return pt_err_prefix(err, "tenant %s: cgroup", t->spec.slug);
 	t->budget.cg = d->cg;

@@ -75,6 +75,10 @@ struct tenant {
 	bool broken;                     /* its files could not be loaded */
 	bool removing;                   /* rm requested: delete once stopped */
 	bool restart_pending;            /* restart requested: start once stopped */
+	/* state.json could not be written (a full disk): the change holds in
+	 * memory and tenant_tick() writes it again from state_retry_at on. */
+	bool state_unsaved;
+	uint64_t state_retry_at;
 	struct pt_tenant_net net;        /* addr 0: no network */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
@@ -139,6 +143,9 @@ struct json_t *tenant_summary(struct daemon *d, struct tenant *t);
 void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		   const char *reason, int code, const char *message);
 int tenant_save_state(struct tenant *t, pt_err *err);
+/* tenant_save_state after a change of the daemon's own making: a failure
+ * is recorded once (event state-save-failed) and retried every second. */
+void tenant_persist(struct daemon *d, struct tenant *t);
 int tenant_save_spec(struct tenant *t, pt_err *err);
 void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);

@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "events.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "rootfs.h"
 #include "spawn.h"
@@ -55,10 +56,23 @@ static void usage(FILE *out)
 		"      --init PATH         the ptenant-init binary (default: the installed one)\n"
 		"      --trace-spawn       print each spawn plan and per-step timings, daemon and\n"
 		"                          child, as lines \"trace-spawn SLUG STEP MS ms\"\n"
+		"      --fault-points      list the PTENANT_FAULT points (test builds only)\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when startup fails, 2 on bad usage.\n"
 		"Tenants keep running when ptenantd stops; the next start adopts them.\n");
+}
+
+/* --fault-points: what PTENANT_FAULT can name besides the spawn trace's
+ * steps; only a test build (-Dfault_injection=true) has any. */
+static int list_fault_points(void)
+{
+	if (!PT_FAULT_INJECTION) {
+		fprintf(stderr, "ptenantd: built without fault injection (meson -Dfault_injection=true)\n");
+		return 1;
+	}
+	pt_fault_list(stdout);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct daemon *d, struct options *o)
@@ -74,6 +88,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		{ "init", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "trace-spawn", no_argument, NULL, 't' },
+		{ "fault-points", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -88,6 +103,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct options *o
 		case 'i': o->init = optarg; break;
 		case 'S': o->socket = optarg; break;
 		case 't': d->trace_spawn = true; break;
+		case 'F': exit(list_fault_points());
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ptenantd %s\n", PTENANT_VERSION); exit(0);
 		case 's': key = "state_dir"; break;
@@ -267,6 +283,10 @@ int main(int argc, char **argv)
 	d.journal_stderr = pt_journal_owns_stderr();
 	if (parse_args(argc, argv, &d, &o) < 0)
 		return 2;
+	if (pt_fault_setup(getenv("PTENANT_FAULT"), &err) < 0) {
+		fprintf(stderr, "ptenantd: %s\n", err.msg);
+		return 2;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "ptenantd: must run as root\n");
 		return 1;

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "fault.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "netlink.h"
@@ -62,7 +63,9 @@ static int allocate(struct daemon *d, struct tenant *t, int dfd, pt_err *err)
 	if (r < 0)
 		return r;
 	pt_ipam_fill(&t->net, t->spec.slug[0] ? t->spec.slug : "", addr, nc(d)->subnet);
-	r = write_record(dfd, t, err);
+	r = PT_FAULT_ERR("net.record", err);
+	if (r == 0)
+		r = write_record(dfd, t, err);
 	if (r < 0)
 		memset(&t->net, 0, sizeof(t->net));
 	return r;
@@ -170,12 +173,18 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 	memcpy(v.peer_mac, t->net.mac, 6);
 	pt_ipam_host_mac(t->net.addr, v.host_mac);
 	/* Rules first: the tenant's traffic is checked from its first packet. */
-	r = pt_fw_tenant_add(&fw, err);
+	r = PT_FAULT_ERR("net.firewall", err);
+	if (r == 0)
+		r = pt_fw_tenant_add(&fw, err);
+	if (r == 0)
+		r = PT_FAULT_ERR("net.veth-create", err);
 	if (r == 0)
 		r = pt_nl_veth_create(&v, err);
 	if (r < 0)
 		return r; /* nothing of ours to undo: a clash is not ours to delete */
-	r = host_side_sysctls(t->net.veth, err);
+	r = PT_FAULT_ERR("net.veth-up", err);
+	if (r == 0)
+		r = host_side_sysctls(t->net.veth, err);
 	if (r == 0)
 		r = pt_nl_veth_host_up(&v, err);
 	if (r < 0)

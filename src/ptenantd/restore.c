@@ -107,7 +107,7 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		t->st.last_code = -1;
 		t->st.last_exit_at = now_real_ms();
 		tenant_record(d, t, "exit", pt_exit_reason_name(t->st.last_exit), -1, msg);
-		tenant_save_state(t, NULL);
+		tenant_persist(d, t);
 	}
 	if (t->st.desired != PT_DESIRED_RUNNING)
 		return;
@@ -221,6 +221,37 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 	return t;
 }
 
+/* A create lays its tenant out as .create-SLUG and renames it into place
+ * last; a daemon killed before the rename leaves the half-made copy, which
+ * no one owns (the create was never answered as done). */
+static void drop_interrupted_create(struct daemon *d, const char *name)
+{
+	pt_err err = { 0 };
+	char path[sizeof(d->tenants_dir) + NAME_MAX + 2];
+
+	if (strncmp(name, ".create-", 8) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", d->tenants_dir, name);
+	if (pt_rmtree_at(AT_FDCWD, path, &err) < 0)
+		fprintf(stderr, "ptenantd: remove %s/%s, left by an interrupted create: %s\n",
+			d->tenants_dir, name, err.msg);
+	else
+		fprintf(stderr, "ptenantd: removed %s/%s, left by an interrupted create\n",
+			d->tenants_dir, name);
+}
+
+/* A daemon killed in the middle of pt_write_file_atomic leaves its temp
+ * file (the target itself is whole, old or new). */
+static void sweep_temp_files(const struct tenant *t)
+{
+	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		pt_sweep_temp_files(dfd, ".");
+		pt_sweep_temp_files(dfd, "secrets");
+	}
+}
+
 int restore_tenants(struct daemon *d, pt_err *err)
 {
 	_cleanup_closedir_ DIR *dir = opendir(d->tenants_dir);
@@ -231,8 +262,10 @@ int restore_tenants(struct daemon *d, pt_err *err)
 	while ((de = readdir(dir))) {
 		struct tenant *t, **n;
 
-		if (de->d_name[0] == '.')
-			continue; /* ., .., and leftovers of an interrupted create */
+		if (de->d_name[0] == '.') {
+			drop_interrupted_create(d, de->d_name);
+			continue;
+		}
 		t = load_one(d, de->d_name);
 		n = t ? realloc(d->tenants, (d->n_tenants + 1) * sizeof(*n)) : NULL;
 		if (!n) {
@@ -241,7 +274,9 @@ int restore_tenants(struct daemon *d, pt_err *err)
 		}
 		d->tenants = n;
 		d->tenants[d->n_tenants++] = t;
+		sweep_temp_files(t);
 	}
+	pt_sweep_temp_files(AT_FDCWD, d->cfg.runtime_dir);
 	/* Only once every tenant is known: starting one allocates nothing
 	 * that another's state could already own. The firewall is rebuilt
 	 * from all of them before any starts; adopted tenants never notice. */

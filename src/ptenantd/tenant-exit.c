@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "fault.h"
 #include "events.h"
 #include "fsutil.h"
 #include "idmap.h"
@@ -169,7 +170,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	 * new entrypoint instead of two. A failed start saves in
 	 * tenant_tick(). */
 	if (!restart_now)
-		tenant_save_state(t, NULL);
+		tenant_persist(d, t);
 	pt_trace_mark(&tr, "d-exit-handling");
 	routes_changed(d);
 	pt_trace_print(&tr, t->spec.slug, stderr);
@@ -200,28 +201,38 @@ void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd)
 
 static int stop_broken(struct daemon *d, struct tenant *t, pt_err *err);
 
+static int send_sigterm(struct tenant *t, pt_err *err)
+{
+	int r = PT_FAULT("stop.signal");
+
+	if (r == 0 && pidfd_send_signal(t->proc.fd, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
+		r = -errno;
+	return r < 0 ? pt_err_set(err, r, "tenant %s: send SIGTERM", t->spec.slug) : 0;
+}
+
 int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 		pt_err *err)
 {
+	int r;
+
 	if (t->broken)
 		return stop_broken(d, t, err);
 	t->st.desired = PT_DESIRED_STOPPED;
-	tenant_save_state(t, NULL);
+	tenant_persist(d, t);
 	routes_changed(d); /* stopping or stopped: not routable */
 	switch (t->phase) {
 	case PHASE_RUNNING:
 		/* SIGTERM reaches the entrypoint through init; SIGKILL of pid 1
 		 * after the grace period takes the whole pid namespace down. */
-		if (pidfd_send_signal(t->proc.fd, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
-			return pt_err_set(err, -errno, "tenant %s: send SIGTERM", t->spec.slug);
+		r = send_sigterm(t, err);
+		if (r < 0)
+			return r;
 		t->phase = PHASE_STOPPING;
 		t->stop_deadline = now_mono_ms() + d->cfg.stop_grace_ms;
 		/* fall through */
-	case PHASE_STOPPING: {
-		int r = add_waiter(t, waiter, err);
-
+	case PHASE_STOPPING:
+		r = add_waiter(t, waiter, err);
 		return r < 0 ? r : 1;
-	}
 	case PHASE_BACKOFF:
 	case PHASE_CRASHLOOP:
 	case PHASE_FAILED:
@@ -281,7 +292,9 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 	pt_err err = { 0 };
 	int r;
 
-	r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
+	r = PT_FAULT_ERR("remove.dir", &err);
+	if (r == 0)
+		r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
 	if (r < 0) {
 		/* Keep it listed: an operator must see what could not go. */
 		t->removing = false;
@@ -325,6 +338,8 @@ void tenant_tick(struct daemon *d, uint64_t now)
 		struct tenant *t = d->tenants[i];
 		pt_err err = { 0 };
 
+		if (t->state_unsaved && now >= t->state_retry_at)
+			tenant_persist(d, t);
 		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
 			t->stop_deadline = now + 60000; /* and wait for the pidfd */
@@ -338,7 +353,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
 				t->started_mono = now;
 				schedule_restart(d, t, now);
-				tenant_save_state(t, NULL);
+				tenant_persist(d, t);
 			}
 		}
 	}
@@ -358,6 +373,8 @@ uint64_t tenant_next_deadline(struct daemon *d)
 			at = t->next_start;
 		if (at && (!next || at < next))
 			next = at;
+		if (t->state_unsaved && (!next || t->state_retry_at < next))
+			next = t->state_retry_at;
 	}
 	return next;
 }

@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "fault.h"
 #include "events.h"
 #include "fsutil.h"
 #include "idmap.h"
@@ -118,6 +119,7 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 {
 	struct pt_spawn_req req = {
 		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
+		.setup_timeout_ms = d->cfg.spawn_timeout_ms,
 		.trace = tr, .child_trace = child_tr,
 	};
 	struct pt_spawn_res res;
@@ -182,9 +184,13 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 		r = load_secrets(t, &secrets, err);
 	pt_trace_mark(&tr, "d-secrets-load");
 	if (r == 0)
+		r = PT_FAULT_ERR("start.fresh-layer", err);
+	if (r == 0)
 		r = fresh_layer(t, err);
 	pt_trace_mark(&tr, "d-fresh-layer");
 	with_secrets.secrets = secrets;
+	if (r == 0)
+		r = PT_FAULT_ERR("start.plan", err);
 	if (r == 0)
 		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
 	pt_trace_mark(&tr, "d-plan-build");
@@ -209,7 +215,7 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	t->st.desired = PT_DESIRED_RUNNING;
 	t->st.started_at = now_real_ms();
 	t->started_mono = now_mono_ms();
-	tenant_save_state(t, NULL);
+	tenant_persist(d, t);
 	pt_trace_mark(&tr, "d-save-state");
 	pt_trace_print(&tr, t->spec.slug, stderr);
 	pt_trace_print(&child_tr, t->spec.slug, stderr);

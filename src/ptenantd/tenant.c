@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "fault.h"
 #include "events.h"
 #include "fsutil.h"
 #include "idmap.h"
@@ -87,6 +88,29 @@ int tenant_save_state(struct tenant *t, pt_err *err)
 	if (dfd < 0)
 		return pt_err_set(err, -errno, "open %s", t->dir);
 	return pt_state_save(dfd, &t->st, err);
+}
+
+#define STATE_RETRY_MS 1000
+
+/* A failed write does not undo the change it was to record (a stop is
+ * still a stop): the daemon knows the truth, keeps serving, says once what
+ * failed, and writes again until it succeeds; the file on disk is the old
+ * whole one meanwhile, never a torn one (pt_write_file_atomic). */
+void tenant_persist(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+
+	if (tenant_save_state(t, &err) == 0) {
+		if (t->state_unsaved)
+			tenant_record(d, t, "state-saved", NULL, -1,
+				      "state.json written again after a failed write");
+		t->state_unsaved = false;
+		return;
+	}
+	if (!t->state_unsaved)
+		tenant_record(d, t, "state-save-failed", NULL, -1, err.msg);
+	t->state_unsaved = true;
+	t->state_retry_at = now_mono_ms() + STATE_RETRY_MS;
 }
 
 void tenant_free(struct tenant *t)
@@ -263,10 +287,14 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	t->st.desired = start ? PT_DESIRED_RUNNING : PT_DESIRED_STOPPED;
 	pt_rmtree_at(AT_FDCWD, tmp, NULL); /* a leftover of a crashed create */
 	if (r == 0)
+		r = PT_FAULT_ERR("create.layout", err);
+	if (r == 0)
 		r = lay_out_tenant(tmp, spec, &t->st, err);
 	snprintf(t->spec.slug, sizeof(t->spec.slug), "%s", spec->slug);
 	if (r == 0)
 		r = net_tenant_alloc(d, t, tmp, err);
+	if (r == 0)
+		r = PT_FAULT_ERR("create.rename", err);
 	if (r == 0 && rename(tmp, t->dir) < 0)
 		r = pt_err_set(err, -errno, "rename %s to %s", tmp, t->dir);
 	if (r < 0 || (r = add_to_table(d, t)) < 0) {

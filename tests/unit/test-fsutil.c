@@ -161,6 +161,24 @@ static void test_atomic_write_failure_unlinks_temp(void **state)
 	assert_int_equal(count_entries(f->dirfd, "d"), 1);
 }
 
+static void test_sweep_temp_files(void **state)
+{
+	struct fixture *f = *state;
+
+	/* What a killed writer leaves, beside what must stay. */
+	put(f->dirfd, ".state.json.tmp.AbC123", "{", 0600);
+	put(f->dirfd, ".spec.json.tmp.zzzzzz", "", 0600);
+	put(f->dirfd, "state.json", "{}", 0600);
+	put(f->dirfd, ".tmp.abcdef", "", 0600);       /* no NAME */
+	put(f->dirfd, ".x.tmp.abc", "", 0600);        /* not 6 characters */
+	put(f->dirfd, "x.tmp.abcdef", "", 0600);      /* not hidden */
+	assert_int_equal(mkdirat(f->dirfd, ".d.tmp.abcdef", 0755), 0); /* not a file */
+	assert_int_equal(pt_sweep_temp_files(f->dirfd, "."), 2);
+	assert_int_equal(count_entries(f->dirfd, "."), 5);
+	assert_content(f->dirfd, "state.json", "{}");
+	assert_int_equal(pt_sweep_temp_files(f->dirfd, "missing"), -ENOENT);
+}
+
 /* ---- read ------------------------------------------------------------ */
 
 static void test_read_file(void **state)
@@ -571,6 +589,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomic_write_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_temp_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_replaces_symlink_not_target,
 						setup, teardown),
