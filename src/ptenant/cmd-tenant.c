@@ -242,6 +242,9 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(t, "restarts")), up, ex);
 		if (json_object_get(t, "error"))
 			printf("    error: %s\n", json_string_value(json_object_get(t, "error")));
+		if (json_object_get(t, "state_error"))
+			printf("    state not saved (retried every second): %s\n",
+			       json_string_value(json_object_get(t, "state_error")));
 	}
 	/* A footer, so the table's header stays the first line for scripts. */
 	if (json_is_false(json_object_get(json_object_get(resp, "budgets"), "enabled")))

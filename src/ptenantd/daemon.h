@@ -79,6 +79,7 @@ struct tenant {
 	 * memory and tenant_tick() writes it again from state_retry_at on. */
 	bool state_unsaved;
 	uint64_t state_retry_at;
+	char state_error[256];           /* why, while state_unsaved */
 	struct pt_tenant_net net;        /* addr 0: no network */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */

@@ -107,8 +107,11 @@ void tenant_persist(struct daemon *d, struct tenant *t)
 		t->state_unsaved = false;
 		return;
 	}
+	/* On a full disk the event journal cannot take the record either:
+	 * stderr (the system journal) has it, and ls shows state_error. */
 	if (!t->state_unsaved)
 		tenant_record(d, t, "state-save-failed", NULL, -1, err.msg);
+	snprintf(t->state_error, sizeof(t->state_error), "%s", err.msg);
 	t->state_unsaved = true;
 	t->state_retry_at = now_mono_ms() + STATE_RETRY_MS;
 }
@@ -342,5 +345,7 @@ json_t *tenant_summary(struct daemon *d, struct tenant *t)
 			"code", t->st.last_code, "at", (json_int_t)t->st.last_exit_at));
 	if (t->last_error[0])
 		json_object_set_new(o, "error", json_string(t->last_error));
+	if (t->state_unsaved)
+		json_object_set_new(o, "state_error", json_string(t->state_error));
 	return o;
 }

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -177,6 +180,44 @@ static void test_sweep_temp_files(void **state)
 	assert_int_equal(count_entries(f->dirfd, "."), 5);
 	assert_content(f->dirfd, "state.json", "{}");
 	assert_int_equal(pt_sweep_temp_files(f->dirfd, "missing"), -ENOENT);
+}
+
+/* A writer killed at any instant (SIGKILL, no cleanup) leaves the file
+ * whole: the old content or the new, never empty or cut, whatever the
+ * moment; only its temp file may stay, and the sweep removes it. */
+static void test_atomic_write_killed_writer(void **state)
+{
+	struct fixture *f = *state;
+	static char a[3000], b[7000];
+	unsigned seed = (unsigned)time(NULL);
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	assert_int_equal(pt_write_file_atomic(f->dirfd, "state.json", a, sizeof(a), 0600, NULL), 0);
+	for (int round = 0; round < 200; round++) {
+		struct timespec pause = { 0, (long)(rand_r(&seed) % 400) * 1000 };
+		_cleanup_free_ char *got = NULL;
+		size_t len = 0;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			for (int i = 0;; i++)
+				pt_write_file_atomic(f->dirfd, "state.json", i % 2 ? a : b,
+						     i % 2 ? sizeof(a) : sizeof(b), 0600, NULL);
+		nanosleep(&pause, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		assert_int_equal(pt_read_file(f->dirfd, "state.json", 1 << 20, &got, &len, NULL), 0);
+		if (len == sizeof(a))
+			assert_memory_equal(got, a, len);
+		else if (len == sizeof(b))
+			assert_memory_equal(got, b, len);
+		else
+			fail_msg("round %d: state.json has %zu bytes", round, len);
+	}
+	assert_true(pt_sweep_temp_files(f->dirfd, ".") >= 0);
+	assert_int_equal(count_entries(f->dirfd, "."), 1);
 }
 
 /* ---- read ------------------------------------------------------------ */
@@ -590,6 +631,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomic_write_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_temp_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write_replaces_symlink_not_target,
 						setup, teardown),
