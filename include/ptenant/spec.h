@@ -46,6 +46,8 @@ struct pt_resources {
 	uint32_t cpu_millis;     /* 1000 = one core; 0 = daemon default */
 	uint32_t cpu_weight;     /* 1..10000; 0 = default (100) */
 	uint64_t pids_max;       /* 0 = daemon default */
+	uint64_t log_rate;       /* bytes of output per second; 0 = daemon default */
+	uint64_t log_burst;      /* bytes; 0 = daemon default */
 };
 
 /* Who the tenant's processes run as, inside its user namespace. root

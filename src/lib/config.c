@@ -62,6 +62,8 @@ static const struct key_def keys[] = {
 	{ "default_memory_max", KEY_SIZE, FIELD(default_memory_max), MIB, 1024 * TIB },
 	{ "default_cpu", KEY_CPU, FIELD(default_cpu_millis), 1, 1024000 },
 	{ "default_pids_max", KEY_U64, FIELD(default_pids_max), 1, 4194304 },
+	{ "default_log_rate", KEY_SIZE, FIELD(default_log_rate), 0, GIB },
+	{ "default_log_burst", KEY_SIZE, FIELD(default_log_burst), 4 * KIB, GIB },
 	{ "network", KEY_NET, 0, 0, 0, 0 },
 	{ "subnet", KEY_NET, 0, 0, 0, 0 },
 	{ "resolvers", KEY_NET, 0, 0, 0, 0 },
@@ -90,6 +92,8 @@ void pt_config_defaults(struct pt_config *c)
 	c->default_memory_max = 512 * MIB;
 	c->default_cpu_millis = 1000;
 	c->default_pids_max = 512;
+	c->default_log_rate = 64 * KIB;
+	c->default_log_burst = MIB;
 	pt_netconf_defaults(&c->net);
 }
 

@@ -22,6 +22,8 @@ struct pt_config {
 	uint64_t default_memory_max; /* default 512M */
 	uint32_t default_cpu_millis; /* default 1000 */
 	uint64_t default_pids_max;   /* default 512 */
+	uint64_t default_log_rate;   /* default 64K (bytes/s); 0 = no log budget */
+	uint64_t default_log_burst;  /* default 1M */
 	struct pt_netconf net;       /* network = off by default */
 	uint32_t cgroup_mode;        /* enum pt_cg_mode: auto (default), v2, v1, off */
 	char cgroup_parent[256];     /* cgroup path ("/ptenant"); "" = own cgroup */

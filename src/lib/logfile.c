@@ -25,8 +25,9 @@ static int open_current(struct pt_logfile *log, pt_err *err)
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	fd = openat(log->dirfd, LOG_NAME,
-		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* Not O_APPEND: splice(2) refuses such a target. We are the only
+	 * writer and write at log->size. */
+	fd = openat(log->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return pt_err_set(err, -errno, "open log " LOG_NAME);
 	if (fstat(fd, &st) < 0)
@@ -104,7 +105,7 @@ static int write_all(struct pt_logfile *log, const char *p, size_t len,
 		     pt_err *err)
 {
 	while (len > 0) {
-		ssize_t n = write(log->fd, p, len);
+		ssize_t n = pwrite(log->fd, p, len, (off_t)log->size);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -120,18 +121,17 @@ static int write_all(struct pt_logfile *log, const char *p, size_t len,
 	return 0;
 }
 
-int pt_logfile_write(struct pt_logfile *log, const void *buf, size_t len,
-		     pt_err *err)
+/* Room for len more bytes in current.log: reopened if an earlier
+ * rotation could not, rotated if len would pass the cap. Returns len, cut
+ * to max_bytes, or -errno. */
+static ssize_t make_room(struct pt_logfile *log, size_t len, pt_err *err)
 {
 	int r;
 
 	if (log->dirfd < 0)
 		return pt_err_set(err, -EBADF, "write log " LOG_NAME);
-	if (len == 0)
-		return 0;
 	if (len > log->max_bytes)
 		len = (size_t)log->max_bytes;
-	/* An earlier rotation could not reopen the file: try again now. */
 	if (log->fd < 0) {
 		r = open_current(log, err);
 		if (r < 0)
@@ -142,7 +142,49 @@ int pt_logfile_write(struct pt_logfile *log, const void *buf, size_t len,
 		if (r < 0)
 			return r;
 	}
-	return write_all(log, buf, len, err);
+	return (ssize_t)len;
+}
+
+int pt_logfile_write(struct pt_logfile *log, const void *buf, size_t len,
+		     pt_err *err)
+{
+	ssize_t room;
+
+	if (len == 0)
+		return 0;
+	room = make_room(log, len, err);
+	if (room < 0)
+		return (int)room;
+	return write_all(log, buf, (size_t)room, err);
+}
+
+ssize_t pt_logfile_splice(struct pt_logfile *log, int pipe_fd, size_t len, pt_err *err)
+{
+	size_t done = 0;
+	ssize_t room;
+
+	if (len == 0)
+		return 0;
+	room = make_room(log, len, err);
+	if (room < 0)
+		return room;
+	while (done < (size_t)room) {
+		loff_t off = (loff_t)log->size;
+		ssize_t n = splice(pipe_fd, NULL, log->fd, &off, (size_t)room - done,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return pt_err_set(err, -errno, "splice into log " LOG_NAME);
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		log->size += (uint64_t)n;
+	}
+	return (ssize_t)done;
 }
 
 void pt_logfile_close(struct pt_logfile *log)

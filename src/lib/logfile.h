@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -26,4 +27,8 @@ int pt_logfile_open(struct pt_logfile *log, int dirfd, uint64_t max_bytes,
  * larger than max_bytes is cut to max_bytes. */
 int pt_logfile_write(struct pt_logfile *log, const void *buf, size_t len,
 		     pt_err *err);
+/* Moves up to len bytes from a pipe into the log with splice(2): the data
+ * never passes through our memory. Rotates as pt_logfile_write does;
+ * returns the bytes moved (fewer when the pipe ran dry) or -errno. */
+ssize_t pt_logfile_splice(struct pt_logfile *log, int pipe_fd, size_t len, pt_err *err);
 void pt_logfile_close(struct pt_logfile *log);

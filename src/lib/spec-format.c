@@ -61,7 +61,9 @@ static json_t *resources_to_json(const struct pt_resources *res)
 	    set_uint(o, "memory_high", res->memory_high) < 0 ||
 	    (res->cpu_millis && json_object_set_new(o, "cpu", cpu_to_json(res->cpu_millis)) < 0) ||
 	    set_uint(o, "cpu_weight", res->cpu_weight) < 0 ||
-	    set_uint(o, "pids", res->pids_max) < 0)
+	    set_uint(o, "pids", res->pids_max) < 0 ||
+	    set_uint(o, "log_rate", res->log_rate) < 0 ||
+	    set_uint(o, "log_burst", res->log_burst) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }
@@ -89,7 +91,8 @@ json_t *pt_spec_to_json(const struct pt_spec *spec, bool with_secrets)
 							   with_secrets)) < 0) ||
 	    (spec->port && json_object_set_new(o, "port", json_integer(spec->port)) < 0))
 		return NULL;
-	if ((r->memory_max || r->memory_high || r->cpu_millis || r->cpu_weight || r->pids_max) &&
+	if ((r->memory_max || r->memory_high || r->cpu_millis || r->cpu_weight || r->pids_max ||
+	     r->log_rate || r->log_burst) &&
 	    json_object_set_new(o, "resources", resources_to_json(r)) < 0)
 		return NULL;
 	if (json_object_set_new(o, "restart",

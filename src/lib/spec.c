@@ -638,6 +638,10 @@ static int parse_resource(const char *key, json_t *v, struct pt_spec *s, pt_err 
 		res->pids_max = (uint64_t)i;
 		return r;
 	}
+	if (strcmp(key, "log_rate") == 0)
+		return parse_size(v, "resources.log_rate", &res->log_rate, err);
+	if (strcmp(key, "log_burst") == 0)
+		return parse_size(v, "resources.log_burst", &res->log_burst, err);
 	return UNKNOWN_FIELD;
 }
 
@@ -729,7 +733,7 @@ static int parse_spec_field(const char *key, json_t *v, struct pt_spec *s, pt_er
 			return pt_err_invalid(err, "resources", "resources: must be an object, not %s",
 				       type_desc(v));
 		return parse_object(v, parse_resource, "resources.",
-				    "memory, memory_high, cpu, cpu_weight and pids", s, err);
+				    "memory, memory_high, cpu, cpu_weight, pids, log_rate and log_burst", s, err);
 	}
 	if (strcmp(key, "restart") == 0)
 		return parse_restart(v, &s->restart, err);

@@ -26,7 +26,9 @@ static void print_row(json_t *t)
 		snprintf(cpus, sizeof(cpus), "%.2f", cpu / 1e6);
 	if (get_int(t, "uptime_ms", -1) >= 0)
 		snprintf(up, sizeof(up), "%llds", (long long)(get_int(t, "uptime_ms", 0) / 1000));
-	printf("%-20s %-11s %8s %9.1f %9.1f %9.1f %5lld/%-5lld %8lld %7s %s\n",
+	json_t *log = json_object_get(t, "log");
+
+	printf("%-20s %-11s %8s %9.1f %9.1f %9.1f %5lld/%-5lld %8lld %7s %9.1f %9.1f %s\n",
 	       json_string_value(json_object_get(t, "slug")),
 	       json_string_value(json_object_get(t, "state")), cpus,
 	       get_int(t, "memory_current", 0) / 1048576.0,
@@ -34,6 +36,7 @@ static void print_row(json_t *t)
 	       get_int(lim, "memory_max", 0) / 1048576.0,
 	       (long long)get_int(t, "pids_current", 0), (long long)get_int(lim, "pids_max", 0),
 	       (long long)get_int(t, "restarts", 0), up,
+	       get_int(log, "bytes", 0) / 1024.0, get_int(log, "suppressed", 0) / 1024.0,
 	       ex ? json_string_value(json_object_get(ex, "reason")) : "-");
 }
 
@@ -51,8 +54,9 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	printf("%-20s %-11s %8s %9s %9s %9s %11s %8s %7s %s\n", "SLUG", "STATE", "CPU-S",
-	       "MEM-MiB", "PEAK-MiB", "MAX-MiB", "PIDS", "RESTARTS", "UPTIME", "LAST-EXIT");
+	printf("%-20s %-11s %8s %9s %9s %9s %11s %8s %7s %9s %9s %s\n", "SLUG", "STATE", "CPU-S",
+	       "MEM-MiB", "PEAK-MiB", "MAX-MiB", "PIDS", "RESTARTS", "UPTIME", "LOG-KiB",
+	       "DROP-KiB", "LAST-EXIT");
 	arr = json_object_get(resp, "tenants");
 	json_array_foreach(arr, i, t)
 		print_row(t);
@@ -77,6 +81,8 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		{ "memory-high", required_argument, NULL, 'H' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "pids", required_argument, NULL, 'P' },
+		{ "log-rate", required_argument, NULL, 'r' },
+		{ "log-burst", required_argument, NULL, 'b' },
 		{ 0 },
 	};
 	json_t *req = json_pack("{s:s}", "op", "update"), *resp;
@@ -91,6 +97,8 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		case 'm': json_object_set_new(req, "memory", json_string(optarg)); break;
 		case 'H': json_object_set_new(req, "memory_high", json_string(optarg)); break;
 		case 'c': json_object_set_new(req, "cpu", json_string(optarg)); break;
+		case 'r': json_object_set_new(req, "log_rate", json_string(optarg)); break;
+		case 'b': json_object_set_new(req, "log_burst", json_string(optarg)); break;
 		case 'P':
 			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg) {
@@ -106,7 +114,7 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		json_decref(req);
-		return cli_usage_error("update wants one SLUG and --memory, --cpu or --pids");
+		return cli_usage_error("update wants one SLUG and --memory, --cpu, --pids, --log-rate or --log-burst");
 	}
 	json_object_set_new(req, "slug", json_string(argv[optind]));
 	resp = cli_call(cli, req);

@@ -84,6 +84,8 @@ static int apply_flag(json_t *spec, int c, const char *arg)
 	case 's': return secret_value(arg, obj_child(spec, "secrets"));
 	case 'm': json_object_set_new(obj_child(spec, "resources"), "memory", json_string(arg)); return 0;
 	case 'c': json_object_set_new(obj_child(spec, "resources"), "cpu", json_string(arg)); return 0;
+	case 'l': json_object_set_new(obj_child(spec, "resources"), "log_rate", json_string(arg)); return 0;
+	case 'B': json_object_set_new(obj_child(spec, "resources"), "log_burst", json_string(arg)); return 0;
 	case 'P': {
 		char *end;
 		long v = strtol(arg, &end, 10);
@@ -118,6 +120,8 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "pids", required_argument, NULL, 'P' },
+		{ "log-rate", required_argument, NULL, 'l' },
+		{ "log-burst", required_argument, NULL, 'B' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "restart", required_argument, NULL, 'r' },
 		{ "entrypoint", required_argument, NULL, 'E' },

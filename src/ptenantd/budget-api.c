@@ -56,6 +56,7 @@ static json_t *tenant_stats(struct daemon *d, struct tenant *t)
 	struct pt_cg_stats s;
 
 	json_object_set_new(o, "limits", limits_json(d, &t->spec.resources));
+	json_object_set_new(o, "log", logs_stats(d, t));
 	if (t->budget.last_oom_at)
 		json_object_set_new(o, "last_oom", json_pack("{s:I, s:I, s:I}",
 			"at", (json_int_t)t->budget.last_oom_at,
@@ -93,15 +94,38 @@ void budget_op_stats(struct daemon *d, struct conn *c, json_t *req)
 	conn_reply(d, c, resp);
 }
 
-/* Reads the optional "memory", "memory_high", "cpu", "pids" of an update
- * over *res. Strings as in the spec ("512M", "0.5"). */
+/* The optional "log_rate" and "log_burst" of an update, over *res. */
+static int parse_log_update(json_t *req, struct pt_resources *res, pt_err *err)
+{
+	json_t *lr = json_object_get(req, "log_rate"), *lb = json_object_get(req, "log_burst");
+
+	if (lr && (!json_is_string(lr) || pt_size_parse(json_string_value(lr), &res->log_rate) < 0 ||
+		   res->log_rate == 0))
+		return pt_err_field(err, -EINVAL, "log_rate",
+				    "log_rate wants bytes per second, like 64K");
+	if (lb && (!json_is_string(lb) || pt_size_parse(json_string_value(lb), &res->log_burst) < 0 ||
+		   res->log_burst < 4096))
+		return pt_err_field(err, -EINVAL, "log_burst",
+				    "log_burst wants a size of at least 4K, like 1M");
+	return 0;
+}
+
+/* Reads the optional "memory", "memory_high", "cpu", "pids", "log_rate",
+ * "log_burst" of an update over *res. Strings as in the spec ("512M",
+ * "0.5"). */
 static int parse_update(json_t *req, struct pt_resources *res, pt_err *err)
 {
 	json_t *m = json_object_get(req, "memory"), *h = json_object_get(req, "memory_high");
 	json_t *c = json_object_get(req, "cpu"), *p = json_object_get(req, "pids");
+	int r;
 
-	if (!m && !h && !c && !p)
-		return pt_err_field(err, -EINVAL, "memory", "update needs memory, cpu or pids");
+	if (!m && !h && !c && !p && !json_object_get(req, "log_rate") &&
+	    !json_object_get(req, "log_burst"))
+		return pt_err_field(err, -EINVAL, "memory",
+				    "update needs memory, memory_high, cpu, pids, log_rate or log_burst");
+	r = parse_log_update(req, res, err);
+	if (r < 0)
+		return r;
 	if (m && (!json_is_string(m) || pt_size_parse(json_string_value(m), &res->memory_max) < 0 ||
 		  res->memory_max < 4096 * 1024))
 		return pt_err_field(err, -EINVAL, "memory", "memory wants a size of at least 4M, like 512M");
@@ -172,6 +196,8 @@ void budget_op_update(struct daemon *d, struct conn *c, json_t *req)
 		return;
 	}
 	t->spec.resources = res;
+	/* The log budget needs no cgroup: it is ours, and live always. */
+	logs_budget_apply(d, t);
 	if (tenant_save_spec(t, &err) < 0) {
 		conn_reply_error(d, c, &err);
 		return;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "error.h"
 #include "ipam.h"
+#include "logbudget.h"
 #include "logfile.h"
 #include "seccomp-filter.h"
 #include "ptenant/spec.h"
@@ -59,6 +60,18 @@ struct tenant_budget {
 	uint64_t last_oom_max;           /* its memory budget then, bytes */
 };
 
+/* The tenant's output against its log budget (logs.c). Counters since
+ * ptenantd started (stats, metering). */
+struct tenant_logs {
+	struct pt_logbudget budget;
+	uint64_t bytes;                  /* written to its log */
+	uint64_t suppressed;             /* dropped over its budget */
+	uint64_t episode_dropped;        /* dropped since it was last limited */
+	uint64_t last_drop_ms;           /* monotonic */
+	uint64_t resume_at;              /* monotonic ms; 0: its pipe is watched */
+	bool limited;                    /* over budget, episode not yet closed */
+};
+
 struct tenant {
 	struct pt_spec spec;             /* secret values not loaded */
 	struct pt_tenant_state st;
@@ -67,6 +80,7 @@ struct tenant {
 	struct watch proc;               /* pidfd of ptenant-init */
 	struct watch log;                /* read end of the log pipe */
 	struct pt_logfile logfile;
+	struct tenant_logs logs;
 	struct pt_backoff backoff;
 	uint64_t next_start;             /* monotonic ms, PHASE_BACKOFF/CRASHLOOP */
 	uint64_t stop_deadline;          /* monotonic ms, PHASE_STOPPING */
@@ -199,6 +213,15 @@ void net_inspect(struct daemon *d, struct tenant *t, struct json_t *info);
 /* logs.c */
 int logs_attach(struct daemon *d, struct tenant *t, int read_fd, pt_err *err);
 void logs_detach(struct daemon *d, struct tenant *t);
+/* The tenant's log budget from its spec (or the daemon's defaults); a
+ * live change keeps what it has earned. */
+void logs_budget_apply(struct daemon *d, struct tenant *t);
+/* Resumes a paused pipe, closes a limited episode; from tenant_tick(). */
+void logs_tick(struct daemon *d, struct tenant *t, uint64_t now_ms);
+/* When logs_tick() has something to do for t (monotonic ms), or 0. */
+uint64_t logs_next_deadline(const struct tenant *t);
+/* {"bytes", "suppressed", "rate", "burst", "limited"} for stats. */
+struct json_t *logs_stats(struct daemon *d, struct tenant *t);
 struct json_t *logs_read(struct tenant *t, int64_t offset, size_t max, pt_err *err);
 
 /* api-server.c */

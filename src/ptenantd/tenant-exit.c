@@ -340,6 +340,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 
 		if (t->state_unsaved && now >= t->state_retry_at)
 			tenant_persist(d, t);
+		logs_tick(d, t, now);
 		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
 			t->stop_deadline = now + 60000; /* and wait for the pidfd */
@@ -375,6 +376,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 			next = at;
 		if (t->state_unsaved && (!next || t->state_retry_at < next))
 			next = t->state_retry_at;
+		at = logs_next_deadline(t);
+		if (at && (!next || at < next))
+			next = at;
 	}
 	return next;
 }

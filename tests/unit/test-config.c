@@ -43,6 +43,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.default_memory_max, 512ULL * 1024 * 1024);
 	assert_int_equal(c.default_cpu_millis, 1000);
 	assert_int_equal(c.default_pids_max, 512);
+	assert_int_equal(c.default_log_rate, 64 * 1024);
+	assert_int_equal(c.default_log_burst, 1024 * 1024);
+	assert_int_equal(c.spawn_timeout_ms, 30000);
 }
 
 static void test_full_file(void **state)
@@ -63,7 +66,10 @@ static void test_full_file(void **state)
 		"crashloop_delay_ms = 90000\n"
 		"default_memory_max = 2GiB\n"
 		"default_cpu = 0.25\n"
-		"default_pids_max = 1024\n";
+		"default_pids_max = 1024\n"
+		"default_log_rate = 0\n"
+		"default_log_burst = 4K\n"
+		"spawn_timeout_ms = 100\n";
 	struct pt_config c;
 	pt_err err = { 0 };
 
@@ -86,6 +92,9 @@ static void test_full_file(void **state)
 	assert_int_equal(c.default_memory_max, 2ULL * 1024 * 1024 * 1024);
 	assert_int_equal(c.default_cpu_millis, 250);
 	assert_int_equal(c.default_pids_max, 1024);
+	assert_int_equal(c.default_log_rate, 0);
+	assert_int_equal(c.default_log_burst, 4096);
+	assert_int_equal(c.spawn_timeout_ms, 100);
 }
 
 static void test_syntax(void **state)

@@ -343,6 +343,20 @@ static void test_resources_valid(void **state)
 	assert_int_equal(s.resources.cpu_weight, 10000);
 	assert_int_equal(s.resources.pids_max, 4194304);
 	pt_spec_free(&s);
+	assert_int_equal(parse("{" BASE ",\"resources\":{\"log_rate\":\"64K\",\"log_burst\":2097152}}",
+			       &s, &err), 0);
+	assert_int_equal(s.resources.log_rate, 65536);
+	assert_int_equal(s.resources.log_burst, 2097152);
+	{
+		json_t *j = pt_spec_to_json(&s, false);
+
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "resources"),
+								    "log_rate")), 65536);
+		json_decref(j);
+	}
+	pt_spec_free(&s);
+	expect_fail("{" BASE ",\"resources\":{\"log_rate\":\"fast\"}}", "resources.log_rate",
+		    "resources.log_rate \"fast\": not a size");
 	assert_int_equal(parse("{" BASE ",\"resources\":{\"cpu\":2,\"memory\":1048576}}", &s, &err), 0);
 	assert_int_equal(s.resources.cpu_millis, 2000);
 	assert_int_equal(s.resources.memory_max, 1048576);
