@@ -23,12 +23,48 @@ PT_TEST_BLOCK_SLOTS=16
 # daemon start there, about 1 in 17 when run by hand.
 PT_TEST_BLOCKS=37
 PT_TEST_SPACE_HI=$((PT_TEST_SPACE_LO + PT_TEST_BLOCKS * PT_TEST_BLOCK_SLOTS * PT_TEST_UID_SPAN))
+# Run by hand (no block exported by tools/test): the whole space, but
+# pt_test_uid_base then keeps out of the blocks in use.
+[[ -n ${PT_TEST_UID_LO:-} ]] || PT_TEST_BY_HAND=1
 PT_TEST_UID_LO=${PT_TEST_UID_LO:-$PT_TEST_SPACE_LO}
 PT_TEST_UID_HI=${PT_TEST_UID_HI:-$PT_TEST_SPACE_HI}
 
-# A uid base for one test daemon: a random slot of [PT_TEST_UID_LO, _HI).
+# The blocks of the test space that some process runs in (by its uid),
+# one index a line: one pass over /proc.
+pt_test_busy_blocks() {
+	local f k v uid
+	for f in /proc/[0-9]*/status; do
+		uid=''
+		while read -r k v _; do
+			[[ $k == Uid: ]] && { uid=$v; break; }
+		done 2>/dev/null <"$f"
+		[[ -n $uid ]] && ((uid >= PT_TEST_SPACE_LO && uid < PT_TEST_SPACE_HI)) || continue
+		echo $(((uid - PT_TEST_SPACE_LO) / (PT_TEST_BLOCK_SLOTS * PT_TEST_UID_SPAN)))
+	done | sort -un
+}
+
+# Whether block B is free: its lock not held (by a tools/test run) and
+# no process in it (a suite run by hand, a tenant left behind).
+pt_test_block_free() { # B BUSY-LIST
+	(flock -n 9) 9>"/dev/shm/ptenant-test-uid-block-$1.lock" 2>/dev/null &&
+		! grep -qx "$1" <<<"$2"
+}
+
+# A uid base for one test daemon: a random slot of [PT_TEST_UID_LO, _HI);
+# by hand, of a free block, so that it never runs in the block of a
+# tools/test run on the same machine (whose leftover check would take its
+# tenants for leftovers and end them).
 pt_test_uid_base() {
-	local slots=$(((PT_TEST_UID_HI - PT_TEST_UID_LO) / PT_TEST_UID_SPAN))
+	local slots=$(((PT_TEST_UID_HI - PT_TEST_UID_LO) / PT_TEST_UID_SPAN)) b i busy
+	if [[ -n ${PT_TEST_BY_HAND:-} ]]; then
+		busy=$(pt_test_busy_blocks)
+		b=$((RANDOM % PT_TEST_BLOCKS))
+		for ((i = 0; i < PT_TEST_BLOCKS; i++, b = (b + 1) % PT_TEST_BLOCKS)); do
+			pt_test_block_free "$b" "$busy" || continue
+			echo $((PT_TEST_SPACE_LO + (b * PT_TEST_BLOCK_SLOTS + RANDOM % PT_TEST_BLOCK_SLOTS) * PT_TEST_UID_SPAN))
+			return 0
+		done
+	fi
 	echo $((PT_TEST_UID_LO + ((RANDOM * 32768 + RANDOM) % slots) * PT_TEST_UID_SPAN))
 }
 
@@ -36,9 +72,12 @@ pt_test_uid_base() {
 # (the lock is held on fd PT_TEST_BLOCK_FD until they all exit) and exports
 # its bounds. Fails when all PT_TEST_BLOCKS are taken.
 pt_test_claim_block() {
-	local start=$((RANDOM % PT_TEST_BLOCKS)) i b
+	local start=$((RANDOM % PT_TEST_BLOCKS)) i b busy
+	busy=$(pt_test_busy_blocks)
 	for ((i = 0; i < PT_TEST_BLOCKS; i++)); do
 		b=$(((start + i) % PT_TEST_BLOCKS))
+		# A block with processes in it is someone's (a suite run by hand).
+		! grep -qx "$b" <<<"$busy" || continue
 		exec {PT_TEST_BLOCK_FD}>"/dev/shm/ptenant-test-uid-block-$b.lock" || return 1
 		if flock -n "$PT_TEST_BLOCK_FD"; then
 			PT_TEST_UID_LO=$((PT_TEST_SPACE_LO + b * PT_TEST_BLOCK_SLOTS * PT_TEST_UID_SPAN))

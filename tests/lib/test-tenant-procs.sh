@@ -36,5 +36,29 @@ check "kill_uid_range spared the process outside the slot" kill -0 "$outside"
 kill "$outside"; wait "$outside" 2>/dev/null
 check "kill_uid_range succeeds quietly on an empty slot" \
 	test -z "$(kill_uid_range "$base" $((base + PT_TEST_UID_SPAN)))"
+# By hand (no block from tools/test), a slot is taken only from a block
+# whose lock nobody holds: hold every lock but one's (those held already,
+# by a tools/test run, stay held), and every slot lands in that block.
+by_hand_bases() {
+	env -u PT_TEST_UID_LO -u PT_TEST_UID_HI bash -c '
+		. "$1/tenant-procs.sh"
+		free=$2 fds=()
+		for ((b = 0; b < PT_TEST_BLOCKS; b++)); do
+			((b == free)) && continue
+			exec {fd}>"/dev/shm/ptenant-test-uid-block-$b.lock"
+			flock -n "$fd" && fds+=("$fd")
+		done
+		for i in 1 2 3 4 5; do pt_test_uid_base; done' _ "$here" "$1"
+}
+free=-1
+for ((b = 0; b < PT_TEST_BLOCKS; b++)); do
+	(flock -n 9) 9>"/dev/shm/ptenant-test-uid-block-$b.lock" && ! grep -qx "$b" <<<"$(pt_test_busy_blocks)" &&
+		{ free=$b; break; }
+done
+bases=$(by_hand_bases "$free")
+block_lo=$((PT_TEST_SPACE_LO + free * PT_TEST_BLOCK_SLOTS * PT_TEST_UID_SPAN))
+check "by hand, every slot is in the one block whose lock is free (block $free)" \
+	awk -v lo="$block_lo" -v hi=$((block_lo + PT_TEST_BLOCK_SLOTS * PT_TEST_UID_SPAN)) \
+	'$1 < lo || $1 >= hi { bad = 1 } END { exit bad || NR != 5 }' <<<"$bases"
 echo "1..$n"
 ((failed == 0))
