@@ -26,22 +26,16 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+import ptapi
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def test_uid_base():
-    """A slot of 64 tenant uid ranges in the test uid space, as every test
-    daemon gets one (tests/lib/tenant-procs.sh): inside tools/test's block,
-    or by hand in a block no one else uses."""
-    return int(subprocess.check_output(
-        ["bash", "-c", '. "$1"; pt_test_uid_base', "_", os.path.join(TOP, "tests/lib/tenant-procs.sh")]))
 LINE = "a line of a bot stuck in a print loop, long enough to be a realistic log line"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -57,7 +51,7 @@ class Daemon:
         v1 = os.path.isdir("/sys/fs/cgroup/memory") and os.path.isdir("/sys/fs/cgroup/pids")
         self.cgdirs = ([f"/sys/fs/cgroup/{c}/{self.sub}" for c in ("memory", "cpu", "pids", "freezer")]
                        if v1 else [f"/sys/fs/cgroup/{self.sub}"])
-        uid_base = test_uid_base()
+        uid_base = ptapi.test_uid_base()
         os.makedirs(os.path.join(self.dir, "run"))
         conf = os.path.join(self.dir, "ptenantd.conf")
         with open(conf, "w") as f:
@@ -80,20 +74,7 @@ class Daemon:
         self.pt("blueprint", "import", "echo-bot@1", blueprint)
 
     def api(self, req):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        try:
-            s.connect(self.sock)
-            s.sendall((json.dumps(req) + "\n").encode())
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        finally:
-            s.close()
-        return json.loads(buf)
+        return ptapi.call(self.sock, req)
 
     def pt(self, *argv):
         subprocess.run([os.path.join(self.build, "src/ptenant/ptenant"), "--socket", self.sock, *argv],

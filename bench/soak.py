@@ -25,12 +25,10 @@ budgets on this host's cgroup (v1 or v2) under a throwaway parent, no
 network. Everything it made is removed at the end.
 """
 import argparse
-import json
 import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,15 +36,10 @@ import tempfile
 import threading
 import time
 
+import ptapi
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def test_uid_base():
-    """A slot of 64 tenant uid ranges in the test uid space, as every test
-    daemon gets one (tests/lib/tenant-procs.sh): inside tools/test's block,
-    or by hand in a block no one else uses."""
-    return int(subprocess.check_output(
-        ["bash", "-c", '. "$1"; pt_test_uid_base', "_", os.path.join(TOP, "tests/lib/tenant-procs.sh")]))
 MEMORY = "32M"
 
 
@@ -60,7 +53,7 @@ class Soak:
         self.daemon = None
         self.n = 0
         self.failed = 0
-        self.uid_base = test_uid_base()
+        self.uid_base = ptapi.test_uid_base()
 
     # ---- TAP ---------------------------------------------------------
     def check(self, what, cond, detail=""):
@@ -78,20 +71,7 @@ class Soak:
 
     # ---- the daemon and its API -----------------------------------------
     def api(self, req, timeout=30):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(self.sock)
-            s.sendall((json.dumps(req) + "\n").encode())
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        finally:
-            s.close()
-        return json.loads(buf)
+        return ptapi.call(self.sock, req, timeout)
 
     def pt(self, *argv, check=True):
         return subprocess.run([os.path.join(self.build, "src/ptenant/ptenant"), "--socket", self.sock,
