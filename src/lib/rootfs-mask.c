@@ -30,33 +30,20 @@ static int open_target(int root, const char *target, pt_err *err)
 	return fd < 0 ? -ENOENT : fd;
 }
 
-static int empty_tmpfs(const char *target, pt_err *err)
-{
-	_cleanup_close_ int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	int mnt;
-
-	if (fsfd < 0)
-		return pt_err_set(err, -errno, "fsopen tmpfs to mask /%s", target);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return pt_err_set(err, -errno, "create tmpfs to mask /%s", target);
-	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-		      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (mnt < 0)
-		return pt_err_set(err, -errno, "fsmount tmpfs to mask /%s", target);
-	return mnt;
-}
-
-int pt_rootfs_mask(int root, const struct pt_step *s, pt_err *err)
+/* A mask is a read-only bind of an empty directory or an empty file of
+ * the daemon's mask tmpfs (rootfs-premade.h): reading a masked file gives
+ * an empty file, as programs that parse /proc expect, rather than EACCES,
+ * and the mount list shows only that tmpfs (no host uid, no host
+ * devtmpfs, as a bind of /dev/null would). */
+int pt_rootfs_mask(int root, const struct pt_step *s, int mask_src, pt_err *err)
 {
 	_cleanup_close_ int target = -1, mnt = -1;
-	/* Not nodev: reading a masked file gives an empty file, as programs
-	 * that parse /proc expect, rather than EACCES. */
 	struct mount_attr ro = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC,
 	};
 	struct stat st;
+	const char *src;
 
 	target = open_target(root, s->target, err);
 	if (target == -ENOENT)
@@ -65,13 +52,11 @@ int pt_rootfs_mask(int root, const struct pt_step *s, pt_err *err)
 		return target;
 	if (fstat(target, &st) < 0)
 		return pt_err_set(err, -errno, "stat /%s", s->target);
-	if (S_ISDIR(st.st_mode))
-		mnt = empty_tmpfs(s->target, err);
-	else if ((mnt = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
-		return pt_err_set(err, -errno, "open_tree /dev/null to mask /%s", s->target);
+	src = S_ISDIR(st.st_mode) ? "dir" : "file";
+	mnt = open_tree(mask_src, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (mnt < 0)
-		return mnt;
-	if (!S_ISDIR(st.st_mode) && mount_setattr(mnt, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return pt_err_set(err, -errno, "open_tree the mask %s for /%s", src, s->target);
+	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
 		return pt_err_set(err, -errno, "make the mask of /%s read-only", s->target);
 	if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return pt_err_set(err, -errno, "mask /%s", s->target);

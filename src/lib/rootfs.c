@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "rootfs-mask.h"
+#include "rootfs-premade.h"
 #include "syscalls.h"
 
 #define FD_PATH_MAX 64
@@ -78,7 +79,8 @@ static int mount_staging(int mountpoint, pt_err *err)
 	if (move_mount(mnt, "", mountpoint, "",
 		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return pt_err_set(err, -errno, "attach staging tmpfs");
-	if (mkdirat(mnt, "lower", 0700) < 0 || mkdirat(mnt, "root", 0755) < 0)
+	if (mkdirat(mnt, "lower", 0700) < 0 || mkdirat(mnt, "root", 0755) < 0 ||
+	    mkdirat(mnt, "mask", 0700) < 0)
 		return pt_err_set(err, -errno, "mkdir in staging tmpfs");
 	return TAKE_FD(mnt);
 }
@@ -100,7 +102,7 @@ static int mount_overlay(int staging, const struct pt_rootfs_fds *fds,
 		return pt_err_set(err, -errno, "open staging dirs");
 	fd_path(lo, lower, NULL);
 	fd_path(up, fds->upper, NULL);
-	fd_path(wk, fds->work, NULL);
+	fd_path(wk, fds->work, "root");
 	fd_path(tg, target, NULL);
 	/* userxattr: in a user namespace overlay may not write trusted.*
 	 * xattrs, so without it whiteouts, opaque directories and renames
@@ -264,10 +266,30 @@ static int write_file(int parent, const char *last, const struct pt_step *s,
 	return 0;
 }
 
-static int step_mount(const struct pt_step *s, const char *path,
-		      const struct pt_rootfs_fds *fds, pt_err *err)
+/* /data: the tenant's directory as the only (upper) layer of an overlay
+ * over an empty lower one, rather than a bind. Files live in <tenant>/data
+ * as before (nothing is ever copied up: the lower layer is empty), but the
+ * tenant's mount list shows "overlay" with /proc/self/fd paths where a
+ * bind would show the host's block device and the host path of its
+ * state directory. */
+static int mount_data(const struct pt_step *s, const char *path,
+		      const struct pt_rootfs_fds *fds, int mask, pt_err *err)
 {
-	char src[FD_PATH_MAX];
+	char lo[FD_PATH_MAX], up[FD_PATH_MAX], wk[FD_PATH_MAX];
+	char opts[256];
+
+	fd_path(lo, mask, "dir");
+	fd_path(up, fds->data, NULL);
+	fd_path(wk, fds->work, "data");
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lo, up, wk);
+	if (mount("overlay", path, "overlay", s->flags & ~(unsigned long)(MS_BIND | MS_REC),
+		  opts) < 0)
+		return pt_err_set(err, -errno, "mount overlay on /%s (%s)", s->target, opts);
+	return 0;
+}
+
+static int step_mount(const struct pt_step *s, const char *path, pt_err *err)
+{
 	const char *fstype = NULL, *source = s->source;
 	unsigned long flags = s->flags;
 
@@ -277,10 +299,7 @@ static int step_mount(const struct pt_step *s, const char *path,
 	case PT_STEP_TMPFS: fstype = "tmpfs"; source = "tmpfs"; break;
 	case PT_STEP_DEVPTS: fstype = "devpts"; source = "devpts"; break;
 	case PT_STEP_BIND_DEV: break;
-	case PT_STEP_BIND_DATA:
-		fd_path(src, fds->data, NULL);
-		source = src;
-		break;
+	case PT_STEP_BIND_DATA: /* mount_data */
 	case PT_STEP_SYMLINK:
 	case PT_STEP_FILE:
 	case PT_STEP_MASK:
@@ -299,8 +318,27 @@ static int step_mount(const struct pt_step *s, const char *path,
 	return 0;
 }
 
-static int run_step(int root, const struct pt_step *s,
-		    const struct pt_rootfs_fds *fds, pt_err *err)
+/* What the steps run with besides the plan: the host paths, the mounts
+ * the daemon made (rootfs-premade.h) and the masks' source, attached. */
+struct enter_ctx {
+	const struct pt_rootfs_fds *fds;
+	const struct pt_premade *pm;
+	int mask;
+};
+
+/* A tmpfs the daemon made, attached on its mount point. */
+static int attach_premade(int mnt, const struct pt_step *s, int parent, pt_err *err)
+{
+	const char *last = strrchr(s->target, '/');
+
+	last = last ? last + 1 : s->target;
+	if (move_mount(mnt, "", parent, last, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return pt_err_set(err, -errno, "attach tmpfs on /%s", s->target);
+	return 0;
+}
+
+static int run_step(int root, size_t i, const struct pt_step *s,
+		    const struct enter_ctx *c, pt_err *err)
 {
 	char path[FD_PATH_MAX + 512];
 	_cleanup_close_ int parent = -1;
@@ -309,7 +347,7 @@ static int run_step(int root, const struct pt_step *s,
 
 	switch (s->kind) {
 	case PT_STEP_MASK:
-		return pt_rootfs_mask(root, s, err);
+		return pt_rootfs_mask(root, s, c->mask, err);
 	case PT_STEP_READONLY:
 		return pt_rootfs_readonly(root, s, err);
 	case PT_STEP_SYMLINK:
@@ -329,11 +367,31 @@ static int run_step(int root, const struct pt_step *s,
 	case PT_STEP_DEVPTS:
 	case PT_STEP_BIND_DATA:
 	default:
+		if (c->pm->node_made[i])
+			return 0; /* a node in the daemon's /dev tmpfs already */
 		r = make_target(root, s, s->kind != PT_STEP_BIND_DEV, path, &parent, err);
 		if (r < 0)
 			return r;
-		return step_mount(s, path, fds, err);
+		if (c->pm->step_fd[i] >= 0)
+			return attach_premade(c->pm->step_fd[i], s, parent, err);
+		if (s->kind == PT_STEP_BIND_DATA)
+			return mount_data(s, path, c->fds, c->mask, err);
+		return step_mount(s, path, err);
 	}
+}
+
+/* The masks' source must be attached in our namespace before open_tree
+ * will clone parts of it; it goes with the staging tmpfs at pivot. */
+static int attach_mask(int staging, const struct pt_premade *pm, pt_err *err)
+{
+	int fd;
+
+	if (move_mount(pm->mask, "", staging, "mask", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return pt_err_set(err, -errno, "attach the masks' tmpfs");
+	fd = openat(staging, "mask", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return pt_err_set(err, -errno, "open the masks' tmpfs");
+	return fd;
 }
 
 static int pivot_into(int root, pt_err *err)
@@ -353,9 +411,10 @@ static int pivot_into(int root, pt_err *err)
 }
 
 int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
-		    struct pt_trace *trace, pt_err *err)
+		    const struct pt_premade *pm, struct pt_trace *trace, pt_err *err)
 {
-	_cleanup_close_ int staging = -1, root = -1;
+	_cleanup_close_ int staging = -1, root = -1, mask = -1;
+	struct enter_ctx c = { .fds = fds, .pm = pm };
 	int r;
 
 	/* Nothing we mount may propagate back to the host. */
@@ -370,17 +429,22 @@ int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 	if (r < 0)
 		return r;
 	pt_trace_mark(trace, "c4-overlay");
+	mask = attach_mask(staging, pm, err);
+	if (mask < 0)
+		return mask;
+	c.mask = mask;
 	root = openat(staging, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return pt_err_set(err, -errno, "open overlay root");
 	for (size_t i = 0; i < plan->n_steps; i++) {
-		r = run_step(root, &plan->steps[i], fds, err);
+		r = run_step(root, i, &plan->steps[i], &c, err);
 		if (r < 0)
 			return r;
 		pt_trace_mark(trace, "c4-%s:/%s", pt_plan_step_name(plan->steps[i].kind),
 			      plan->steps[i].target);
 	}
 	pt_rootfs_fds_close(fds);
+	pt_closep(&mask);
 	r = pivot_into(root, err);
 	pt_trace_mark(trace, "c4-pivot-root");
 	return r;

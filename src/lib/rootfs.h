@@ -4,7 +4,9 @@
  *   <tenant>/root  <- staging tmpfs (private to the child's mount ns)
  *       lower/     <- the blueprint rootfs, idmapped (fd from the parent)
  *       root/      <- overlay(lower, <tenant>/upper, <tenant>/work)
- *   then the plan's steps inside root/, then pivot_root into it.
+ *       mask/      <- the masks' source (a tmpfs from the daemon)
+ *   then the plan's steps inside root/, then pivot_root into it. Its
+ *   tmpfs mounts and /dev nodes are made by the daemon (rootfs-premade.h).
  *
  * Every host path is opened by the child while it still holds its host
  * identity (before it switches to the tenant's root), so no host directory
@@ -16,12 +18,16 @@
 
 #include "error.h"
 #include "plan.h"
+#include "rootfs-premade.h"
 #include "trace.h"
 
 struct pt_rootfs_fds {
 	int mountpoint;          /* <tenant>/root, O_PATH */
 	int upper;               /* <tenant>/upper, O_PATH */
-	int work;                /* <tenant>/work, O_PATH */
+	int work;                /* <tenant>/work, O_PATH: holds the workdirs of
+				  * the root overlay (root/) and /data's (data/),
+				  * reached after C2 (only the tenant's root may
+				  * search it) */
 	int data;                /* <tenant>/data, O_PATH */
 	int lower;               /* detached idmapped blueprint mount */
 };
@@ -35,7 +41,7 @@ int pt_rootfs_open(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
  * cwd are the tenant's "/" and every fd in *fds is closed. Each step is
  * marked in `trace` (NULL: not traced). */
 int pt_rootfs_enter(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
-		    struct pt_trace *trace, pt_err *err);
+		    const struct pt_premade *pm, struct pt_trace *trace, pt_err *err);
 void pt_rootfs_fds_close(struct pt_rootfs_fds *fds);
 /* Checks, once at daemon start, that tenants' writable layers can live
  * in `dir` (the tenants directory): overlay knows `userxattr` (Linux

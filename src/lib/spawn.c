@@ -1,6 +1,9 @@
 /* The parent/child choreography of a tenant start.
  *
  *   parent                                  child (new user/mnt/pid/... ns)
+ *   [P0] tmpfs mounts, /dev nodes and the
+ *        masks' source, as host root
+ *        (rootfs-premade.h)
  *   clone3(CLONE_NEW*, CLONE_PIDFD,  ------> [C1] open host paths while it is
  *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0)
  *   [P1] write uid_map/gid_map                   (waits for "go")
@@ -215,6 +218,7 @@ static void send_trace(int sock, struct pt_trace *t)
 }
 
 static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
+						 const struct pt_premade *pm,
 						 int sock, uint64_t clone_ns)
 {
 	struct pt_rootfs_fds fds = PT_ROOTFS_FDS_INIT;
@@ -258,7 +262,7 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 		pt_trace_mark(tr, "c3-eth0");
 	}
 	if (PT_FAULT_ERR("child.rootfs", &err) < 0 ||
-	    pt_rootfs_enter(plan, &fds, tr, &err) < 0)                 /* C4 */
+	    pt_rootfs_enter(plan, &fds, pm, tr, &err) < 0)             /* C4 */
 		child_fail(sock, &err);
 	if (PT_FAULT_ERR("child.stdio", &err) < 0 ||
 	    setup_stdio(req, &err) < 0)                                /* C5 */
@@ -466,6 +470,7 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	     pt_err *err)
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
+	_cleanup_(pt_premade_close) struct pt_premade pm;
 	struct pt_clone_args args = { 0 };
 	const struct timeval setup_timeout = {
 		.tv_sec = setup_timeout_ms(req) / 1000,
@@ -475,6 +480,13 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 	int sv[2], r;
 	pid_t pid;
 
+	/* [P0] the daemon's own mounts for the tenant (see rootfs-premade.h),
+	 * before clone3: the child inherits them with its copy of our fds. */
+	pt_premade_init(&pm);
+	r = pt_premade_make(req->plan, &pm, err);
+	if (r < 0)
+		return pt_err_prefix(err, "tenant %s", req->plan->slug);
+	pt_trace_mark(req->trace, "p0-premade-mounts");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return pt_err_set(err, -errno, "tenant %s: socketpair", req->plan->slug);
 	psock = sv[0];
@@ -497,7 +509,7 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 		return clone_failed(req->plan->slug, -errno, err);
 	if (pid == 0) {
 		close(psock);
-		child_main(req, csock, clone_ns);
+		child_main(req, &pm, csock, clone_ns);
 	}
 	pt_trace_mark(req->trace, "p0-clone3");
 	pt_closep(&csock);

@@ -98,6 +98,12 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 		r = pt_mkdir_owned(dfd, "upper", 0755, t->st.host_uid, t->st.host_uid, err);
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "work", 0700, t->st.host_uid, t->st.host_uid, err);
+	/* Two overlays (the root, and /data: see rootfs.c), two workdirs;
+	 * siblings, since an overlay refuses a workdir inside another's. */
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "work/root", 0700, t->st.host_uid, t->st.host_uid, err);
+	if (r == 0)
+		r = pt_mkdir_owned(dfd, "work/data", 0700, t->st.host_uid, t->st.host_uid, err);
 	return r;
 }
 

@@ -287,3 +287,32 @@ check_ps_lines() {
 	[[ $(bot_page it-user) == *"requests: 1"* ]]
 	pt rm it-user >/dev/null
 }
+
+# The tenant's mount list says nothing of the host (issue 10, defect 8):
+# no host uid in an option (the tmpfs of a user namespace shows its owner
+# as a host uid unless made by the host), no devtmpfs size (host RAM), no
+# host block device as a mount source.
+@test "isolation: the tenant's mount list shows no host uid, RAM size or block device" {
+	local host_dev host_root src ids
+	run pt exec acme -- cat /proc/self/mountinfo
+	[ "$status" -eq 0 ]
+	echo "$output"
+	# Every id the tenant has is below 65536 inside; a larger uid=/gid= is
+	# a host id (its range's base, 1000000000 and up, say).
+	ids=$(echo "$output" | grep -oE '[ug]id=[0-9]+' | awk -F= '$2 >= 65536' | sort -u)
+	[ -z "$ids" ] || { echo "host ids in options: $ids"; false; }
+	# The host's devtmpfs says size=...k (about half its RAM).
+	host_dev=$(awk '$9 == "devtmpfs"' /proc/self/mountinfo | grep -oE 'size=[0-9]+k' | head -1)
+	if [[ -n $host_dev ]]; then
+		! echo "$output" | grep -F ",$host_dev,"
+	fi
+	! echo "$output" | grep -w devtmpfs
+	# Nor the host path of the state directory (a bind's root shows it).
+	! echo "$output" | grep -F -- "$PT_STATE"
+	# The host's block devices: the source of / and of the state dir.
+	for host_root in / "$PT_STATE"; do
+		src=$(findmnt -n -o SOURCE --target "$host_root" | sed 's/\[.*//')
+		[[ $src == /dev/* ]] || continue
+		! echo "$output" | grep -F -- " $src "
+	done
+}
