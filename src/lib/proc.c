@@ -69,7 +69,10 @@ static int is_ns_init_of(const char *status, uid_t uid)
 	       strchr(ns + 8, '\t') && strchr(ns + 8, '\t') < end - 1;
 }
 
-/* mountinfo: "id parent maj:min ROOT MOUNTPOINT ..." */
+/* mountinfo: "id parent maj:min ROOT MOUNTPOINT ... - FSTYPE ...". A
+ * tenant started by this version has an overlay on /data, which names no
+ * host path (the tenant's uid range, checked by the caller, says whose
+ * it is); one started before has the bind of its data directory. */
 static int has_data_mount(pid_t pid, const char *suffix)
 {
 	char path[64], line[4096];
@@ -80,10 +83,14 @@ static int has_data_mount(pid_t pid, const char *suffix)
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f)) {
 		char root[2048], mnt[2048];
+		const char *fstype = strstr(line, " - ");
 
-		if (sscanf(line, "%*s %*s %*s %2047s %2047s", root, mnt) == 2 &&
-		    strcmp(mnt, "/data") == 0 && strlen(root) >= n &&
-		    strcmp(root + strlen(root) - n, suffix) == 0)
+		if (sscanf(line, "%*s %*s %*s %2047s %2047s", root, mnt) != 2 ||
+		    strcmp(mnt, "/data") != 0)
+			continue;
+		if (fstype && strncmp(fstype, " - overlay ", 11) == 0)
+			return 1;
+		if (strlen(root) >= n && strcmp(root + strlen(root) - n, suffix) == 0)
 			return 1;
 	}
 	return 0;
