@@ -4,8 +4,8 @@
 Run it through bench/run (root, Debian 12). Every timing is the median,
 min and max of --runs runs after --warmup runs that are thrown away. The
 three runtimes share one busybox rootfs (the imported blueprint's) and one
-entrypoint, bench/bot/start, which writes a line to the fifo /data/ready and
-then idles; "entrypoint running" is the moment the harness reads that line,
+entrypoint, bench/bot/start, which creates /data/ready (seen with inotify) and
+then idles; "entrypoint running" is the moment the harness sees it created,
 for every runtime alike. Cold-start runs of the runtimes are interleaved, so
 background load hits them all the same, and each starts after SETTLE_S of
 quiet, so none inherits a warm kernel lock from the row before it.
@@ -20,6 +20,7 @@ checked for (the "Cleanup" section of the report).
 Writes OUT/latest.json (every sample) and OUT/latest.md (the tables).
 """
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -30,6 +31,7 @@ import select
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -126,22 +128,52 @@ def stats(samples):
             "min": min(samples), "max": max(samples)}
 
 
-# ---- the readiness fifo -----------------------------------------------------
+# ---- the readiness file ------------------------------------------------------
 
-class Fifo:
-    """A fifo the entrypoint writes one line to. Opened for reading (without
-    blocking) before the start, so the writer never waits for a reader."""
+_libc = ctypes.CDLL(None, use_errno=True)
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len
+
+
+class ReadyFile:
+    """The file the entrypoint creates, /data/ready, watched with inotify
+    on the host side of its data directory. Not a fifo any more: a
+    tenant's /data is an overlay (its mount list shows no host path), and
+    a fifo made on the host is another pipe than the one the tenant opens
+    through the overlay; a file created through it is created in the
+    host directory, and inotify there sees it. Armed (the old file gone,
+    the watch set) before the start; fileno-style .fd for poll."""
 
     def __init__(self, path, uid=0):
         self.path = path
         self.fd = -1
-        if not os.path.exists(path):
-            os.mkfifo(path, 0o600)
-        os.chown(path, uid, uid)
+        self.uid = uid
 
     def arm(self):
         self.close()
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self.fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or _libc.inotify_add_watch(
+                self.fd, os.path.dirname(self.path).encode(), IN_CREATE | IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify on {os.path.dirname(self.path)}")
+
+    def fired(self):
+        """Whether the events waiting on .fd include the file's creation."""
+        name = os.path.basename(self.path).encode()
+        try:
+            buf = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return False
+        off = 0
+        while off + _EVENT.size <= len(buf):
+            _, _, _, n = _EVENT.unpack_from(buf, off)
+            if buf[off + _EVENT.size:off + _EVENT.size + n].rstrip(b"\0") == name:
+                return True
+            off += _EVENT.size + n
+        return False
 
     def close(self):
         if self.fd >= 0:
@@ -167,7 +199,7 @@ def wait_fifos(fifos, timeout_s=30.0):
                                f"(first: {fifos[done.index(None)].path})")
         for fd, ev in poll.poll(ms):
             t = now_ns()
-            if ev & select.POLLIN and os.read(fd, 64):
+            if ev & select.POLLIN and fifos[by_fd[fd]].fired():
                 i = by_fd[fd]
                 done[i] = t
                 poll.unregister(fd)
@@ -253,7 +285,7 @@ class Daemon:
         return os.stat(self.data_dir(slug)).st_uid
 
     def fifo(self, slug):
-        return Fifo(os.path.join(self.data_dir(slug), "ready"), self.host_uid(slug))
+        return ReadyFile(os.path.join(self.data_dir(slug), "ready"), self.host_uid(slug))
 
     def rss_kib(self):
         return proc_status(self.proc.pid)
@@ -445,7 +477,7 @@ class Runc:
         os.chown(data, RUNC_HOST_UID, RUNC_HOST_UID)
         with open(os.path.join(b, "config.json"), "w") as f:
             json.dump(runc_config(rootfs, data, f"/{self.cgroup_parent}/{name}"), f, indent=1)
-        return b, Fifo(os.path.join(data, "ready"), RUNC_HOST_UID)
+        return b, ReadyFile(os.path.join(data, "ready"), RUNC_HOST_UID)
 
     def run_argv(self, bundle, cid):
         self.ids.add(cid)
@@ -598,7 +630,7 @@ def bench_cold(ctx):
     runners.append((ctx.runc.version, "`runc run -d`, same rootfs read-only", run_runc))
     bdata = os.path.join(ctx.work, "bwrap-data")
     os.makedirs(bdata)
-    bfifo = Fifo(os.path.join(bdata, "ready"))
+    bfifo = ReadyFile(os.path.join(bdata, "ready"))
 
     def run_bwrap():
         ms, p = timed_start(bwrap_argv(ctx.rootfs, bdata), bfifo,
@@ -701,7 +733,7 @@ def bench_batch(ctx, n):
         for p in procs:
             p.wait()
     t, f = batch_runs(ctx, [bwrap_argv(ctx.rootfs, x) for x in datas],
-                      [Fifo(os.path.join(x, "ready")) for x in datas], stop_bwrap,
+                      [ReadyFile(os.path.join(x, "ready")) for x in datas], stop_bwrap,
                       {"start_new_session": True})
     rows.append(batch_row(f"bwrap, {n} sandboxes at once", n, t, f))
     return rows
