@@ -6,7 +6,8 @@
 # the fault, and everything must be whole:
 #   - the API answers;
 #   - every tenant settles running or stopped (none failed or broken: no
-#     torn state file), each running one with its own address;
+#     torn state file), each stopped one with its reason (last exit or
+#     error), each running one with its own address;
 #   - no process, veth, cgroup, mount or temporary file is left that no
 #     tenant owns; and after removing every tenant, nothing at all.
 # The points are not listed here: the errno points are what
@@ -185,6 +186,10 @@ run_case() { # SPEC
   fi
   for _ in $(seq 100); do settled && break; sleep 0.1; done
   settled || why+="not settled: $(tpt --json ls | jq -c '[.[] | {slug, state, error}]'); "
+  # A stopped tenant says why: its last exit (a stop, a crash) or the
+  # error of its last start.
+  out=$(tpt --json ls | jq -c '[.[] | select(.state == "stopped" and .last_exit == null and .error == null) | .slug]')
+  [[ $out == "[]" ]] || why+="stopped without a recorded reason: $out; "
   out=$(leftovers)
   [[ -z $out ]] || why+="$(tr '\n' ';' <<<"$out")"
   # Everything can be removed, and then nothing is left.
