@@ -14,7 +14,11 @@
 # `ptenantd --fault-points` prints, the kill points are every step of the
 # spawn trace of a real start (`--trace-spawn`), daemon and child side, at
 # a first start and at a respawn. A step added to the code joins the walk.
-#   PTENANT_BUILD=build-fault tests/fault/walk.sh
+#   PTENANT_BUILD=build-fault tests/fault/walk.sh [SHARD/SHARDS]
+# With SHARD/SHARDS (0/2, 1/2) it runs every SHARDS-th case from the
+# SHARD-th, so that tools/test runs the walk on both cores at once; each
+# shard has its own netns, state dir and cgroup parent, and its own uid
+# slot when FAULT_UID_BASE gives one (else a slot as every test daemon).
 # Runs in a network namespace of its own (tests/net/lib.sh); budgets on
 # this host's cgroup v1 (or v2) under a throwaway parent.
 . "$(dirname "$0")/../net/lib.sh"
@@ -22,7 +26,12 @@
 command -v jq >/dev/null || { echo "Bail out! jq missing"; exit 1; }
 "$PTENANTD" --fault-points >/dev/null 2>&1 ||
   { echo "Bail out! $PTENANTD has no fault injection (meson -Dfault_injection=true)"; exit 1; }
+shard=${1:-0/1}
+[[ $shard =~ ^([0-9]+)/([1-9][0-9]*)$ ]] && ((BASH_REMATCH[1] < BASH_REMATCH[2])) ||
+  { echo "Bail out! shard '$shard' is not SHARD/SHARDS"; exit 1; }
+SHARD=${BASH_REMATCH[1]} SHARDS=${BASH_REMATCH[2]}
 net_setup fault
+UID_BASE=${FAULT_UID_BASE:-$UID_BASE}
 SUB=ptenant-fault-$$
 if [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/pids ]]; then
   CGMODE=v1 CGDIRS=(/sys/fs/cgroup/{memory,cpu,pids,freezer}/$SUB)
@@ -205,25 +214,27 @@ run_case() { # SPEC
   fi
 }
 
-t0=$SECONDS
+# Every case, in order; this shard runs its share.
+CASES=()
 for p in "${POINTS[@]}"; do
-  run_case "$p:EIO"
-  run_case "$p:kill"
+  CASES+=("$p:EIO" "$p:kill")
 done
 for s in "${STEPS[@]}"; do
-  run_case "$s:kill"
+  CASES+=("$s:kill")
 done
 # At a respawn: a's start after its kill is the fourth start, and the
 # exit that leads to it the second.
 for s in "${STEPS[@]}"; do
   case $s in
-  d-exit-handling) run_case "$s:kill@2" ;;
-  d-* | p*) run_case "$s:kill@4" ;;
+  d-exit-handling) CASES+=("$s:kill@2") ;;
+  d-* | p*) CASES+=("$s:kill@4") ;;
   esac
 done
 # A child stuck in its setup: spawn_timeout_ms ends it and the start fails.
-for s in c1-open-host-paths c4-overlay c5-confine; do
-  run_case "$s:hang"
+CASES+=(c1-open-host-paths:hang c4-overlay:hang c5-confine:hang)
+t0=$SECONDS
+for ((i = SHARD; i < ${#CASES[@]}; i += SHARDS)); do
+  run_case "${CASES[i]}"
 done
-diag "fault walk: $((SECONDS - t0)) s"
+diag "fault walk, shard $SHARD/$SHARDS: $n_test of ${#CASES[@]} cases in $((SECONDS - t0)) s"
 done_testing
