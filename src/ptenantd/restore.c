@@ -113,9 +113,8 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		return;
 	if (t->st.last_exit_at && t->st.pid == 0)
 		t->st.restarts++;
-	if (tenant_start(d, t, &err) < 0)
-		tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
-	else
+	/* A failure is recorded (start-failed) by tenant_start. */
+	if (tenant_start(d, t, &err) == 0)
 		tenant_record(d, t, "respawn", NULL, -1, NULL);
 }
 

@@ -180,8 +180,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 		t->restart_pending = false;
 		pt_backoff_reset(&t->backoff);
 		if (tenant_start(d, t, &err) < 0) {
-			tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
-			answer_waiters_error(d, t, &err);
+			answer_waiters_error(d, t, &err); /* start-failed: recorded */
 		} else {
 			tenant_record(d, t, "start", NULL, -1, NULL);
 			answer_waiters(d, t);
@@ -350,8 +349,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 			t->st.restarts++;
 			if (tenant_start(d, t, &err) == 0) {
 				tenant_record(d, t, "respawn", NULL, -1, NULL);
-			} else {
-				tenant_record(d, t, "start-failed", "spawn-failed", -1, err.msg);
+			} else { /* start-failed: recorded by tenant_start */
 				t->started_mono = now;
 				schedule_restart(d, t, now);
 				tenant_persist(d, t);

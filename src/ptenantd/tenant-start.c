@@ -213,6 +213,10 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 		pt_trace_print(&tr, t->spec.slug, stderr);
 		snprintf(t->last_error, sizeof(t->last_error), "%s", err ? err->msg : "");
 		t->phase = PHASE_FAILED;
+		/* Every failed start is in the journal, whoever asked for it (an
+		 * API call, a respawn, the daemon's start): last_error is lost
+		 * with the daemon, the journal is not. */
+		tenant_record(d, t, "start-failed", "spawn-failed", -1, t->last_error);
 		return pt_err_prefix(err, "start tenant %s", t->spec.slug);
 	}
 	t->last_error[0] = '\0';

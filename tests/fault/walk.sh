@@ -195,10 +195,13 @@ run_case() { # SPEC
   fi
   for _ in $(seq 100); do settled && break; sleep 0.1; done
   settled || why+="not settled: $(tpt --json ls | jq -c '[.[] | {slug, state, error}]'); "
-  # A stopped tenant says why: its last exit (a stop, a crash) or the
-  # error of its last start.
-  out=$(tpt --json ls | jq -c '[.[] | select(.state == "stopped" and .last_exit == null and .error == null) | .slug]')
-  [[ $out == "[]" ]] || why+="stopped without a recorded reason: $out; "
+  # A stopped tenant says why: its last exit (a stop, a crash), the error
+  # of its last start, or, that error being gone with the daemon that saw
+  # it, the journal's start-failed.
+  for s in $(tpt --json ls | jq -r '.[] | select(.state == "stopped" and .last_exit == null and .error == null) | .slug'); do
+    tpt --json events "$s" | jq -e 'any(.[]; .event == "start-failed")' >/dev/null ||
+      why+="$s stopped without a recorded reason; "
+  done
   out=$(leftovers)
   [[ -z $out ]] || why+="$(tr '\n' ';' <<<"$out")"
   # Everything can be removed, and then nothing is left.
