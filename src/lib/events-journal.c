@@ -32,8 +32,12 @@ static bool is(const char *s, const char *what)
 int pt_event_priority(const struct pt_event *ev)
 {
 	if (is(ev->event, "crash-loop") || is(ev->event, "rm-failed") ||
+	    is(ev->event, "state-save-failed") ||
 	    is(ev->reason, "oom-killed") || is(ev->reason, "spawn-failed"))
 		return LOG_ERR;
+	/* Output being dropped is worth a look, not an alarm. */
+	if (is(ev->event, "log-limited"))
+		return LOG_WARNING;
 	/* An exit nobody asked for; "stopped" is the operator's own stop. */
 	if (is(ev->event, "exit") && !(is(ev->reason, "exit") && ev->code == 0))
 		return LOG_WARNING;

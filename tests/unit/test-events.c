@@ -376,6 +376,8 @@ static void test_journal_priority(void **state)
 		{ "exit", "oom-killed", 9, LOG_ERR },
 		{ "start-failed", "spawn-failed", -1, LOG_ERR },
 		{ "rm-failed", NULL, -1, LOG_ERR },
+		{ "state-save-failed", NULL, -1, LOG_ERR },
+		{ "log-limited", NULL, -1, LOG_WARNING },
 		{ "exit", "signal", 9, LOG_WARNING },
 		{ "exit", "exit", 3, LOG_WARNING },
 		{ "exit", "unknown", -1, LOG_WARNING },
@@ -385,6 +387,8 @@ static void test_journal_priority(void **state)
 		{ "stopped", "signal", 9, LOG_INFO },
 		{ "create", NULL, -1, LOG_INFO },
 		{ "respawn", NULL, -1, LOG_INFO },
+		{ "log-resumed", NULL, -1, LOG_INFO },
+		{ "state-saved", NULL, -1, LOG_INFO },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
