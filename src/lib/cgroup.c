@@ -368,6 +368,13 @@ out:
 	return 0;
 }
 
+int pt_cgroup_reprepare(struct pt_cgroup *cg, pt_err *err)
+{
+	if (cg->ops != &pt_cgroup_v2_ops)
+		return pt_err_set(err, -EOPNOTSUPP, "prepare a v1 subtree again");
+	return pt_cgroup_v2_prepare(cg, false, err);
+}
+
 void pt_cgroup_free(struct pt_cgroup *cg)
 {
 	free(cg);

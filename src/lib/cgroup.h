@@ -89,6 +89,9 @@ struct pt_cgroup {
 int pt_cgroup_open(enum pt_cg_mode mode, const char *parent,
 		   struct pt_cgroup **ret, pt_err *err);
 void pt_cgroup_free(struct pt_cgroup *cg);
+/* v2: enables the controllers again in a subtree that was removed and
+ * made anew at the same path (its root must exist). */
+int pt_cgroup_reprepare(struct pt_cgroup *cg, pt_err *err);
 
 const char *pt_cg_mode_name(enum pt_cg_mode m);
 int pt_cg_mode_parse(const char *text, enum pt_cg_mode *ret);

@@ -63,6 +63,7 @@ int budget_init(struct daemon *d, pt_err *err)
 			return pt_err_prefix(err, "budgets: the systemd scope for tenants "
 					     "(or set cgroup_parent)");
 		parent = scope;
+		d->tenant_scope = true;
 	}
 	r = pt_cgroup_open(mode, parent, &d->cg, err);
 	if (r < 0)
@@ -105,6 +106,26 @@ static int place_v1(void *ctx, pid_t pid, pt_err *err)
 	return t->budget.cg->ops->attach(t->budget.cg, t->budget.slug, pid, err);
 }
 
+/* `systemctl stop ptenant-tenants.scope` (or anything else that removed
+ * it) ended every tenant and the scope with them; the next start makes it
+ * again, as the next ptenantd would, instead of failing every respawn. */
+static int scope_back(struct daemon *d, pt_err *err)
+{
+	char scope[PT_CG_PATH_MAX];
+	int r;
+
+	if (!d->tenant_scope || access(d->cg->root[0], F_OK) == 0)
+		return 0;
+	r = tenant_scope_ensure(scope, sizeof(scope), err);
+	if (r == 0)
+		r = pt_cgroup_reprepare(d->cg, err);
+	if (r < 0)
+		return pt_err_prefix(err, "the tenants' systemd scope is gone; making it again");
+	fprintf(stderr, "ptenantd: the tenants' systemd scope was gone (stopped by hand?): "
+		"made it again\n");
+	return 0;
+}
+
 int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 		   pt_err *err)
 {
@@ -113,6 +134,9 @@ int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 
 	if (!d->cg)
 		return 0;
+	r = scope_back(d, err);
+	if (r < 0)
+		return r;
 	limits_of(d, &t->spec.resources, &lim);
 	r = PT_FAULT_ERR("budget.cgroup-create", err);
 	if (r == 0)

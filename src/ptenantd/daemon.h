@@ -127,6 +127,7 @@ struct daemon {
 	size_t held;                     /* their unfinished bytes over PT_API_HELD_FREE */
 	struct pt_cgroup *cg;            /* NULL: running without budgets */
 	char budget_note[200];           /* which backend, or why none */
+	bool tenant_scope;               /* d->cg is ptenant-tenants.scope (tenant-scope.c) */
 	bool routes_dirty;               /* routes.json to be rewritten */
 };
 

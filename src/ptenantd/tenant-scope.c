@@ -18,7 +18,7 @@
  * A scope ends with its last process, so a holder (a process that only
  * waits for a signal, in the leaf "hold") keeps it between tenants.
  * `systemctl stop ptenant-tenants.scope` ends every tenant and the holder;
- * the next ptenantd start makes a new scope. */
+ * the next start of a tenant makes a new scope (budget.c, scope_back). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>

@@ -472,6 +472,27 @@ t_upgrade() {
 }
 check "a package upgrade (dpkg -i over itself) restarts ptenantd and keeps the tenant's pid" t_upgrade
 
+# An operator's `systemctl stop ptenant-tenants.scope` ends every tenant;
+# the running daemon respawns them (restart always) into a scope it makes
+# again, as the next ptenantd would. Before, every respawn failed until
+# ptenantd was restarted.
+t_scope_stopped() {
+	local pid cg
+	ensure_tenant || return 1
+	pid=$(tenant_field acme pid)
+	systemctl stop ptenant-tenants.scope || { echo "systemctl stop ptenant-tenants.scope failed"; return 1; }
+	new_pid_running() { local p; p=$(tenant_field acme pid); [[ $(tenant_field acme state) == running && $p =~ ^[1-9] && $p != "$pid" ]]; }
+	wait_for 30 new_pid_running ||
+		{ echo "acme after the scope's stop: $(ptenant --json ls | jq -c '.[] | select(.slug == "acme") | {state, pid, error}')"; return 1; }
+	cg=$(awk -F: '$1 == "0" { print $3 }' "/proc/$(tenant_field acme pid)/cgroup")
+	[[ $cg == /ptenant.slice/ptenant-tenants.scope/tenant-acme ]] || { echo "acme runs in $cg"; return 1; }
+	systemctl is-active ptenant-tenants.scope | grep -qx active ||
+		{ echo "the scope is $(systemctl is-active ptenant-tenants.scope)"; return 1; }
+	[[ $(cat "/sys/fs/cgroup$cg/memory.max") == 67108864 ]] ||
+		{ echo "memory.max of the new leaf: $(cat "/sys/fs/cgroup$cg/memory.max")"; return 1; }
+}
+check "systemctl stop ptenant-tenants.scope: the daemon makes it again and acme is respawned into it, with its budget" t_scope_stopped
+
 # ---- after all that -------------------------------------------------------
 
 t_still_usable() {
