@@ -114,7 +114,7 @@ static int scope_back(struct daemon *d, pt_err *err)
 	char scope[PT_CG_PATH_MAX];
 	int r;
 
-	if (!d->tenant_scope || access(d->cg->root[0], F_OK) == 0)
+	if (!d->tenant_scope || tenant_scope_alive())
 		return 0;
 	r = tenant_scope_ensure(scope, sizeof(scope), err);
 	if (r == 0)

@@ -173,6 +173,9 @@ int budget_init(struct daemon *d, pt_err *err);
  * scope ptenant-tenants.scope, made once and kept alive by a holder. */
 bool tenant_scope_wanted(void);
 int tenant_scope_ensure(char *parent, size_t size, pt_err *err);
+/* Whether ptenant-tenants.scope still has its holder: false once the
+ * scope was stopped. */
+bool tenant_scope_alive(void);
 void budget_free(struct daemon *d);
 void budget_tenant_init(struct tenant *t);
 /* Creates the leaf with its limits and fills req (cgroup_fd or place). */

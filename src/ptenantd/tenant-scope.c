@@ -210,6 +210,11 @@ static int move_holder(pid_t holder, const char *dir, pt_err *err)
 	return pt_cg_write(leaf, "cgroup.procs", pid, err);
 }
 
+bool tenant_scope_alive(void)
+{
+	return hold_leaf_populated(CGROUP_MNT "/" SCOPE_SLICE "/" SCOPE_UNIT);
+}
+
 int tenant_scope_ensure(char *parent, size_t size, pt_err *err)
 {
 	char dir[PT_CG_PATH_MAX];
@@ -227,15 +232,18 @@ int tenant_scope_ensure(char *parent, size_t size, pt_err *err)
 	holder = spawn_holder(err);
 	if (holder < 0)
 		return holder;
-	if (exists) {
-		r = move_holder(holder, dir, err); /* the scope lives on its tenants */
-	} else {
-		r = start_scope(holder, err);
-		if (r == 0)
-			r = wait_attached(holder, parent, err);
-		if (r == 0)
-			r = move_holder(holder, dir, err);
-	}
+	/* No holder: the scope was stopped (its cgroup may linger while
+	 * systemd tears it down, or because a tenant was put back in it), or
+	 * only the holder was killed and the scope lives on its tenants. Ask
+	 * systemd for the scope first; if it says the unit is still there,
+	 * the holder goes into the cgroup as it is. */
+	r = start_scope(holder, exists ? NULL : err);
+	if (r == 0)
+		r = wait_attached(holder, parent, err);
+	else if (exists)
+		r = 0;
+	if (r == 0)
+		r = move_holder(holder, dir, err);
 	if (r < 0) {
 		kill(holder, SIGKILL);
 		return r;
@@ -248,6 +256,11 @@ int tenant_scope_ensure(char *parent, size_t size, pt_err *err)
 }
 
 #else
+
+bool tenant_scope_alive(void)
+{
+	return true;
+}
 
 int tenant_scope_ensure(char *parent, size_t size, pt_err *err)
 {
