@@ -23,11 +23,11 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "trace.h"
 
 /* Over budget: the pipe is not read for this long. */
 #define LOG_PAUSE_MS 100
@@ -36,14 +36,6 @@
 /* The pipe's size: what a tenant can write while we do not read (over
  * budget, or ptenantd restarting) before its writes block. */
 #define LOG_PIPE_SIZE (256 * 1024)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int devnull(void)
 {
@@ -133,7 +125,7 @@ static bool drain_once(struct daemon *d, struct tenant *t, bool *empty)
 	*empty = ioctl(t->log.fd, FIONREAD, &avail) < 0 || avail <= 0;
 	if (*empty)
 		return true;
-	pass = pt_logbudget_take(&t->logs.budget, now_ns(), (uint64_t)avail);
+	pass = pt_logbudget_take(&t->logs.budget, pt_trace_now_ns(), (uint64_t)avail);
 	if (pass) {
 		n = pt_logfile_splice(&t->logfile, t->log.fd, (size_t)pass, NULL);
 		moved = n > 0 ? (uint64_t)n : 0;
@@ -181,9 +173,9 @@ void logs_budget_apply(struct daemon *d, struct tenant *t)
 	uint64_t burst = r->log_burst ? r->log_burst : d->cfg.default_log_burst;
 
 	if (t->logs.budget.last_ns == 0 && t->logs.budget.burst == 0)
-		pt_logbudget_init(&t->logs.budget, rate, burst, now_ns());
+		pt_logbudget_init(&t->logs.budget, rate, burst, pt_trace_now_ns());
 	else
-		pt_logbudget_set(&t->logs.budget, rate, burst, now_ns());
+		pt_logbudget_set(&t->logs.budget, rate, burst, pt_trace_now_ns());
 }
 
 void logs_tick(struct daemon *d, struct tenant *t, uint64_t now_ms)
