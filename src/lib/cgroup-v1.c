@@ -3,9 +3,9 @@
  *
  * The same leaf name in each of the four hierarchies (and in cpuacct,
  * when mounted, for CPU seconds). v1 has no CLONE_INTO_CGROUP: the
- * spawning parent writes the child's pid into every leaf before it
- * releases the child (spawn.c, P0), so the tenant's own code never runs
- * outside its budget. No memory.oom.group either: the daemon kills the
+ * spawned child writes itself into every leaf, through files the daemon
+ * opened, before it is released (spawn.c, C1), so the tenant's own code
+ * never runs outside its budget. No memory.oom.group either: the daemon kills the
  * whole tenant when memory.oom_control counts a kill, so both backends
  * behave alike. Teardown freezes the leaf first, so nothing can fork
  * while its processes are being killed. */
@@ -154,6 +154,28 @@ static int v1_attach(struct pt_cgroup *cg, const char *slug, pid_t pid, pt_err *
 	return 0;
 }
 
+static int v1_open_procs(struct pt_cgroup *cg, const char *slug, int *fds, size_t max,
+			 pt_err *err)
+{
+	char d[PT_CG_V1_CTRLS + 1][PT_CG_PATH_MAX + 80], path[PT_CG_PATH_MAX + 100];
+	int n = leaves(cg, slug, d);
+
+	if ((size_t)n > max)
+		return pt_err_set(err, -E2BIG, "tenant %s: %d v1 hierarchies", slug, n);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", d[i]);
+		fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			int r = pt_err_set(err, -errno, "open %s", path);
+
+			while (i-- > 0)
+				pt_closep(&fds[i]);
+			return r;
+		}
+	}
+	return n;
+}
+
 static int v1_stats(struct pt_cgroup *cg, const char *slug,
 		    struct pt_cg_stats *ret, pt_err *err)
 {
@@ -219,6 +241,7 @@ const struct pt_cgroup_ops pt_cgroup_v1_ops = {
 	.name = "v1",
 	.create = v1_create,
 	.open_leaf = v1_open_leaf,
+	.open_procs = v1_open_procs,
 	.attach = v1_attach,
 	.set_limits = v1_set_limits,
 	.stats = v1_stats,

@@ -57,7 +57,12 @@ struct pt_cgroup_ops {
 		      const struct pt_cg_limits *lim, pt_err *err);
 	/* An fd for CLONE_INTO_CGROUP (v2), or -EOPNOTSUPP (v1). */
 	int (*open_leaf)(struct pt_cgroup *cg, const char *slug, pt_err *err);
-	/* Moves pid into the leaf, every hierarchy (v1 spawn, exec). */
+	/* v1: the leaf's cgroup.procs of every hierarchy, opened for write
+	 * (O_CLOEXEC) into fds: a child writes itself into each (spawn.c,
+	 * C1). Returns how many. NULL on v2, which clones into the leaf. */
+	int (*open_procs)(struct pt_cgroup *cg, const char *slug, int *fds, size_t max,
+			  pt_err *err);
+	/* Moves pid into the leaf, every hierarchy (exec). */
 	int (*attach)(struct pt_cgroup *cg, const char *slug, pid_t pid, pt_err *err);
 	int (*set_limits)(struct pt_cgroup *cg, const char *slug,
 			  const struct pt_cg_limits *lim, pt_err *err);

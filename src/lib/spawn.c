@@ -5,23 +5,25 @@
  *        masks' source, as host root
  *        (rootfs-premade.h)
  *   clone3(CLONE_NEW*, CLONE_PIDFD,  ------> [C1] open host paths while it is
- *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0)
+ *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0);
+ *                                                v1: write itself into each
+ *                                                tenant cgroup, then a new
+ *                                                cgroup namespace
  *   [P1] write uid_map/gid_map                   (waits for "go")
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
  *   [P2b] net_hook: veth pair, peer born
  *        in the child's netns as eth0
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
- *   [P3b] cgroup v1 only: write the         [C3] hostname, lo up, eth0
- *        child's pid into each tenant            address/routes (plan->net)
- *        cgroup, then send "placed"         [C4] build rootfs, pivot_root
+ *   (the caller goes on: pt_spawn_begin     [C3] hostname, lo up, eth0
+ *   returns here)                                address/routes (plan->net)
+ *                                           [C4] build rootfs, pivot_root
  *                                           [C5] stdio, close fds
- *                                           [C5b] v1: wait for "placed",
- *                                                new cgroup namespace
  *                                           [C6] keyring, rlimits, caps,
  *                                                user, no_new_privs,
  *                                                seccomp; exec init
- *   [P4] read: EOF = exec done  <---------- (sync socket is O_CLOEXEC)
+ *   [P4] the sync socket is readable  <---- (sync socket is O_CLOEXEC)
+ *        (pt_spawn_advance): EOF = exec done,
  *        or {errno, message} of the failed step
  *        (when tracing, the child's step marks come first, just before
  *        the exec: see trace.h)
@@ -34,18 +36,24 @@
  * C1 precedes C2 because the daemon's directories are not searchable by
  * the tenant's uids, on purpose.
  * Budgets: on v2 the child is born in its limited leaf. v1 cannot clone
- * into a cgroup, so P3b places the child while it builds its rootfs (the
- * move waits for an RCU grace period, ~10 ms, which would otherwise add
- * to every start), and C5b holds it before anything of the tenant's runs:
- * until then it runs only the daemon's own setup code. Its cgroup
- * namespace is created at C5b for the same reason: a namespace made at
- * clone3 would be rooted at the daemon's cgroup, not the tenant's, and
- * would show the tenant where the others live. */
+ * into a cgroup, so the child moves itself at C1, through cgroup.procs
+ * files the daemon opened (the kernel checks the opener's credentials).
+ * A move waits for an RCU grace period (~10 ms): paid by the child while
+ * the parent does P1-P2b, never by the daemon, whose loop serves other
+ * starts and the API meanwhile; and many children moving at once share
+ * one grace period. The child's cgroup namespace is made right after the
+ * move: one made at clone3 would be rooted at the daemon's cgroup, not
+ * the tenant's, and would show the tenant where the others live.
+ *
+ * Nothing here blocks on the child's setup: pt_spawn_begin returns once
+ * the child is released, and the caller's event loop calls
+ * pt_spawn_advance when the sync socket is readable. */
 #include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,14 +80,7 @@
 #include "syscalls.h"
 
 #define SYNC_GO 0x676f2121u
-#define SYNC_PLACED 0x706c6163u
 #define SYNC_TRACE 0x74726163u
-
-/* The child's setup (C1-C6) takes milliseconds; one that has not reached
- * exec in req->setup_timeout_ms (spawn_timeout_ms, default 30 s) is stuck,
- * in the kernel or on a lost message, and the daemon, which waits for it,
- * must not be stuck with it. */
-#define SPAWN_SETUP_TIMEOUT_MS_DEFAULT 30000
 
 struct trace_msg {
 	uint32_t magic;
@@ -91,11 +92,6 @@ struct sync_msg {
 	int32_t code;
 	char msg[PT_ERR_MSG_MAX];
 };
-
-static unsigned setup_timeout_ms(const struct pt_spawn_req *req)
-{
-	return req->setup_timeout_ms ? req->setup_timeout_ms : SPAWN_SETUP_TIMEOUT_MS_DEFAULT;
-}
 
 static bool tracing(const struct pt_spawn_req *req)
 {
@@ -217,6 +213,20 @@ static void send_trace(int sock, struct pt_trace *t)
 	(void)!send(sock, &tm, sizeof(tm), MSG_NOSIGNAL);
 }
 
+/* C1, cgroup v1: "0" is the writer itself. Its cgroup namespace follows,
+ * rooted where it now is. */
+static int place_self(const struct pt_spawn_req *req, pt_err *err)
+{
+	if (!req->n_place_fds)
+		return 0;
+	for (size_t i = 0; i < req->n_place_fds; i++)
+		if (write(req->place_fds[i], "0", 1) != 1)
+			return pt_err_set(err, -errno, "join the tenant's cgroup (v1 hierarchy %zu)", i);
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return pt_err_set(err, -errno, "unshare the cgroup namespace");
+	return 0;
+}
+
 static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 						 const struct pt_premade *pm,
 						 int sock, uint64_t clone_ns)
@@ -240,6 +250,10 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	    pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c1-open-host-paths");
+	if (PT_FAULT_ERR("child.cgroup-v1-place", &err) < 0 || place_self(req, &err) < 0)
+		child_fail(sock, &err);
+	if (req->n_place_fds)
+		pt_trace_mark(tr, "c1-cgroup-v1-place");
 	fds.lower = recv_fd(sock, &m);
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
@@ -268,15 +282,6 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	    setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-stdio");
-	if (req->place) {                                              /* C5b */
-		if (recv_fd(sock, &m) != -1 || m.magic != SYNC_PLACED)
-			_exit(127); /* the parent failed and will reap us */
-		if (unshare(CLONE_NEWCGROUP) < 0) {
-			pt_err_set(&err, -errno, "unshare the cgroup namespace");
-			child_fail(sock, &err);
-		}
-		pt_trace_mark(tr, "c5b-wait-for-placed");
-	}
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */
@@ -322,32 +327,6 @@ static int make_idmapped_lower(const char *lower, pid_t pid, pt_err *err)
 	return TAKE_FD(tree);
 }
 
-/* P4: the child's verdict. When tracing, its marks come first. */
-static ssize_t recv_verdict(const struct pt_spawn_req *req, int sock,
-			    struct sync_msg *m)
-{
-	union {
-		struct sync_msg m;
-		struct trace_msg t;
-	} buf;
-	ssize_t n;
-
-	for (;;) {
-		do
-			n = recv(sock, &buf, sizeof(buf), 0);
-		while (n < 0 && errno == EINTR);
-		if (n == (ssize_t)sizeof(buf.t) && buf.t.magic == SYNC_TRACE) {
-			if (req->child_trace)
-				*req->child_trace = buf.t.trace;
-			pt_trace_mark(req->trace, "p4-child-setup");
-			continue;
-		}
-		if (n == (ssize_t)sizeof(*m))
-			*m = buf.m;
-		return n < 0 ? -errno : n;
-	}
-}
-
 /* Where a stuck child waits: its kernel wait channel and the number of the
  * system call it is in (/proc/PID/syscall's first field), for the error. */
 static void child_whereabouts(pid_t pid, char *buf, size_t size)
@@ -382,71 +361,64 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 			pt_err *err)
 {
 	_cleanup_close_ int lower = -1;
-	struct sync_msg m;
-	ssize_t n;
 	int r;
 
 	r = PT_FAULT_ERR("spawn.idmap", err);
 	if (r == 0)
 		r = pt_idmap_write(pid, req->plan->host_uid, err);     /* P1 */
 	if (r < 0)
-		return r;
+		return child_error_or(sock, r, err);
 	pt_trace_mark(req->trace, "p1-idmap");
 	r = PT_FAULT_ERR("spawn.idmapped-lower", err);
 	if (r < 0)
 		return r;
 	lower = make_idmapped_lower(req->plan->lower_dir, pid, err);  /* P2 */
 	if (lower < 0)
-		return lower;
+		return child_error_or(sock, lower, err);
 	pt_trace_mark(req->trace, "p2-idmapped-lower");
 	if (req->net_hook) {                                          /* P2b */
 		r = req->net_hook(req->net_ctx, pid, err);
 		if (r < 0)
-			return r;
+			return child_error_or(sock, r, err);
 		pt_trace_mark(req->trace, "p2b-net-host-side");
 	}
 	r = send_fd(sock, SYNC_GO, lower);                            /* P3 */
 	if (r < 0)
-		return pt_err_set(err, r, "release child");
+		return child_error_or(sock, pt_err_set(err, r, "release child"), err);
 	pt_trace_mark(req->trace, "p3-release-child");
-	if (req->place) {                                             /* P3b */
-		r = PT_FAULT_ERR("spawn.cgroup-v1-place", err);
-		if (r == 0)
-			r = req->place(req->place_ctx, pid, err);
-		if (r < 0)
-			return child_error_or(sock, r, err);
-		pt_trace_mark(req->trace, "p3b-cgroup-v1-place");
-		r = send_fd(sock, SYNC_PLACED, -1);
-		if (r < 0)
-			return child_error_or(sock, pt_err_set(err, r, "tell the child it is placed"), err);
-	}
-	n = recv_verdict(req, sock, &m);                              /* P4 */
-	if (n == -EAGAIN || n == -EWOULDBLOCK) {
-		char where[128];
-
-		child_whereabouts(pid, where, sizeof(where));
-		return pt_err_set(err, -ETIMEDOUT,
-				  "the child's setup did not reach exec in %u ms, spawn_timeout_ms "
-				  "(child pid %d: %s)", setup_timeout_ms(req), (int)pid, where);
-	}
-	if (n < 0)
-		return pt_err_set(err, (int)n, "read the child's verdict");
-	if (n == 0) {
-		pt_trace_mark(req->trace, tracing(req) ? "p4-exec" : "p4-child-setup+exec");
-		return 0;
-	}
-	if (n != (ssize_t)sizeof(m))
-		return pt_err_set(err, -EPROTO, "child sent a short sync message");
-	/* The child's message already carries its strerror text. */
-	return pt_err_field(err, m.code < 0 ? m.code : -EIO, "", "%.*s",
-			  (int)sizeof(m.msg) - 1, m.msg);
+	return 0;
 }
 
+/* SIGKILL, then the exit collected: a child in its setup dies in
+ * milliseconds. One stuck in the kernel beyond 2 s is left to
+ * PR_SET_PDEATHSIG rather than hang the daemon (and said). */
 static void kill_and_reap(int pidfd, pid_t pid)
 {
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	siginfo_t si;
+
+	if (pidfd < 0)
+		return;
 	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	if (poll(&pfd, 1, 2000) != 1) {
+		fprintf(stderr, "ptenantd: spawn child %d does not die of SIGKILL in 2 s; left to the kernel\n",
+			(int)pid);
+		return;
+	}
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
+}
+
+static void job_close(struct pt_spawn_job *job)
+{
+	pt_closep(&job->sock);
+	pt_closep(&job->pidfd);
+}
+
+void pt_spawn_cancel(struct pt_spawn_job *job)
+{
+	kill_and_reap(job->pidfd, job->pid);
+	job_close(job);
 }
 
 /* EPERM and ENOSPC from clone3 are the host's doing (a chroot, a sysctl,
@@ -466,16 +438,12 @@ static int clone_failed(const char *slug, int code, pt_err *err)
 			    strerror(-code), hint);
 }
 
-int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
-	     pt_err *err)
+int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		   pt_err *err)
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
 	_cleanup_(pt_premade_close) struct pt_premade pm;
 	struct pt_clone_args args = { 0 };
-	const struct timeval setup_timeout = {
-		.tv_sec = setup_timeout_ms(req) / 1000,
-		.tv_usec = (setup_timeout_ms(req) % 1000) * 1000,
-	};
 	uint64_t clone_ns = tracing(req) ? pt_trace_now_ns() : 0;
 	int sv[2], r;
 	pid_t pid;
@@ -491,12 +459,9 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 		return pt_err_set(err, -errno, "tenant %s: socketpair", req->plan->slug);
 	psock = sv[0];
 	csock = sv[1];
-	if (setsockopt(psock, SOL_SOCKET, SO_RCVTIMEO, &setup_timeout, sizeof(setup_timeout)) < 0)
-		return pt_err_set(err, -errno, "tenant %s: SO_RCVTIMEO on the sync socket",
-				  req->plan->slug);
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
 		     CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
-	if (!req->place)
+	if (!req->n_place_fds)
 		args.flags |= CLONE_NEWCGROUP;
 	if (req->cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
@@ -518,9 +483,66 @@ int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
 		kill_and_reap(pidfd, pid);
 		return pt_err_prefix(err, "tenant %s", req->plan->slug);
 	}
-	ret->pid = pid;
-	ret->pidfd = TAKE_FD(pidfd);
+	job->pid = pid;
+	job->pidfd = TAKE_FD(pidfd);
+	job->sock = TAKE_FD(psock);
+	job->trace = req->trace;
+	job->child_trace = req->child_trace;
+	snprintf(job->slug, sizeof(job->slug), "%s", req->plan->slug);
 	return 0;
+}
+
+/* The child's verdict (P4): its marks come first when tracing. */
+int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
+{
+	union {
+		struct sync_msg m;
+		struct trace_msg t;
+	} buf;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = recv(job->sock, &buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n == (ssize_t)sizeof(buf.t) && buf.t.magic == SYNC_TRACE) {
+			if (job->child_trace)
+				*job->child_trace = buf.t.trace;
+			pt_trace_mark(job->trace, "p4-child-setup");
+			continue;
+		}
+		break;
+	}
+	if (n == 0) {
+		pt_trace_mark(job->trace, job->trace && job->trace->on ? "p4-exec"
+								       : "p4-child-setup+exec");
+		pt_closep(&job->sock);
+		return 0;
+	}
+	if (n < 0)
+		r = pt_err_set(err, -errno, "read the child's verdict");
+	else if (n != (ssize_t)sizeof(buf.m) || buf.m.magic != 0)
+		r = pt_err_set(err, -EPROTO, "child sent a malformed sync message");
+	else /* the child's message already carries its strerror text */
+		r = pt_err_field(err, buf.m.code < 0 ? buf.m.code : -EIO, "", "%.*s",
+				 (int)sizeof(buf.m.msg) - 1, buf.m.msg);
+	pt_spawn_cancel(job);
+	pt_err_prefix(err, "tenant %s", job->slug);
+	return r;
+}
+
+int pt_spawn_expire(struct pt_spawn_job *job, unsigned timeout_ms, pt_err *err)
+{
+	char where[128];
+
+	child_whereabouts(job->pid, where, sizeof(where));
+	pt_spawn_cancel(job);
+	return pt_err_set(err, -ETIMEDOUT,
+			  "tenant %s: the child's setup did not reach exec in %u ms, spawn_timeout_ms "
+			  "(child pid %d: %s)", job->slug, timeout_ms, (int)job->pid, where);
 }
 
 int pt_spawn_load_init(const char *path, pt_err *err)

@@ -12,20 +12,20 @@
 #include "plan.h"
 #include "trace.h"
 
+#define PT_SPAWN_PLACE_MAX 8
+
 struct pt_spawn_req {
 	const struct pt_plan *plan;
 	int init_fd;             /* sealed memfd holding ptenant-init */
 	int log_fd;              /* write end of the log pipe: stdout, stderr */
 	int keep_fd;             /* read end of the log pipe, init keeps it as fd 3 */
 	int cgroup_fd;           /* tenant cgroup dir for CLONE_INTO_CGROUP, or -1 */
-	/* How long the child's setup may take to reach exec before it is
-	 * killed and the start fails (0: 30 s). */
-	unsigned setup_timeout_ms;
-	/* cgroup v1: puts the child (host pid) into the tenant's cgroups at
-	 * P3b, while it sets up and before it may exec (C5b); NULL when
-	 * cgroup_fd does the job. */
-	int (*place)(void *ctx, pid_t pid, pt_err *err);
-	void *place_ctx;
+	/* cgroup v1: the tenant's cgroup.procs files, one per hierarchy,
+	 * opened by the daemon; the child writes itself into each at C1,
+	 * before anything of the tenant's runs (n_place_fds 0 when
+	 * cgroup_fd does the job, or without budgets). */
+	int place_fds[PT_SPAWN_PLACE_MAX];
+	size_t n_place_fds;
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
 	/* P2b, optional: called with the child's pid once its namespaces
 	 * exist and before it is released (the daemon moves the tenant's
@@ -34,18 +34,43 @@ struct pt_spawn_req {
 	void *net_ctx;
 	/* --trace-spawn: the parent's steps are marked in `trace`, and the
 	 * child's, sent back before exec, land in `child_trace`. Both NULL
-	 * (or trace->on false) when not tracing. */
+	 * (or trace->on false) when not tracing. They must outlive the job. */
 	struct pt_trace *trace;
 	struct pt_trace *child_trace;
 };
 
-struct pt_spawn_res {
-	pid_t pid;               /* host pid of ptenant-init */
-	int pidfd;               /* owned by the caller */
+/* A start under way: the child runs its own setup (C2-C6) while the
+ * caller goes on; `sock` becomes readable with its verdict. */
+struct pt_spawn_job {
+	pid_t pid;               /* host pid of the child, then of ptenant-init */
+	int pidfd;
+	int sock;                /* the parent's end of the sync socket */
+	struct pt_trace *trace, *child_trace;
+	char slug[64];
 };
 
-int pt_spawn(const struct pt_spawn_req *req, struct pt_spawn_res *ret,
-	     pt_err *err);
+#define PT_SPAWN_JOB_INIT { .pid = 0, .pidfd = -1, .sock = -1 }
+
+/* Clones the child into its namespaces and does the parent's steps up to
+ * its release (P0-P3). Nothing here waits for the child's own setup. On
+ * failure nothing is left: the child is killed and reaped. */
+int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		   pt_err *err);
+
+/* Reads what the child sent, without blocking: 1 when its verdict has not
+ * come yet (wait for job->sock again), 0 when it has exec'd ptenant-init
+ * (job->pid and job->pidfd are the tenant's init, the caller takes the
+ * pidfd), or the child's error, naming its step (the child is then killed
+ * and reaped). */
+int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err);
+
+/* The child's setup took longer than it may: err says where it waits.
+ * Kills it. Returns -ETIMEDOUT. */
+int pt_spawn_expire(struct pt_spawn_job *job, unsigned timeout_ms, pt_err *err);
+
+/* Ends a job that is still under way (a stop, a daemon shutting down):
+ * the child is killed and reaped; closes what the job holds. */
+void pt_spawn_cancel(struct pt_spawn_job *job);
 
 /* Default dispositions and an empty signal mask, for a process about to
  * exec into a tenant. */

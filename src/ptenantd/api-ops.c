@@ -77,19 +77,17 @@ static void op_create(struct daemon *d, struct conn *c, json_t *req)
 		}
 	r = tenant_create(d, &spec, !start || json_is_true(start), &t, &err);
 	pt_spec_free(&spec);
-	if (r < 0 && !t) {
+	if (r < 0) {
 		conn_reply_error(d, c, &err);
 		return;
 	}
-	if (r < 0) {
-		/* Created, but its first start failed: say both. */
-		json_t *resp = pt_api_error_response(&err);
-
-		json_object_set_new(resp, "tenant", tenant_summary(d, t));
-		conn_reply(d, c, resp);
+	if (start && !json_is_true(start)) {
+		reply_tenant(d, c, t);
 		return;
 	}
-	reply_tenant(d, c, t);
+	/* Answered once it runs, or with why its first start failed and the
+	 * tenant (created all the same). */
+	tenant_start(d, t, START_BY_CREATE, c);
 }
 
 static void op_start(struct daemon *d, struct conn *c, json_t *req)
@@ -97,13 +95,11 @@ static void op_start(struct daemon *d, struct conn *c, json_t *req)
 	pt_err err = { 0 };
 	struct tenant *t = req_tenant(d, req, &err);
 
-	if (!t || tenant_start(d, t, &err) < 0) {
+	if (!t) {
 		conn_reply_error(d, c, &err);
 		return;
 	}
-	pt_backoff_reset(&t->backoff);
-	tenant_record(d, t, "start", NULL, -1, NULL);
-	reply_tenant(d, c, t);
+	tenant_start(d, t, START_BY_API, c);
 }
 
 /* The answer of an operation that may complete later: r < 0 failed,
@@ -190,11 +186,11 @@ static void op_restart(struct daemon *d, struct conn *c, json_t *req)
 		return;
 	}
 	t->restart_pending = false;
-	if (r < 0 || tenant_start(d, t, &err) < 0) {
+	if (r < 0) {
 		conn_reply_error(d, c, &err);
 		return;
 	}
-	reply_tenant(d, c, t);
+	tenant_start(d, t, START_BY_RESTART, c);
 }
 
 static void op_logs(struct daemon *d, struct conn *c, json_t *req)

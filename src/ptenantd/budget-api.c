@@ -188,7 +188,8 @@ void budget_op_update(struct daemon *d, struct conn *c, json_t *req)
 		conn_reply_error(d, c, &err);
 		return;
 	}
-	live = d->cg && t->phase == PHASE_RUNNING;
+	/* A starting tenant's leaf exists already, with the old limits. */
+	live = d->cg && (t->phase == PHASE_RUNNING || t->phase == PHASE_STARTING);
 	if (live && apply_live(d, t, &res, &err) < 0) {
 		/* Put back whatever a partial write changed. */
 		apply_live(d, t, &t->spec.resources, NULL);

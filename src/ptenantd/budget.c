@@ -99,13 +99,6 @@ static void limits_of(struct daemon *d, const struct pt_resources *res,
 	lim->pids_max = res->pids_max ? res->pids_max : d->cfg.default_pids_max;
 }
 
-static int place_v1(void *ctx, pid_t pid, pt_err *err)
-{
-	struct tenant *t = ctx;
-
-	return t->budget.cg->ops->attach(t->budget.cg, t->budget.slug, pid, err);
-}
-
 /* `systemctl stop ptenant-tenants.scope` (or anything else that removed
  * it) ended every tenant and the scope with them; the next start makes it
  * again, as the next ptenantd would, instead of failing every respawn. */
@@ -147,15 +140,34 @@ int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 	t->budget.slug = t->spec.slug;
 	t->budget.oom_kills = 0;
 	t->budget.oom_killed = false;
-	fd = d->cg->ops->open_leaf(d->cg, t->spec.slug, NULL);
-	if (fd >= 0) {
-		t->budget.leaf_fd = fd;
-		req->cgroup_fd = fd;
-	} else {
-		req->place = place_v1;
-		req->place_ctx = t;
+	if (d->cg->ops->open_procs) {
+		r = d->cg->ops->open_procs(d->cg, t->spec.slug, req->place_fds,
+					   PT_SPAWN_PLACE_MAX, err);
+		if (r < 0) {
+			d->cg->ops->destroy(d->cg, t->spec.slug, NULL);
+			return pt_err_prefix(err, "tenant %s: cgroup", t->spec.slug);
+		}
+		req->n_place_fds = (size_t)r;
+		return 0;
 	}
+	fd = d->cg->ops->open_leaf(d->cg, t->spec.slug, err);
+	if (fd < 0) {
+		d->cg->ops->destroy(d->cg, t->spec.slug, NULL);
+		return pt_err_prefix(err, "tenant %s: cgroup", t->spec.slug);
+	}
+	t->budget.leaf_fd = fd;
+	req->cgroup_fd = fd;
 	return 0;
+}
+
+/* The child is born in (v2) or has its own way into (v1) the leaf: the
+ * daemon's handles on it go. */
+void budget_spawn_begun(struct tenant *t, struct pt_spawn_req *req)
+{
+	pt_closep(&t->budget.leaf_fd);
+	for (size_t i = 0; i < req->n_place_fds; i++)
+		pt_closep(&req->place_fds[i]);
+	req->n_place_fds = 0;
 }
 
 /* The OOM watch fired: count again, and if a kill happened, the whole
@@ -201,7 +213,6 @@ static void watch_oom(struct daemon *d, struct tenant *t)
 
 void budget_spawned(struct daemon *d, struct tenant *t, bool ok)
 {
-	pt_closep(&t->budget.leaf_fd);
 	if (!d->cg)
 		return;
 	if (!ok) {

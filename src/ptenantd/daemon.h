@@ -35,10 +35,21 @@ enum tenant_phase {
 	PHASE_BACKOFF,       /* exited, restart at next_start */
 	PHASE_CRASHLOOP,     /* exited too often, restart at next_start */
 	PHASE_FAILED,        /* cannot be started (e.g. blueprint missing) */
+	PHASE_STARTING,      /* its child sets itself up (tenant-start.c) */
+};
+
+/* Who asked for a start: what is recorded and who is told when it is over. */
+enum start_cause {
+	START_BY_API = 0,    /* ptenant start: "start", backoff reset */
+	START_BY_CREATE,     /* ptenant create (the create is recorded) */
+	START_BY_RESTART,    /* ptenant restart, once the old run is gone */
+	START_BY_RESPAWN,    /* its restart policy: "respawn"; a failure backs off */
+	START_BY_RESTORE,    /* a new ptenantd bringing it back: "respawn" */
 };
 
 struct conn;
 struct exec_job;
+struct tenant_spawn;
 struct pt_cgroup;
 struct pt_spawn_req;
 
@@ -97,7 +108,9 @@ struct tenant {
 	struct pt_tenant_net net;        /* addr 0: no network */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
-	struct conn *waiters[8];         /* API calls answered when it stops */
+	struct tenant_spawn *spawn;      /* the start under way, PHASE_STARTING */
+	enum start_cause start_cause;
+	struct conn *waiters[8];         /* API calls answered when it stops or starts */
 	size_t n_waiters;
 	struct pt_seccomp_bpf seccomp;   /* its own profile, compiled; or empty */
 	struct tenant_budget budget;
@@ -147,7 +160,21 @@ struct tenant *tenant_find(struct daemon *d, const char *slug);
 void tenant_drop_from_table(struct daemon *d, struct tenant *t);
 int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		  struct tenant **ret, pt_err *err);
-int tenant_start(struct daemon *d, struct tenant *t, pt_err *err);
+/* Starts t, or joins the start under way: 0 when it runs or is starting
+ * (waiter, if any, is answered once it is over), a negative errno when it
+ * failed at once (waiter answered, the failure recorded). */
+int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
+		 struct conn *waiter);
+/* tenant-start.c: the start under way */
+void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now);
+uint64_t tenant_spawn_deadline(const struct tenant *t);
+void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);
+/* tenant-exit.c: a start is over (r 0: it runs); records it by its cause
+ * and answers the waiters. */
+void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_err *err);
+/* Adds c to those answered when t's start or stop is over; when too many
+ * wait, c is answered at once with EBUSY and -EBUSY returned. */
+int tenant_add_waiter(struct daemon *d, struct tenant *t, struct conn *c);
 int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 		pt_err *err);
 int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
@@ -181,7 +208,9 @@ void budget_tenant_init(struct tenant *t);
 /* Creates the leaf with its limits and fills req (cgroup_fd or place). */
 int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 		   pt_err *err);
-/* After pt_spawn: ok false when it failed (the leaf goes away). */
+/* Once clone3 has run: closes the daemon's handles on the leaf. */
+void budget_spawn_begun(struct tenant *t, struct pt_spawn_req *req);
+/* When the start is over: ok false when it failed (the leaf goes away). */
 void budget_spawned(struct daemon *d, struct tenant *t, bool ok);
 /* At exit: true when an OOM kill ended the run (peak in t->budget);
  * removes the leaf. */

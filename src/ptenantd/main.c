@@ -314,6 +314,11 @@ int main(int argc, char **argv)
 #endif
 	r = loop_run(&d);
 	unlink(d.socket_path);
+	/* A start under way has run none of its tenant's code: it ends here,
+	 * and the next ptenantd starts the tenant again (desired running). */
+	for (size_t i = 0; i < d.n_tenants; i++)
+		tenant_spawn_cancel(&d, d.tenants[i], "cancelled: ptenantd is stopping; "
+				    "the next ptenantd starts it");
 	api_shutdown(&d);
 	exec_shutdown(&d);
 	net_daemon_exit(&d);

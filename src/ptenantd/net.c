@@ -195,7 +195,7 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
 	      struct pt_spawn_req *req, pt_err *err)
 {
-	static struct hook_ctx ctx; /* used only during the synchronous pt_spawn */
+	static struct hook_ctx ctx; /* used only within pt_spawn_begin (P2b) */
 	struct pt_plan_net pn = { .enabled = 1 };
 
 	if (!nc(d)->enabled)

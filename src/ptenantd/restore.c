@@ -89,8 +89,6 @@ static bool adopt(struct daemon *d, struct tenant *t)
 
 static void bring_back(struct daemon *d, struct tenant *t)
 {
-	pt_err err = { 0 };
-
 	if (adopt(d, t)) {
 		tenant_record(d, t, "adopted", NULL, -1, NULL);
 		return;
@@ -113,9 +111,8 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		return;
 	if (t->st.last_exit_at && t->st.pid == 0)
 		t->st.restarts++;
-	/* A failure is recorded (start-failed) by tenant_start. */
-	if (tenant_start(d, t, &err) == 0)
-		tenant_record(d, t, "respawn", NULL, -1, NULL);
+	/* Recorded (respawn, or start-failed) once the start is over. */
+	tenant_start(d, t, START_BY_RESTORE, NULL);
 }
 
 /* When only state.json is bad, its spec still says what the tenant is

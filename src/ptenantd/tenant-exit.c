@@ -40,11 +40,22 @@ static void answer_waiters(struct daemon *d, struct tenant *t)
 	t->n_waiters = 0;
 }
 
+/* With the tenant as it is now: a create whose first start failed must
+ * still say that the tenant exists. */
 static void answer_waiters_error(struct daemon *d, struct tenant *t, const pt_err *err)
 {
-	for (size_t i = 0; i < t->n_waiters; i++)
-		conn_reply_error(d, t->waiters[i], err);
+	for (size_t i = 0; i < t->n_waiters; i++) {
+		json_t *resp = pt_api_error_response(err);
+
+		json_object_set_new(resp, "tenant", tenant_summary(d, t));
+		conn_reply(d, t->waiters[i], resp);
+	}
 	t->n_waiters = 0;
+}
+
+static bool waiters_full(const struct tenant *t)
+{
+	return t->n_waiters >= sizeof(t->waiters) / sizeof(t->waiters[0]);
 }
 
 /* -EBUSY when too many calls already wait on this tenant: the caller is
@@ -53,9 +64,24 @@ static int add_waiter(struct tenant *t, struct conn *c, pt_err *err)
 {
 	if (!c)
 		return 0;
-	if (t->n_waiters >= sizeof(t->waiters) / sizeof(t->waiters[0]))
+	if (waiters_full(t))
 		return pt_err_set(err, -EBUSY, "tenant %s: too many calls waiting for it to stop",
 				  t->spec.slug);
+	t->waiters[t->n_waiters++] = c;
+	return 0;
+}
+
+int tenant_add_waiter(struct daemon *d, struct tenant *t, struct conn *c)
+{
+	pt_err err = { 0 };
+
+	if (!c)
+		return 0;
+	if (waiters_full(t)) {
+		pt_err_set(&err, -EBUSY, "tenant %s: too many calls waiting for it", t->spec.slug);
+		conn_reply_error(d, c, &err);
+		return err.code;
+	}
 	t->waiters[t->n_waiters++] = c;
 	return 0;
 }
@@ -175,16 +201,9 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	routes_changed(d);
 	pt_trace_print(&tr, t->spec.slug, stderr);
 	if (t->phase == PHASE_STOPPED && t->restart_pending) {
-		pt_err err = { 0 };
-
+		/* Its waiters are answered once the new run starts, or fails. */
 		t->restart_pending = false;
-		pt_backoff_reset(&t->backoff);
-		if (tenant_start(d, t, &err) < 0) {
-			answer_waiters_error(d, t, &err); /* start-failed: recorded */
-		} else {
-			tenant_record(d, t, "start", NULL, -1, NULL);
-			answer_waiters(d, t);
-		}
+		tenant_start(d, t, START_BY_RESTART, NULL);
 	} else if (t->phase == PHASE_STOPPED && t->removing)
 		finish_removal(d, t, NULL); /* answers the waiters once it is gone */
 	else if (t->phase == PHASE_STOPPED)
@@ -220,6 +239,12 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 	tenant_persist(d, t);
 	routes_changed(d); /* stopping or stopped: not routable */
 	switch (t->phase) {
+	case PHASE_STARTING:
+		/* Its child has run none of the tenant's code yet. */
+		tenant_spawn_cancel(d, t, t->removing ? "cancelled: the tenant is being removed"
+						      : "cancelled: the tenant was stopped");
+		t->phase = PHASE_STOPPED;
+		return 0;
 	case PHASE_RUNNING:
 		/* SIGTERM reaches the entrypoint through init; SIGKILL of pid 1
 		 * after the grace period takes the whole pid namespace down. */
@@ -335,7 +360,6 @@ void tenant_tick(struct daemon *d, uint64_t now)
 {
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
-		pt_err err = { 0 };
 
 		if (t->state_unsaved && now >= t->state_retry_at)
 			tenant_persist(d, t);
@@ -344,16 +368,12 @@ void tenant_tick(struct daemon *d, uint64_t now)
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
 			t->stop_deadline = now + 60000; /* and wait for the pidfd */
 		}
+		if (t->phase == PHASE_STARTING)
+			tenant_spawn_tick(d, t, now);
 		if ((t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP) &&
 		    now >= t->next_start) {
 			t->st.restarts++;
-			if (tenant_start(d, t, &err) == 0) {
-				tenant_record(d, t, "respawn", NULL, -1, NULL);
-			} else { /* start-failed: recorded by tenant_start */
-				t->started_mono = now;
-				schedule_restart(d, t, now);
-				tenant_persist(d, t);
-			}
+			tenant_start(d, t, START_BY_RESPAWN, NULL);
 		}
 	}
 }
@@ -368,6 +388,8 @@ uint64_t tenant_next_deadline(struct daemon *d)
 
 		if (t->phase == PHASE_STOPPING)
 			at = t->stop_deadline;
+		else if (t->phase == PHASE_STARTING)
+			at = tenant_spawn_deadline(t);
 		else if (t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP)
 			at = t->next_start;
 		if (at && (!next || at < next))
@@ -379,4 +401,28 @@ uint64_t tenant_next_deadline(struct daemon *d)
 			next = at;
 	}
 	return next;
+}
+
+void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_err *err)
+{
+	uint64_t now = now_mono_ms();
+
+	if (r == 0) {
+		if (t->start_cause == START_BY_API || t->start_cause == START_BY_RESTART) {
+			pt_backoff_reset(&t->backoff);
+			tenant_record(d, t, "start", NULL, -1, NULL);
+		} else if (t->start_cause == START_BY_RESPAWN || t->start_cause == START_BY_RESTORE) {
+			tenant_record(d, t, "respawn", NULL, -1, NULL);
+		}
+		answer_waiters(d, t);
+		return;
+	}
+	/* A respawn that failed is tried again after its backoff (a stop
+	 * while it started said otherwise: desired stopped). */
+	if (t->start_cause == START_BY_RESPAWN && wants_restart(t, PT_EXIT_UNKNOWN, -1)) {
+		t->started_mono = now;
+		schedule_restart(d, t, now);
+		tenant_persist(d, t);
+	}
+	answer_waiters_error(d, t, err);
 }

@@ -119,16 +119,43 @@ static void drop_old_layer(struct tenant *t)
 			t->spec.slug, err.msg);
 }
 
-static int spawn_with_plan(struct daemon *d, struct tenant *t,
-			   struct pt_plan *plan, struct pt_trace *tr,
-			   struct pt_trace *child_tr, pt_err *err)
+/* A start under way: the child sets itself up while the loop serves on;
+ * its sync socket says when it has exec'd ptenant-init or why it failed. */
+struct tenant_spawn {
+	struct watch w;                  /* job.sock */
+	struct tenant *t;
+	struct pt_spawn_job job;
+	int log_read;                    /* read end of the tenant's log pipe */
+	uint64_t deadline;               /* monotonic ms: spawn_timeout_ms */
+	struct pt_trace *tr, *child_tr;  /* --trace-spawn only */
+};
+
+static unsigned spawn_timeout_ms(struct daemon *d)
+{
+	return d->cfg.spawn_timeout_ms ? d->cfg.spawn_timeout_ms : 30000;
+}
+
+static void spawn_free(struct tenant_spawn *sp)
+{
+	if (!sp)
+		return;
+	pt_closep(&sp->log_read);
+	free(sp->tr);
+	free(sp->child_tr);
+	free(sp);
+}
+
+static void on_spawn_ready(struct daemon *d, struct watch *w, uint32_t events);
+
+/* Everything of the start that runs in the daemon, up to the child's
+ * release: its network's host side, its cgroup, the clone itself. */
+static int spawn_with_plan(struct daemon *d, struct tenant *t, struct tenant_spawn *sp,
+			   struct pt_plan *plan, pt_err *err)
 {
 	struct pt_spawn_req req = {
 		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
-		.setup_timeout_ms = d->cfg.spawn_timeout_ms,
-		.trace = tr, .child_trace = child_tr,
+		.trace = sp->tr, .child_trace = sp->child_tr,
 	};
-	struct pt_spawn_res res;
 	int pipefd[2], r;
 
 	r = net_spawn(d, t, plan, &req, err);
@@ -141,83 +168,72 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t,
 		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
 	req.keep_fd = pipefd[0];
 	req.log_fd = pipefd[1];
+	sp->log_read = pipefd[0];
 	r = security_confine(d, t, &req.confine, err);
 	if (r == 0)
 		r = budget_prepare(d, t, &req, err);
 	if (r == 0) {
-		r = pt_spawn(&req, &res, err);
-		budget_spawned(d, t, r == 0);
+		r = pt_spawn_begin(&req, &sp->job, err);
+		budget_spawn_begun(t, &req);
 	}
 	close(pipefd[1]);
-	if (r < 0) {
-		close(pipefd[0]);
-		return r;
-	}
-	r = logs_attach(d, t, pipefd[0], err);
 	if (r < 0)
-		close(pipefd[0]);
-	pt_trace_mark(tr, "d-logs-attach");
-	t->st.pid = res.pid;
-	t->st.pid_starttime = 0;
-	pt_proc_starttime(res.pid, &t->st.pid_starttime, NULL);
-	tenant_watch_process(d, t, res.pidfd);
-	pt_trace_mark(tr, "d-watch-pidfd");
+		return r;
+	sp->w.fd = sp->job.sock;
+	sp->w.on_ready = on_spawn_ready;
+	sp->t = t;
+	sp->deadline = now_mono_ms() + spawn_timeout_ms(d);
+	r = loop_add(d, &sp->w, EPOLLIN);
+	if (r < 0) {
+		pt_spawn_cancel(&sp->job);
+		return pt_err_set(err, r, "tenant %s: watch the spawn", t->spec.slug);
+	}
 	return 0;
 }
 
-int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
+/* The start is over, one way or the other: the tenant runs, or the
+ * failure is recorded; then whoever asked is told (tenant-exit.c). */
+static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
+			 bool cancelled)
 {
-	struct pt_blueprint bp = { 0 };
-	struct pt_plan plan = { 0 };
-	struct pt_spec with_secrets = t->spec;
-	struct pt_kv *secrets = NULL;
-	struct pt_trace tr, child_tr;
-	int r;
+	struct tenant_spawn *sp = t->spawn;
 
-	pt_trace_init(&tr, d->trace_spawn);
-	child_tr.on = false;
-	if (t->broken)
-		return pt_err_set(err, -EBADMSG, "tenant %s cannot be loaded: %s",
-				  t->spec.slug, t->last_error);
-	if (t->phase == PHASE_RUNNING || t->phase == PHASE_STOPPING)
-		return pt_err_set(err, -EALREADY, "tenant %s is %s", t->spec.slug,
-				  tenant_phase_name(t->phase));
-	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
-			      t->spec.blueprint_version, &bp, err);
-	pt_trace_mark(&tr, "d-blueprint-load");
-	t->bp_port = r == 0 ? bp.port : t->bp_port;
-	if (r == 0)
-		r = load_secrets(t, &secrets, err);
-	pt_trace_mark(&tr, "d-secrets-load");
-	if (r == 0)
-		r = PT_FAULT_ERR("start.fresh-layer", err);
-	if (r == 0)
-		r = fresh_layer(t, err);
-	pt_trace_mark(&tr, "d-fresh-layer");
-	with_secrets.secrets = secrets;
-	if (r == 0)
-		r = PT_FAULT_ERR("start.plan", err);
-	if (r == 0)
-		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, err);
-	pt_trace_mark(&tr, "d-plan-build");
-	if (r == 0)
-		r = spawn_with_plan(d, t, &plan, &tr, &child_tr, err);
-	pt_plan_free(&plan);
-	wipe_secrets(secrets, t->spec.n_secrets);
-	pt_blueprint_free(&bp);
-	drop_old_layer(t);
-	pt_trace_mark(&tr, "d-drop-old-layer");
+	t->spawn = NULL;
+	if (sp && r == 0) {
+		budget_spawned(d, t, true);
+		/* A log that cannot be watched is said by logs_attach; the
+		 * tenant runs all the same. */
+		if (logs_attach(d, t, sp->log_read, NULL) == 0)
+			sp->log_read = -1;
+		pt_trace_mark(sp->tr, "d-logs-attach");
+		t->st.pid = sp->job.pid;
+		t->st.pid_starttime = 0;
+		pt_proc_starttime(sp->job.pid, &t->st.pid_starttime, NULL);
+		tenant_watch_process(d, t, TAKE_FD(sp->job.pidfd));
+		pt_trace_mark(sp->tr, "d-watch-pidfd");
+	} else if (sp) {
+		budget_spawned(d, t, false);
+	}
 	routes_changed(d); /* running, or failed */
 	if (r < 0) {
 		/* The steps up to the failure, for --trace-spawn. */
-		pt_trace_print(&tr, t->spec.slug, stderr);
-		snprintf(t->last_error, sizeof(t->last_error), "%s", err ? err->msg : "");
+		if (sp)
+			pt_trace_print(sp->tr, t->spec.slug, stderr);
 		t->phase = PHASE_FAILED;
 		/* Every failed start is in the journal, whoever asked for it (an
 		 * API call, a respawn, the daemon's start): last_error is lost
-		 * with the daemon, the journal is not. */
-		tenant_record(d, t, "start-failed", "spawn-failed", -1, t->last_error);
-		return pt_err_prefix(err, "start tenant %s", t->spec.slug);
+		 * with the daemon, the journal is not. A cancelled one is no
+		 * failure of the tenant's. */
+		if (cancelled) {
+			tenant_record(d, t, "start-cancelled", NULL, -1, err->msg);
+		} else {
+			snprintf(t->last_error, sizeof(t->last_error), "%s", err->msg);
+			tenant_record(d, t, "start-failed", "spawn-failed", -1, t->last_error);
+		}
+		pt_err_prefix(err, "start tenant %s", t->spec.slug);
+		spawn_free(sp);
+		tenant_start_settled(d, t, r, err);
+		return;
 	}
 	t->last_error[0] = '\0';
 	t->phase = PHASE_RUNNING;
@@ -226,8 +242,139 @@ int tenant_start(struct daemon *d, struct tenant *t, pt_err *err)
 	t->st.started_at = now_real_ms();
 	t->started_mono = now_mono_ms();
 	tenant_persist(d, t);
-	pt_trace_mark(&tr, "d-save-state");
-	pt_trace_print(&tr, t->spec.slug, stderr);
-	pt_trace_print(&child_tr, t->spec.slug, stderr);
+	pt_trace_mark(sp->tr, "d-save-state");
+	pt_trace_print(sp->tr, t->spec.slug, stderr);
+	pt_trace_print(sp->child_tr, t->spec.slug, stderr);
+	spawn_free(sp);
+	tenant_start_settled(d, t, 0, NULL);
+}
+
+static void on_spawn_ready(struct daemon *d, struct watch *w, uint32_t events)
+{
+	struct tenant_spawn *sp = (struct tenant_spawn *)w;
+	pt_err err = { 0 };
+	int r;
+
+	(void)events;
+	r = pt_spawn_advance(&sp->job, &err);
+	if (r > 0)
+		return;
+	loop_del(d, w);
+	spawn_finish(d, sp->t, r, &err, false);
+}
+
+/* From tenant_tick(): a child whose setup has not reached exec in
+ * spawn_timeout_ms is stuck, and the start fails saying where. */
+void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now)
+{
+	struct tenant_spawn *sp = t->spawn;
+	pt_err err = { 0 };
+	int r;
+
+	if (!sp || now < sp->deadline)
+		return;
+	loop_del(d, &sp->w);
+	r = pt_spawn_expire(&sp->job, spawn_timeout_ms(d), &err);
+	spawn_finish(d, t, r, &err, false);
+}
+
+uint64_t tenant_spawn_deadline(const struct tenant *t)
+{
+	return t->spawn ? t->spawn->deadline : 0;
+}
+
+/* A stop, an rm or the daemon's own exit while the child sets up: it has
+ * run none of the tenant's code yet, so it is killed; the start fails
+ * with `why`. */
+void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why)
+{
+	struct tenant_spawn *sp = t->spawn;
+	pt_err err = { 0 };
+
+	if (!sp)
+		return;
+	loop_del(d, &sp->w);
+	pt_spawn_cancel(&sp->job);
+	pt_err_set(&err, -ECANCELED, "%s", why);
+	spawn_finish(d, t, err.code, &err, true);
+}
+
+int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
+		 struct conn *waiter)
+{
+	struct pt_blueprint bp = { 0 };
+	struct pt_plan plan = { 0 };
+	struct pt_spec with_secrets = t->spec;
+	struct pt_kv *secrets = NULL;
+	struct tenant_spawn *sp;
+	pt_err err = { 0 };
+	int r;
+
+	if (t->broken || t->phase == PHASE_RUNNING || t->phase == PHASE_STOPPING) {
+		if (t->broken)
+			pt_err_set(&err, -EBADMSG, "tenant %s cannot be loaded: %s",
+				   t->spec.slug, t->last_error);
+		else
+			pt_err_set(&err, -EALREADY, "tenant %s is %s", t->spec.slug,
+				   tenant_phase_name(t->phase));
+		if (waiter)
+			conn_reply_error(d, waiter, &err);
+		return err.code;
+	}
+	if (t->phase == PHASE_STARTING) /* answered with the start under way */
+		return tenant_add_waiter(d, t, waiter);
+	t->start_cause = cause;
+	t->phase = PHASE_STARTING;
+	if (tenant_add_waiter(d, t, waiter) < 0)
+		waiter = NULL; /* answered already: too many wait */
+	sp = calloc(1, sizeof(*sp));
+	if (!sp) {
+		pt_err_set(&err, -ENOMEM, "tenant %s: allocate the start", t->spec.slug);
+		spawn_finish(d, t, err.code, &err, false);
+		return err.code;
+	}
+	sp->log_read = -1;
+	sp->job = (struct pt_spawn_job)PT_SPAWN_JOB_INIT;
+	if (d->trace_spawn) {
+		sp->tr = malloc(sizeof(*sp->tr));
+		sp->child_tr = malloc(sizeof(*sp->child_tr));
+		if (sp->tr)
+			pt_trace_init(sp->tr, true);
+		if (sp->child_tr)
+			sp->child_tr->on = false;
+	}
+	t->spawn = sp;
+	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
+			      t->spec.blueprint_version, &bp, &err);
+	pt_trace_mark(sp->tr, "d-blueprint-load");
+	t->bp_port = r == 0 ? bp.port : t->bp_port;
+	if (r == 0)
+		r = load_secrets(t, &secrets, &err);
+	pt_trace_mark(sp->tr, "d-secrets-load");
+	if (r == 0)
+		r = PT_FAULT_ERR("start.fresh-layer", &err);
+	if (r == 0)
+		r = fresh_layer(t, &err);
+	pt_trace_mark(sp->tr, "d-fresh-layer");
+	with_secrets.secrets = secrets;
+	if (r == 0)
+		r = PT_FAULT_ERR("start.plan", &err);
+	if (r == 0)
+		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, &err);
+	pt_trace_mark(sp->tr, "d-plan-build");
+	if (r == 0)
+		r = spawn_with_plan(d, t, sp, &plan, &err);
+	/* The child has its own copy of the plan and the secrets now. */
+	pt_plan_free(&plan);
+	wipe_secrets(secrets, t->spec.n_secrets);
+	pt_blueprint_free(&bp);
+	/* While the child sets itself up, which the daemon would otherwise
+	 * only wait for. */
+	drop_old_layer(t);
+	pt_trace_mark(sp->tr, "d-drop-old-layer");
+	if (r < 0) {
+		spawn_finish(d, t, r, &err, false);
+		return r;
+	}
 	return 0;
 }

@@ -41,6 +41,7 @@ const char *tenant_phase_name(enum tenant_phase p)
 	case PHASE_BACKOFF: return "restarting";
 	case PHASE_CRASHLOOP: return "crash-loop";
 	case PHASE_FAILED: return "failed";
+	case PHASE_STARTING: return "starting";
 	}
 	return "?";
 }
@@ -318,7 +319,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	tenant_record(d, t, "create", NULL, -1, what);
 	routes_changed(d);
 	*ret = t;
-	return start ? tenant_start(d, t, err) : 0;
+	return 0;
 }
 
 /* Loads secret values from secrets/ into a copy of the spec's secret list
