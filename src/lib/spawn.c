@@ -478,6 +478,10 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	}
 	pt_trace_mark(req->trace, "p0-clone3");
 	pt_closep(&csock);
+	if (req->cloned_hook) {
+		req->cloned_hook(req->cloned_ctx, pid);
+		pt_trace_mark(req->trace, "p0-cloned-hook");
+	}
 	r = parent_setup(req, pid, psock, err);
 	if (r < 0) {
 		kill_and_reap(pidfd, pid);
@@ -519,7 +523,6 @@ int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
 	if (n == 0) {
 		pt_trace_mark(job->trace, job->trace && job->trace->on ? "p4-exec"
 								       : "p4-child-setup+exec");
-		pt_closep(&job->sock);
 		return 0;
 	}
 	if (n < 0)
@@ -529,7 +532,8 @@ int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
 	else /* the child's message already carries its strerror text */
 		r = pt_err_field(err, buf.m.code < 0 ? buf.m.code : -EIO, "", "%.*s",
 				 (int)sizeof(buf.m.msg) - 1, buf.m.msg);
-	pt_spawn_cancel(job);
+	kill_and_reap(job->pidfd, job->pid);
+	pt_closep(&job->pidfd);
 	pt_err_prefix(err, "tenant %s", job->slug);
 	return r;
 }

@@ -27,6 +27,12 @@ struct pt_spawn_req {
 	int place_fds[PT_SPAWN_PLACE_MAX];
 	size_t n_place_fds;
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
+	/* Optional: called right after clone3, before the parent's steps
+	 * (the daemon records the child's pid there, so that a daemon killed
+	 * from then on is followed by one that finds the child again: adopted
+	 * if it reached exec; dead of PR_SET_PDEATHSIG if it did not). */
+	void (*cloned_hook)(void *ctx, pid_t pid);
+	void *cloned_ctx;
 	/* P2b, optional: called with the child's pid once its namespaces
 	 * exist and before it is released (the daemon moves the tenant's
 	 * veth into its netns there). */
@@ -61,7 +67,9 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
  * come yet (wait for job->sock again), 0 when it has exec'd ptenant-init
  * (job->pid and job->pidfd are the tenant's init, the caller takes the
  * pidfd), or the child's error, naming its step (the child is then killed
- * and reaped). */
+ * and reaped). job->sock stays open either way: the caller takes it out
+ * of its epoll set before closing it, since a child cloned meanwhile
+ * holds a copy until its exec and would keep the registration alive. */
 int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err);
 
 /* The child's setup took longer than it may: err says where it waits.

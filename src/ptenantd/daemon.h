@@ -21,6 +21,7 @@
 
 struct json_t;
 struct daemon;
+struct epoll_event;
 
 /* Something in the epoll set. */
 struct watch {
@@ -121,6 +122,8 @@ struct daemon {
 	char tenants_dir[300];
 	char socket_path[300];
 	int epfd;
+	struct epoll_event *batch;       /* this round's events (loop.c) */
+	int batch_n;
 	struct watch sig;
 	struct watch listener;
 	struct watch timer;

@@ -39,10 +39,16 @@ int loop_add(struct daemon *d, struct watch *w, uint32_t events)
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
+/* Also forgets w's events still to be handled in this round: a handler
+ * may end another watch's owner (a tenant removed, a start over), whose
+ * event fetched in the same epoll_wait must not reach freed memory. */
 void loop_del(struct daemon *d, struct watch *w)
 {
 	if (w->fd >= 0)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	for (int i = 0; i < d->batch_n; i++)
+		if (d->batch[i].data.ptr == w)
+			d->batch[i].data.ptr = NULL;
 }
 
 void loop_rearm_timer(struct daemon *d)
@@ -121,11 +127,15 @@ int loop_run(struct daemon *d)
 			continue;
 		if (n < 0)
 			return -errno;
+		d->batch = evs;
+		d->batch_n = n;
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 
-			w->on_ready(d, w, evs[i].events);
+			if (w)
+				w->on_ready(d, w, evs[i].events);
 		}
+		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
 		api_reap(d);
 		loop_rearm_timer(d);

@@ -127,6 +127,8 @@ struct tenant_spawn {
 	struct pt_spawn_job job;
 	int log_read;                    /* read end of the tenant's log pipe */
 	uint64_t deadline;               /* monotonic ms: spawn_timeout_ms */
+	enum pt_desired prev_desired;    /* to put back if the start fails */
+	bool recorded;                   /* its child's pid is in state.json */
 	struct pt_trace *tr, *child_tr;  /* --trace-spawn only */
 };
 
@@ -140,6 +142,8 @@ static void spawn_free(struct tenant_spawn *sp)
 	if (!sp)
 		return;
 	pt_closep(&sp->log_read);
+	pt_closep(&sp->job.sock);
+	pt_closep(&sp->job.pidfd);
 	free(sp->tr);
 	free(sp->child_tr);
 	free(sp);
@@ -147,14 +151,40 @@ static void spawn_free(struct tenant_spawn *sp)
 
 static void on_spawn_ready(struct daemon *d, struct watch *w, uint32_t events);
 
+struct cloned_ctx {
+	struct daemon *d;
+	struct tenant_spawn *sp;
+};
+
+/* Before the child may exec, state.json names it: a daemon killed at any
+ * later point leaves a tenant the next one adopts (it runs) or starts
+ * again (it died with us, mid-setup), never an init no one knows of.
+ * On cgroup v1 the child is busy joining its cgroup meanwhile. */
+static void on_cloned(void *ctx, pid_t pid)
+{
+	struct cloned_ctx *c = ctx;
+	struct tenant *t = c->sp->t;
+
+	c->sp->prev_desired = t->st.desired;
+	c->sp->recorded = true;
+	t->st.pid = pid;
+	t->st.pid_starttime = 0;
+	pt_proc_starttime(pid, &t->st.pid_starttime, NULL);
+	t->st.desired = PT_DESIRED_RUNNING;
+	t->st.started_at = now_real_ms();
+	tenant_persist(c->d, t);
+}
+
 /* Everything of the start that runs in the daemon, up to the child's
  * release: its network's host side, its cgroup, the clone itself. */
 static int spawn_with_plan(struct daemon *d, struct tenant *t, struct tenant_spawn *sp,
 			   struct pt_plan *plan, pt_err *err)
 {
+	struct cloned_ctx cctx = { .d = d, .sp = sp };
 	struct pt_spawn_req req = {
 		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
 		.trace = sp->tr, .child_trace = sp->child_tr,
+		.cloned_hook = on_cloned, .cloned_ctx = &cctx,
 	};
 	int pipefd[2], r;
 
@@ -181,7 +211,6 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t, struct tenant_spa
 		return r;
 	sp->w.fd = sp->job.sock;
 	sp->w.on_ready = on_spawn_ready;
-	sp->t = t;
 	sp->deadline = now_mono_ms() + spawn_timeout_ms(d);
 	r = loop_add(d, &sp->w, EPOLLIN);
 	if (r < 0) {
@@ -206,9 +235,6 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 		if (logs_attach(d, t, sp->log_read, NULL) == 0)
 			sp->log_read = -1;
 		pt_trace_mark(sp->tr, "d-logs-attach");
-		t->st.pid = sp->job.pid;
-		t->st.pid_starttime = 0;
-		pt_proc_starttime(sp->job.pid, &t->st.pid_starttime, NULL);
 		tenant_watch_process(d, t, TAKE_FD(sp->job.pidfd));
 		pt_trace_mark(sp->tr, "d-watch-pidfd");
 	} else if (sp) {
@@ -224,6 +250,14 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 		 * API call, a respawn, the daemon's start): last_error is lost
 		 * with the daemon, the journal is not. A cancelled one is no
 		 * failure of the tenant's. */
+		if (sp && sp->recorded) {
+			/* A stop that cancelled it has said what it wants. */
+			t->st.pid = 0;
+			t->st.pid_starttime = 0;
+			if (!cancelled)
+				t->st.desired = sp->prev_desired;
+			tenant_persist(d, t);
+		}
 		if (cancelled) {
 			tenant_record(d, t, "start-cancelled", NULL, -1, err->msg);
 		} else {
@@ -235,14 +269,11 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 		tenant_start_settled(d, t, r, err);
 		return;
 	}
+	/* state.json has said so since the clone (on_cloned). */
 	t->last_error[0] = '\0';
 	t->phase = PHASE_RUNNING;
 	t->adopted = false;
-	t->st.desired = PT_DESIRED_RUNNING;
-	t->st.started_at = now_real_ms();
 	t->started_mono = now_mono_ms();
-	tenant_persist(d, t);
-	pt_trace_mark(sp->tr, "d-save-state");
 	pt_trace_print(sp->tr, t->spec.slug, stderr);
 	pt_trace_print(sp->child_tr, t->spec.slug, stderr);
 	spawn_free(sp);
@@ -260,6 +291,7 @@ static void on_spawn_ready(struct daemon *d, struct watch *w, uint32_t events)
 	if (r > 0)
 		return;
 	loop_del(d, w);
+	pt_closep(&sp->job.sock);
 	spawn_finish(d, sp->t, r, &err, false);
 }
 
@@ -334,6 +366,7 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 		return err.code;
 	}
 	sp->log_read = -1;
+	sp->t = t;
 	sp->job = (struct pt_spawn_job)PT_SPAWN_JOB_INIT;
 	if (d->trace_spawn) {
 		sp->tr = malloc(sizeof(*sp->tr));

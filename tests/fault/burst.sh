@@ -1,0 +1,206 @@
+#!/bin/bash
+# Many starts at once (issue 11), against the fault-injection build, with
+# networking and budgets on:
+#   1. every child stuck in its setup (PTENANT_FAULT=c4-overlay:hang): the
+#      API still answers and lists them all as starting; a stop cancels
+#      one at once; the others fail at spawn_timeout_ms, each naming where
+#      its child waited; nothing is left.
+#   2. 100 starts at once, a mix of good tenants and tenants whose start
+#      fails at different steps (the daemon's: blueprint gone; the
+#      parent's: veth name taken; the child's: no directory for /proc):
+#      each caller gets its own answer, naming its own step.
+#   3. the daemon SIGKILLed in the middle of 60 starts (at the 30th
+#      start's p2b step): the next daemon brings every tenant to running,
+#      with no second init, cgroup, veth, mount or process left over.
+#   0. first, a respawn: same address and budget, and a fresh pid and
+#      mount namespace and writable layer.
+#   PTENANT_BUILD=build-fault tests/fault/burst.sh
+. "$(dirname "$0")/lib.sh"
+fault_setup burst 3000
+
+fault_daemon "" || { echo "Bail out! ptenantd does not start"; cat "$W/daemon.log"; exit 1; }
+pt blueprint import echo-bot@1 "$BP_CACHE" >/dev/null || { echo "Bail out! blueprint import"; exit 1; }
+# A blueprint with a file where the tenant's /proc is mounted.
+cp -a "$BP_CACHE" "$W/bp-noproc"
+rm -rf "$W/bp-noproc/rootfs/proc" && : >"$W/bp-noproc/rootfs/proc"
+sed -i 's/"echo-bot"/"noproc"/' "$W/bp-noproc/manifest.json"
+pt blueprint import noproc@1 "$W/bp-noproc" >/dev/null || { echo "Bail out! import noproc"; exit 1; }
+cp -a "$BP_CACHE" "$W/bp-gone"
+sed -i 's/"echo-bot"/"gone"/' "$W/bp-gone/manifest.json"
+pt blueprint import gone@1 "$W/bp-gone" >/dev/null || { echo "Bail out! import gone"; exit 1; }
+daemon_down
+cp -a "$W/state" "$W/template"
+fresh_state() { rm -rf "$W/state"; cp -a "$W/template" "$W/state"; : >"$W/daemon.log"; }
+
+# start_all OUTDIR SLUG...: one `ptenant start` per slug, all at once;
+# each one's output in OUTDIR/SLUG.out, its status in OUTDIR/SLUG.rc.
+start_all() {
+  local out=$1 s pids=()
+  shift
+  mkdir -p "$out"
+  for s in "$@"; do
+    { tpt start "$s" >"$out/$s.out" 2>&1; echo $? >"$out/$s.rc"; } &
+    pids+=($!)
+  done
+  START_PIDS=("${pids[@]}")
+}
+wait_all() { local p; for p in "${START_PIDS[@]}"; do wait "$p"; done; }
+n_state() { tpt --json ls 2>/dev/null | jq --arg st "$1" '[.[] | select(.state == $st)] | length'; }
+
+# ---- 0. a respawn keeps what is the tenant's, and nothing else ----------------
+fresh_state
+fault_daemon "" || { echo "Bail out! ptenantd"; exit 1; }
+leaf_mem() { # the memory limit in the tenant's leaf, as the kernel has it
+  if [[ $CGMODE == v1 ]]; then cat "${CGDIRS[0]}/tenant-$1/memory.limit_in_bytes"
+  else cat "${CGDIRS[0]}/tenant-$1/memory.max"; fi
+}
+tpt create r1 --blueprint echo-bot@1 --memory 48M >/dev/null || { echo "Bail out! create r1"; exit 1; }
+pid0=$(pid_of r1) addr0=$(addr_of r1) mem0=$(leaf_mem r1)
+pidns0=$(readlink "/proc/$pid0/ns/pid") mntns0=$(readlink "/proc/$pid0/ns/mnt")
+tpt exec r1 -- sh -c 'echo planted >/etc/marker && echo kept >/data/marker' >/dev/null
+kill -KILL "$pid0"
+for _ in $(seq 100); do
+  pid1=$(pid_of r1)
+  [[ $pid1 =~ ^[1-9][0-9]*$ && $pid1 != "$pid0" && $(tpt --json ls | jq -r '.[0].state') == running ]] && break
+  sleep 0.05
+done
+check "respawn: a new init" test "$pid1" != "$pid0"
+check "respawn: same address ($addr0)" test "$(addr_of r1)" = "$addr0"
+check "respawn: same memory budget in its cgroup ($mem0)" test "$(leaf_mem r1)" = "$mem0"
+check "respawn: a fresh pid namespace" test "$(readlink "/proc/$pid1/ns/pid")" != "$pidns0"
+check "respawn: a fresh mount namespace" test "$(readlink "/proc/$pid1/ns/mnt")" != "$mntns0"
+out=$(tpt exec r1 -- sh -c 'cat /etc/marker 2>/dev/null; cat /data/marker' 2>&1)
+check "respawn: a fresh writable layer (/etc/marker gone), /data kept" test "$out" = kept
+tpt rm r1 >/dev/null
+daemon_down
+
+# ---- 1. every child stuck ---------------------------------------------------
+fresh_state
+fault_daemon "c4-overlay:hang" || { echo "Bail out! faulted ptenantd"; exit 1; }
+slugs=()
+for i in $(seq -w 1 20); do
+  tpt create "h$i" --blueprint echo-bot@1 --memory 64M --no-start >/dev/null && slugs+=("h$i")
+done
+((${#slugs[@]} == 20)) || { echo "Bail out! created ${#slugs[@]} of 20"; exit 1; }
+start_all "$W/hang" "${slugs[@]}"
+seen=0
+for _ in $(seq 100); do
+  seen=$(n_state starting)
+  ((seen == 20)) && break
+  sleep 0.05
+done
+if ((seen == 20)); then ok "hang: 20 children stuck in setup, and ls answers listing all 20 as starting"
+else not_ok "hang: ls showed $seen of 20 starting"; fi
+out=$(tpt stop h01 2>&1)
+check "hang: stop of a starting tenant answers at once: stopped" grep -q 'h01: stopped' <<<"$out"
+wait_all
+grep -q cancelled "$W/hang/h01.out" && [[ $(cat "$W/hang/h01.rc") != 0 ]]
+check "hang: the stopped tenant's start is answered: cancelled" test $? = 0
+bad=()
+for s in "${slugs[@]:1}"; do
+  [[ $(cat "$W/hang/$s.rc") != 0 ]] && grep -q 'did not reach exec in 3000 ms' "$W/hang/$s.out" &&
+    grep -q wchan "$W/hang/$s.out" || bad+=("$s: $(cat "$W/hang/$s.out")")
+done
+if ((${#bad[@]} == 0)); then ok "hang: the 19 others fail at spawn_timeout_ms, each saying where its child waited"
+else not_ok "hang: ${bad[*]}"; fi
+check "hang: none runs, all stopped or failed" \
+  jq -e 'all(.[]; .state == "stopped" or .state == "failed")' <<<"$(tpt --json ls)"
+out=$(leftovers)
+if [[ -z $out ]]; then ok "hang: nothing left (process, veth, cgroup, mount, temp file)"
+else not_ok "hang: left: $(tr '\n' ';' <<<"$out")"; fi
+daemon_down
+
+# ---- 2. 100 at once, some failing at different steps ------------------------
+fresh_state
+fault_daemon "" || { echo "Bail out! ptenantd"; exit 1; }
+good=() gone=() noproc=() clash=()
+for i in $(seq -w 1 70); do tpt create "g$i" --blueprint echo-bot@1 --memory 64M --no-start >/dev/null && good+=("g$i"); done
+for i in $(seq -w 1 10); do tpt create "b$i" --blueprint gone@1 --no-start >/dev/null && gone+=("b$i"); done
+for i in $(seq -w 1 10); do tpt create "p$i" --blueprint noproc@1 --no-start >/dev/null && noproc+=("p$i"); done
+for i in $(seq -w 1 10); do
+  tpt create "v$i" --blueprint echo-bot@1 --no-start >/dev/null || continue
+  veth=$(tpt --json inspect "v$i" | jq -r '.network.veth')
+  # (a veth pair of ours: there may be no dummy driver)
+  in_ns ip link add "$veth" type veth peer name "${veth}x" && clash+=("v$i")
+done
+((${#good[@]} + ${#gone[@]} + ${#noproc[@]} + ${#clash[@]} == 100)) || { echo "Bail out! set-up of the 100"; exit 1; }
+rm -rf "$W/state/blueprints/gone"
+start_all "$W/mix" "${good[@]}" "${gone[@]}" "${noproc[@]}" "${clash[@]}"
+wait_all
+answers() { # GROUP-NAME RC-WANTED PATTERN SLUG...: each answer as expected
+  local name=$1 want=$2 pat=$3 s bad=()
+  shift 3
+  for s in "$@"; do
+    rc=$(cat "$W/mix/$s.rc")
+    if [[ $want == 0 ]]; then [[ $rc == 0 ]] && grep -q "$pat" "$W/mix/$s.out" || bad+=("$s")
+    else [[ $rc != 0 ]] && grep -q "$pat" "$W/mix/$s.out" || bad+=("$s"); fi
+  done
+  if ((${#bad[@]} == 0)); then ok "100 at once: $name"
+  else not_ok "100 at once: $name; not: ${bad[*]}: $(cat "$W/mix/${bad[0]}.out")"; fi
+}
+for f in "$W/mix/b01.out" "$W/mix/v01.out" "$W/mix/p01.out"; do diag "$(cat "$f")"; done
+answers "70 good tenants: each answered running" 0 ': running' "${good[@]}"
+answers "blueprint gone (the daemon's step): each error names the blueprint" 1 'gone@1 is not imported' "${gone[@]}"
+answers "veth name taken (the parent's step): each error names its veth" 1 'ptv' "${clash[@]}"
+answers "a file at /proc (the child's step): each error names /proc" 1 '/proc' "${noproc[@]}"
+check "100 at once: 70 running, 30 failed, none starting" \
+  jq -e '([.[] | select(.state == "running")] | length) == 70 and ([.[] | select(.state == "failed")] | length) == 30' \
+  <<<"$(tpt --json ls)"
+out=$(leftovers)
+if [[ -z $out ]]; then ok "100 at once: each running tenant has its own veth, address, cgroup; nothing else is left"
+else not_ok "100 at once: $(tr '\n' ';' <<<"$out")"; fi
+for s in "${clash[@]}"; do in_ns ip link del "$(tpt --json inspect "$s" | jq -r '.network.veth')"; done
+daemon_down
+# The 70 keep running (live restore); the next case starts from its own state.
+fault_daemon "" && for s in $(tpt --json ls | jq -r '.[].slug'); do tpt rm "$s" >/dev/null; done
+daemon_down
+
+# ---- 3. the daemon killed in the middle of 60 starts -------------------------
+fresh_state
+fault_daemon "p2b-net-host-side:kill@30" || { echo "Bail out! faulted ptenantd"; exit 1; }
+slugs=()
+for i in $(seq -w 1 60); do
+  tpt create "k$i" --blueprint echo-bot@1 --memory 64M --pids 64 --no-start >/dev/null && slugs+=("k$i")
+done
+((${#slugs[@]} == 60)) || { echo "Bail out! created ${#slugs[@]} of 60"; exit 1; }
+start_all "$W/kill" "${slugs[@]}"
+wait_all
+if grep -qF "PTENANT_FAULT: fired at p2b-net-host-side" "$W/daemon.log"; then
+  ok "kill: the daemon died at the 30th start's p2b step"
+else
+  not_ok "kill: the daemon died at the 30th start's p2b step"
+  sed 's/^/#   /' "$W/daemon.log" | tail -n 20
+fi
+running_before=$(grep -l ': running' "$W/kill"/*.out 2>/dev/null | wc -l)
+diag "kill: $running_before starts were answered before the daemon died"
+daemon_down
+fault_daemon "" || { echo "Bail out! ptenantd does not start again"; exit 1; }
+for _ in $(seq 150); do settled && [[ $(n_state starting) == 0 ]] && break; sleep 0.1; done
+# Running: its start was answered, or its child was made (state.json said
+# so from the clone on) and it was adopted or started again. Stopped: its
+# start never began, and its caller was told (the daemon died under it).
+bad=() running=()
+while read -r s st; do
+  rc=$(cat "$W/kill/$s.rc")
+  if [[ $st == running ]]; then running+=("$s")
+  elif [[ $st != stopped || $rc == 0 ]]; then bad+=("$s $st (start answered $rc)"); fi
+done < <(tpt --json ls | jq -r '.[] | "\(.slug) \(.state)"')
+if ((${#bad[@]} == 0)); then ok "kill: each tenant running, or stopped with its start call failed"
+else not_ok "kill: ${bad[*]}"; fi
+check "kill: every start answered 'running' before the kill is running" \
+  test "$(comm -23 <(grep -l ': running' "$W/kill"/*.out | xargs -rn1 basename | sed 's/\.out$//' | sort) \
+    <(printf '%s\n' "${running[@]}" | sort))" = ""
+# One init per tenant: no second one for a tenant whose child had exec'd.
+inits=$(for s in "${running[@]}"; do pid=$(pid_of "$s"); readlink "/proc/$pid/ns/pid"; done | sort -u | wc -l)
+check "kill: one distinct init per running tenant (${#running[@]})" test "$inits" = "${#running[@]}"
+adopted=$(tpt --json events | jq '[.[] | select(.event == "adopted")] | length')
+diag "kill: ${#running[@]} running: $adopted adopted, the others started again; $((60 - ${#running[@]})) stopped"
+out=$(leftovers)
+if [[ -z $out ]]; then ok "kill: nothing left that no tenant owns"
+else not_ok "kill: $(tr '\n' ';' <<<"$out")"; fi
+for s in "${slugs[@]}"; do tpt rm "$s" >/dev/null 2>&1; done
+out=$(leftovers)
+if [[ -z $out ]]; then ok "kill: after rm of all, nothing at all"
+else not_ok "kill: after rm: $(tr '\n' ';' <<<"$out")"; fi
+daemon_down
+done_testing
