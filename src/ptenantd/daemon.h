@@ -107,6 +107,7 @@ struct tenant {
 	uint64_t state_retry_at;
 	char state_error[256];           /* why, while state_unsaved */
 	struct pt_tenant_net net;        /* addr 0: no network */
+	bool fw_elements;                /* its nftables elements are in (net.c) */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
 	struct tenant_spawn *spawn;      /* the start under way, PHASE_STARTING */
@@ -136,6 +137,8 @@ struct daemon {
 	bool quit;
 	struct tenant **tenants;
 	size_t n_tenants;
+	/* Starts asked for, begun one a loop round (tenant-start.c). */
+	struct tenant_spawn *start_queue;
 	struct conn *live_conns;         /* open API connections */
 	struct conn *dead_conns;         /* closed, freed after the loop round */
 	struct exec_job *exec_jobs;      /* running exec helpers */
@@ -168,7 +171,9 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
  * failed at once (waiter answered, the failure recorded). */
 int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 		 struct conn *waiter);
-/* tenant-start.c: the start under way */
+/* tenant-start.c: the start under way. tenant_start only queues it;
+ * tenant_start_queued begins the first queued, once a loop round. */
+void tenant_start_queued(struct daemon *d);
 void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now);
 uint64_t tenant_spawn_deadline(const struct tenant *t);
 void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);

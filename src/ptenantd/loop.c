@@ -121,7 +121,9 @@ int loop_run(struct daemon *d)
 		int n;
 
 		routes_flush(d); /* what this round changed, before sleeping */
-		n = epoll_wait(d->epfd, evs, 64, -1);
+		/* Queued starts are begun one a round: an API call waits for
+		 * at most one start's share of the daemon's thread. */
+		n = epoll_wait(d->epfd, evs, 64, d->start_queue ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -137,6 +139,7 @@ int loop_run(struct daemon *d)
 		}
 		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
+		tenant_start_queued(d);
 		api_reap(d);
 		loop_rearm_timer(d);
 	}

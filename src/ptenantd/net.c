@@ -172,10 +172,16 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 
 	memcpy(v.peer_mac, t->net.mac, 6);
 	pt_ipam_host_mac(t->net.addr, v.host_mac);
-	/* Rules first: the tenant's traffic is checked from its first packet. */
+	/* Rules first: the tenant's traffic is checked from its first packet.
+	 * They depend only on its address, MAC and veth name, fixed for its
+	 * life, so they are added once (here or by the daemon's start) and
+	 * kept across its runs until rm: a start does not pay nft's
+	 * transaction again (it is a fork and a netlink round trip). */
 	r = PT_FAULT_ERR("net.firewall", err);
-	if (r == 0)
+	if (r == 0 && !t->fw_elements)
 		r = pt_fw_tenant_add(&fw, err);
+	if (r == 0)
+		t->fw_elements = true;
 	if (r == 0)
 		r = PT_FAULT_ERR("net.veth-create", err);
 	if (r == 0)
@@ -224,19 +230,24 @@ void net_tenant_release(struct daemon *d, struct tenant *t)
 	if (pt_nl_tenant_link_delete(t->net.veth, t->spec.slug, &err) < 0 || pt_fw_tenant_remove(&fw, &err) < 0)
 		fprintf(stderr, "ptenantd: tenant %s: release network: %s\n", t->spec.slug, err.msg);
 	memset(&t->net, 0, sizeof(t->net));
+	t->fw_elements = false;
 }
 
 static int sync_firewall(struct daemon *d, pt_err *err)
 {
 	_cleanup_free_ struct pt_fw_tenant *fw = calloc(d->n_tenants + 1, sizeof(*fw));
 	size_t n = 0;
+	int r;
 
 	if (!fw)
 		return pt_err_set(err, -ENOMEM, "firewall tenants");
 	for (size_t i = 0; i < d->n_tenants; i++)
 		if (d->tenants[i]->net.addr)
 			fw[n++] = fw_of(d->tenants[i]);
-	return pt_fw_sync(nc(d), fw, n, err);
+	r = pt_fw_sync(nc(d), fw, n, err);
+	for (size_t i = 0; r == 0 && i < d->n_tenants; i++)
+		d->tenants[i]->fw_elements = d->tenants[i]->net.addr != 0;
+	return r;
 }
 
 /* Tenants made while network was off get an address now. */

@@ -129,6 +129,8 @@ struct tenant_spawn {
 	uint64_t deadline;               /* monotonic ms: spawn_timeout_ms */
 	enum pt_desired prev_desired;    /* to put back if the start fails */
 	bool recorded;                   /* its child's pid is in state.json */
+	bool queued;                     /* waits in d->start_queue to begin */
+	struct tenant_spawn *next_queued;
 	struct pt_trace *tr, *child_tr;  /* --trace-spawn only */
 };
 
@@ -150,6 +152,27 @@ static void spawn_free(struct tenant_spawn *sp)
 }
 
 static void on_spawn_ready(struct daemon *d, struct watch *w, uint32_t events);
+
+static void enqueue(struct daemon *d, struct tenant_spawn *sp)
+{
+	struct tenant_spawn **p = &d->start_queue;
+
+	while (*p)
+		p = &(*p)->next_queued;
+	*p = sp;
+	sp->next_queued = NULL;
+	sp->queued = true;
+}
+
+static void unqueue(struct daemon *d, struct tenant_spawn *sp)
+{
+	for (struct tenant_spawn **p = &d->start_queue; *p; p = &(*p)->next_queued)
+		if (*p == sp) {
+			*p = sp->next_queued;
+			break;
+		}
+	sp->queued = false;
+}
 
 struct cloned_ctx {
 	struct daemon *d;
@@ -303,7 +326,7 @@ void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now)
 	pt_err err = { 0 };
 	int r;
 
-	if (!sp || now < sp->deadline)
+	if (!sp || sp->queued || now < sp->deadline)
 		return;
 	loop_del(d, &sp->w);
 	r = pt_spawn_expire(&sp->job, spawn_timeout_ms(d), &err);
@@ -312,7 +335,7 @@ void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now)
 
 uint64_t tenant_spawn_deadline(const struct tenant *t)
 {
-	return t->spawn ? t->spawn->deadline : 0;
+	return t->spawn && !t->spawn->queued ? t->spawn->deadline : 0;
 }
 
 /* A stop, an rm or the daemon's own exit while the child sets up: it has
@@ -325,58 +348,32 @@ void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why)
 
 	if (!sp)
 		return;
-	loop_del(d, &sp->w);
-	pt_spawn_cancel(&sp->job);
+	if (sp->queued) {
+		unqueue(d, sp);
+	} else {
+		loop_del(d, &sp->w);
+		pt_spawn_cancel(&sp->job);
+	}
 	pt_err_set(&err, -ECANCELED, "%s", why);
 	spawn_finish(d, t, err.code, &err, true);
 }
 
-int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
-		 struct conn *waiter)
+/* The daemon's part of a start, up to the child's release: a few
+ * milliseconds of its thread (the clone, the host side of the veth, the
+ * state save), so it is done for one start at a time, between rounds of
+ * the loop, and an API call waits for at most one (tenant_start_queued). */
+static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 {
+	struct tenant *t = sp->t;
 	struct pt_blueprint bp = { 0 };
 	struct pt_plan plan = { 0 };
 	struct pt_spec with_secrets = t->spec;
 	struct pt_kv *secrets = NULL;
-	struct tenant_spawn *sp;
 	pt_err err = { 0 };
 	int r;
 
-	if (t->broken || t->phase == PHASE_RUNNING || t->phase == PHASE_STOPPING) {
-		if (t->broken)
-			pt_err_set(&err, -EBADMSG, "tenant %s cannot be loaded: %s",
-				   t->spec.slug, t->last_error);
-		else
-			pt_err_set(&err, -EALREADY, "tenant %s is %s", t->spec.slug,
-				   tenant_phase_name(t->phase));
-		if (waiter)
-			conn_reply_error(d, waiter, &err);
-		return err.code;
-	}
-	if (t->phase == PHASE_STARTING) /* answered with the start under way */
-		return tenant_add_waiter(d, t, waiter);
-	t->start_cause = cause;
-	t->phase = PHASE_STARTING;
-	if (tenant_add_waiter(d, t, waiter) < 0)
-		waiter = NULL; /* answered already: too many wait */
-	sp = calloc(1, sizeof(*sp));
-	if (!sp) {
-		pt_err_set(&err, -ENOMEM, "tenant %s: allocate the start", t->spec.slug);
-		spawn_finish(d, t, err.code, &err, false);
-		return err.code;
-	}
-	sp->log_read = -1;
-	sp->t = t;
-	sp->job = (struct pt_spawn_job)PT_SPAWN_JOB_INIT;
-	if (d->trace_spawn) {
-		sp->tr = malloc(sizeof(*sp->tr));
-		sp->child_tr = malloc(sizeof(*sp->child_tr));
-		if (sp->tr)
-			pt_trace_init(sp->tr, true);
-		if (sp->child_tr)
-			sp->child_tr->on = false;
-	}
-	t->spawn = sp;
+	if (sp->tr)
+		pt_trace_init(sp->tr, true);
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, &err);
 	pt_trace_mark(sp->tr, "d-blueprint-load");
@@ -405,9 +402,60 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 	 * only wait for. */
 	drop_old_layer(t);
 	pt_trace_mark(sp->tr, "d-drop-old-layer");
-	if (r < 0) {
+	if (r < 0)
 		spawn_finish(d, t, r, &err, false);
-		return r;
+}
+
+void tenant_start_queued(struct daemon *d)
+{
+	struct tenant_spawn *sp = d->start_queue;
+
+	if (!sp)
+		return;
+	unqueue(d, sp);
+	spawn_begin(d, sp);
+}
+
+int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
+		 struct conn *waiter)
+{
+	struct tenant_spawn *sp;
+	pt_err err = { 0 };
+
+	if (t->broken || t->phase == PHASE_RUNNING || t->phase == PHASE_STOPPING) {
+		if (t->broken)
+			pt_err_set(&err, -EBADMSG, "tenant %s cannot be loaded: %s",
+				   t->spec.slug, t->last_error);
+		else
+			pt_err_set(&err, -EALREADY, "tenant %s is %s", t->spec.slug,
+				   tenant_phase_name(t->phase));
+		if (waiter)
+			conn_reply_error(d, waiter, &err);
+		return err.code;
 	}
+	if (t->phase == PHASE_STARTING) /* answered with the start under way */
+		return tenant_add_waiter(d, t, waiter);
+	t->start_cause = cause;
+	t->phase = PHASE_STARTING;
+	tenant_add_waiter(d, t, waiter); /* when too many wait, answered already */
+	sp = calloc(1, sizeof(*sp));
+	if (!sp) {
+		pt_err_set(&err, -ENOMEM, "tenant %s: allocate the start", t->spec.slug);
+		spawn_finish(d, t, err.code, &err, false);
+		return err.code;
+	}
+	sp->log_read = -1;
+	sp->t = t;
+	sp->job = (struct pt_spawn_job)PT_SPAWN_JOB_INIT;
+	if (d->trace_spawn) {
+		sp->tr = malloc(sizeof(*sp->tr));
+		sp->child_tr = malloc(sizeof(*sp->child_tr));
+		if (sp->tr)
+			sp->tr->on = false;
+		if (sp->child_tr)
+			sp->child_tr->on = false;
+	}
+	t->spawn = sp;
+	enqueue(d, sp);
 	return 0;
 }

@@ -129,6 +129,42 @@ check "the leaf carries memory 64M, cpu 0.5, pids 40" lim_ok
 in_all() { local d; for d in $(all_dirs "$1"); do grep -qx "$2" "$d/cgroup.procs" || return 1; done; }
 check "the tenant's init (pid $hold_pid) is in its leaf in every hierarchy" in_all hold "$hold_pid"
 
+# ---- one start, counted ----------------------------------------------------
+# What a start costs in cgroup work, as counts (the v2 run is a TCG VM,
+# whose times mean nothing): the leaf's directories, the files written in
+# it, the migrations (writes to cgroup.procs: each waits for an RCU grace
+# period), and whether clone3 put the child in its leaf itself
+# (CLONE_INTO_CGROUP). strace follows the daemon and its spawned child.
+if command -v strace >/dev/null; then
+	strace -f -qq -y -e trace=mkdir,mkdirat,write,clone3 -o "$T/strace.log" -p "$dpid" 2>/dev/null &
+	spid=$!
+	traced() { [[ $(awk '/^TracerPid:/ { print $2 }' "/proc/$dpid/status") != 0 ]]; }
+	wait_for 10 traced
+	pt create counted --blueprint budget@1 >/dev/null
+	wait_for 60 state_is counted running
+	kill -INT "$spid"
+	wait "$spid" 2>/dev/null
+	leaf="tenant-counted"
+	n_mkdir=$(grep -cE "mkdir(at)?\(.*\"$CGFS/[^\"]*/$leaf\"" "$T/strace.log")
+	n_write=$(grep -cE "write\([0-9]+<$CGFS/[^>]*/$leaf/" "$T/strace.log")
+	n_move=$(grep -cE "write\([0-9]+<$CGFS/[^>]*/$leaf/cgroup\.procs>" "$T/strace.log")
+	n_move_daemon=$(grep -E "write\([0-9]+<$CGFS/[^>]*/$leaf/cgroup\.procs>" "$T/strace.log" | grep -c "^$dpid ")
+	n_into=$(grep -c 'clone3(.*CLONE_INTO_CGROUP' "$T/strace.log")
+	note "one start: $n_mkdir leaf directories, $n_write files written in them" \
+		"(limits and moves), $n_move migrations ($n_move_daemon by the daemon)," \
+		"$n_into clone3 into the leaf"
+	if [[ $MODE == v2 ]]; then
+		check "a start on v2: born in its leaf by clone3 (1), no migration (0 writes to cgroup.procs)" \
+			test "$n_into:$n_move" = 1:0
+	else
+		check "a start on v1: one migration a hierarchy (${#CTRLS[@]}), by the child, none by the daemon" \
+			test "$n_move:$n_move_daemon" = "${#CTRLS[@]}:0"
+	fi
+	pt rm counted >/dev/null
+else
+	not_ok "a start's cgroup work counted" "strace is missing (tools/deps: budget, vm)"
+fi
+
 # ---- live update ----------------------------------------------------------
 hold_ready() { pt logs hold 2>/dev/null | grep -q holding; }
 wait_for 60 hold_ready || note "the hold tenant never said it holds its memory"
@@ -259,7 +295,7 @@ check "its rm leaves no cgroup behind" lost_gone
 
 # ---- rm leaves no cgroup --------------------------------------------------
 for s in crash iso hold nb; do pt rm "$s" >/dev/null; done
-gone() { local s d; for s in crash iso hold nb hog fb cpu lost; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
+gone() { local s d; for s in crash iso hold nb hog fb cpu lost counted; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
 check "rm leaves no tenant cgroup behind" gone
 
 echo "1..$n"
