@@ -336,11 +336,14 @@ class Daemon:
             try:
                 tenants = self.ls()
                 pids = [t["pid"] for t in tenants if t.get("pid")]
-                procs = [subprocess.Popen(self.argv("rm", t["slug"]), stdin=DEVNULL,
-                                          stdout=DEVNULL, stderr=DEVNULL)
-                         for t in tenants]
-                for p in procs:
-                    p.wait()
+                # In waves below the daemon's cap on API connections (128:
+                # more at once are refused, by design).
+                for k in range(0, len(tenants), 64):
+                    procs = [subprocess.Popen(self.argv("rm", t["slug"]), stdin=DEVNULL,
+                                              stdout=DEVNULL, stderr=DEVNULL)
+                             for t in tenants[k:k + 64]]
+                    for p in procs:
+                        p.wait()
                 left += [f"{self.name}: tenant {t['slug']} not removed" for t in self.ls()]
             except Exception as e:  # still stop the daemon
                 left.append(f"{self.name}: cleanup of tenants failed: {e}")

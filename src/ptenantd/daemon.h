@@ -108,6 +108,7 @@ struct tenant {
 	char state_error[256];           /* why, while state_unsaved */
 	struct pt_tenant_net net;        /* addr 0: no network */
 	bool fw_elements;                /* its nftables elements are in (net.c) */
+	bool old_layer;                  /* upper.old/work.old to remove, when idle */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
 	struct tenant_spawn *spawn;      /* the start under way, PHASE_STARTING */
@@ -139,6 +140,7 @@ struct daemon {
 	size_t n_tenants;
 	/* Starts asked for, begun one a loop round (tenant-start.c). */
 	struct tenant_spawn *start_queue;
+	bool old_layers;                 /* some tenant's old layer waits for removal */
 	struct conn *live_conns;         /* open API connections */
 	struct conn *dead_conns;         /* closed, freed after the loop round */
 	struct exec_job *exec_jobs;      /* running exec helpers */
@@ -174,6 +176,9 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 /* tenant-start.c: the start under way. tenant_start only queues it;
  * tenant_start_queued begins the first queued, once a loop round. */
 void tenant_start_queued(struct daemon *d);
+/* Removes one tenant's previous writable layer; for a loop round with
+ * nothing else to do. */
+void tenant_drop_old_layer_idle(struct daemon *d);
 void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now);
 uint64_t tenant_spawn_deadline(const struct tenant *t);
 void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);

@@ -123,7 +123,7 @@ int loop_run(struct daemon *d)
 		routes_flush(d); /* what this round changed, before sleeping */
 		/* Queued starts are begun one a round: an API call waits for
 		 * at most one start's share of the daemon's thread. */
-		n = epoll_wait(d->epfd, evs, 64, d->start_queue ? 0 : -1);
+		n = epoll_wait(d->epfd, evs, 64, d->start_queue || d->old_layers ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -139,6 +139,8 @@ int loop_run(struct daemon *d)
 		}
 		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
+		if (n == 0 && !d->start_queue && d->old_layers)
+			tenant_drop_old_layer_idle(d);
 		tenant_start_queued(d);
 		api_reap(d);
 		loop_rearm_timer(d);

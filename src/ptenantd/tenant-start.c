@@ -109,6 +109,7 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 
 static void drop_old_layer(struct tenant *t)
 {
+	t->old_layer = false;
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	pt_err err = { 0 };
 
@@ -398,12 +399,22 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 	pt_plan_free(&plan);
 	wipe_secrets(secrets, t->spec.n_secrets);
 	pt_blueprint_free(&bp);
-	/* While the child sets itself up, which the daemon would otherwise
-	 * only wait for. */
-	drop_old_layer(t);
-	pt_trace_mark(sp->tr, "d-drop-old-layer");
+	/* Removed when the loop is idle (tenant_drop_old_layer_idle): it was
+	 * 3-4 ms of the daemon's thread, which an API call would wait for. */
+	t->old_layer = true;
+	d->old_layers = true;
 	if (r < 0)
 		spawn_finish(d, t, r, &err, false);
+}
+
+void tenant_drop_old_layer_idle(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_tenants; i++)
+		if (d->tenants[i]->old_layer) {
+			drop_old_layer(d->tenants[i]);
+			return;
+		}
+	d->old_layers = false;
 }
 
 void tenant_start_queued(struct daemon *d)
