@@ -6,9 +6,9 @@
  *        (rootfs-premade.h)
  *   clone3(CLONE_NEW*, CLONE_PIDFD,  ------> [C1] open host paths while it is
  *          CLONE_INTO_CGROUP on v2)              still host root (kuid 0);
- *                                                v1: write itself into each
- *                                                tenant cgroup, then a new
- *                                                cgroup namespace
+ *                                                v1: a thread of its own
+ *                                                starts joining the tenant's
+ *                                                cgroups (cgroup-join.h)
  *   [P1] write uid_map/gid_map                   (waits for "go")
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
@@ -19,6 +19,8 @@
  *   returns here)                                address/routes (plan->net)
  *                                           [C4] build rootfs, pivot_root
  *                                           [C5] stdio, close fds
+ *                                           [C5b] v1: waits for the join,
+ *                                                then a new cgroup namespace
  *                                           [C6] keyring, rlimits, caps,
  *                                                user, no_new_privs,
  *                                                seccomp; exec init
@@ -36,14 +38,16 @@
  * C1 precedes C2 because the daemon's directories are not searchable by
  * the tenant's uids, on purpose.
  * Budgets: on v2 the child is born in its limited leaf. v1 cannot clone
- * into a cgroup, so the child moves itself at C1, through cgroup.procs
- * files the daemon opened (the kernel checks the opener's credentials).
- * A move waits for an RCU grace period (~10 ms): paid by the child while
- * the parent does P1-P2b, never by the daemon, whose loop serves other
- * starts and the API meanwhile; and many children moving at once share
- * one grace period. The child's cgroup namespace is made right after the
- * move: one made at clone3 would be rooted at the daemon's cgroup, not
- * the tenant's, and would show the tenant where the others live.
+ * into a cgroup, so the child moves itself, through cgroup.procs files
+ * the daemon opened (the kernel checks the opener's credentials). A move
+ * waits for an RCU grace period (~10 ms, longer than all the rest of the
+ * setup): a thread of the child's waits in it from C1 while the child
+ * goes on, and the child waits for that thread at C5b, before anything of
+ * the tenant's runs. Never the daemon, whose loop serves other starts and
+ * the API meanwhile; and many children moving at once share one grace
+ * period. The child's cgroup namespace is made after the move: one made
+ * at clone3 would be rooted at the daemon's cgroup, not the tenant's, and
+ * would show the tenant where the others live.
  *
  * Nothing here blocks on the child's setup: pt_spawn_begin returns once
  * the child is released, and the caller's event loop calls
@@ -68,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-join.h"
 #include "cleanup.h"
 #include "confine.h"
 #include "fault.h"
@@ -213,20 +218,6 @@ static void send_trace(int sock, struct pt_trace *t)
 	(void)!send(sock, &tm, sizeof(tm), MSG_NOSIGNAL);
 }
 
-/* C1, cgroup v1: "0" is the writer itself. Its cgroup namespace follows,
- * rooted where it now is. */
-static int place_self(const struct pt_spawn_req *req, pt_err *err)
-{
-	if (!req->n_place_fds)
-		return 0;
-	for (size_t i = 0; i < req->n_place_fds; i++)
-		if (write(req->place_fds[i], "0", 1) != 1)
-			return pt_err_set(err, -errno, "join the tenant's cgroup (v1 hierarchy %zu)", i);
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return pt_err_set(err, -errno, "unshare the cgroup namespace");
-	return 0;
-}
-
 static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 						 const struct pt_premade *pm,
 						 int sock, uint64_t clone_ns)
@@ -234,6 +225,7 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	struct pt_rootfs_fds fds = PT_ROOTFS_FDS_INIT;
 	const struct pt_plan *plan = req->plan;
 	struct pt_trace ctrace, *tr = NULL;
+	struct pt_cgjoin join;
 	struct sync_msg m;
 	pt_err err = { 0 };
 
@@ -250,10 +242,9 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	    pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c1-open-host-paths");
-	if (PT_FAULT_ERR("child.cgroup-v1-place", &err) < 0 || place_self(req, &err) < 0)
+	if (PT_FAULT_ERR("child.cgroup-v1-place", &err) < 0 ||
+	    pt_cgjoin_start(&join, req->place_fds, req->n_place_fds, &err) < 0)
 		child_fail(sock, &err);
-	if (req->n_place_fds)
-		pt_trace_mark(tr, "c1-cgroup-v1-place");
 	fds.lower = recv_fd(sock, &m);
 	if (fds.lower < 0 || m.magic != SYNC_GO)
 		_exit(127); /* the parent failed and will reap us */
@@ -282,6 +273,16 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	    setup_stdio(req, &err) < 0)                                /* C5 */
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-stdio");
+	if (req->n_place_fds) {                                        /* C5b */
+		if (pt_cgjoin_wait(&join, &err) < 0)
+			child_fail(sock, &err);
+		/* Rooted where it now is. */
+		if (unshare(CLONE_NEWCGROUP) < 0) {
+			pt_err_set(&err, -errno, "unshare the cgroup namespace");
+			child_fail(sock, &err);
+		}
+		pt_trace_mark(tr, "c5b-cgroup-v1-joined");
+	}
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */

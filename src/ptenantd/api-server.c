@@ -371,6 +371,7 @@ static void on_accept(struct daemon *d, struct watch *w, uint32_t events)
 		}
 		c->w.fd = fd;
 		c->w.on_ready = on_conn;
+		c->w.first = true;
 		pt_linebuf_init(&c->in, PT_API_LINE_MAX);
 		if (refuse(d, c))
 			continue;
@@ -414,5 +415,6 @@ int api_listen(struct daemon *d, pt_err *err)
 		return pt_err_set(err, -errno, "listen on %s", d->socket_path);
 	d->listener.fd = TAKE_FD(fd);
 	d->listener.on_ready = on_accept;
+	d->listener.first = true;
 	return loop_add(d, &d->listener, EPOLLIN);
 }

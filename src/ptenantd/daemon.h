@@ -27,6 +27,9 @@ struct epoll_event;
 struct watch {
 	int fd;
 	void (*on_ready)(struct daemon *d, struct watch *w, uint32_t events);
+	/* Handled first in a loop round (the API socket and connections):
+	 * a round that also finishes many starts answers its callers first. */
+	bool first;
 };
 
 enum tenant_phase {

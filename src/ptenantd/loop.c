@@ -131,12 +131,15 @@ int loop_run(struct daemon *d)
 			return -errno;
 		d->batch = evs;
 		d->batch_n = n;
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < n; i++) {
+				struct watch *w = evs[i].data.ptr;
 
-			if (w)
-				w->on_ready(d, w, evs[i].events);
-		}
+				if (w && w->first == (pass == 0)) {
+					evs[i].data.ptr = NULL; /* handled */
+					w->on_ready(d, w, evs[i].events);
+				}
+			}
 		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
 		if (n == 0 && !d->start_queue && d->old_layers)
