@@ -15,12 +15,13 @@
  *   [P2b] net_hook: veth pair, peer born
  *        in the child's netns as eth0
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
- *   (the caller goes on: pt_spawn_begin     [C3] hostname, lo up, eth0
- *   returns here)                                address/routes (plan->net)
- *                                           [C4] build rootfs, pivot_root
- *                                           [C5] stdio, close fds
+ *   [P3b] record the child (cloned_hook),   [C3] hostname, lo up, eth0
+ *        then send "recorded"                    address/routes (plan->net)
+ *   (pt_spawn_begin returns: the caller's   [C4] build rootfs, pivot_root
+ *   loop goes on)                           [C5] stdio, close fds
  *                                           [C5b] v1: waits for the join,
  *                                                then a new cgroup namespace
+ *                                           [C5c] waits for "recorded"
  *                                           [C6] keyring, rlimits, caps,
  *                                                user, no_new_privs,
  *                                                seccomp; exec init
@@ -85,6 +86,7 @@
 #include "syscalls.h"
 
 #define SYNC_GO 0x676f2121u
+#define SYNC_RECORDED 0x7265636fu
 #define SYNC_TRACE 0x74726163u
 
 struct trace_msg {
@@ -283,6 +285,9 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 		}
 		pt_trace_mark(tr, "c5b-cgroup-v1-joined");
 	}
+	if (recv_fd(sock, &m) != -1 || m.magic != SYNC_RECORDED)     /* C5c */
+		_exit(127); /* the parent failed and will reap us */
+	pt_trace_mark(tr, "c5c-recorded");
 	/* After the mounts (they need CAP_SYS_ADMIN), before exec; the
 	 * filter is loaded last inside it, so only exec and the few calls
 	 * below run filtered before init does.                         C6 */
@@ -387,6 +392,13 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 	if (r < 0)
 		return child_error_or(sock, pt_err_set(err, r, "release child"), err);
 	pt_trace_mark(req->trace, "p3-release-child");
+	/* P3b: while the child builds its rootfs; it may not exec before. */
+	if (req->cloned_hook)
+		req->cloned_hook(req->cloned_ctx, pid);
+	r = send_fd(sock, SYNC_RECORDED, -1);
+	if (r < 0)
+		return child_error_or(sock, pt_err_set(err, r, "tell the child it is recorded"), err);
+	pt_trace_mark(req->trace, "p3b-recorded");
 	return 0;
 }
 
@@ -479,10 +491,6 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	}
 	pt_trace_mark(req->trace, "p0-clone3");
 	pt_closep(&csock);
-	if (req->cloned_hook) {
-		req->cloned_hook(req->cloned_ctx, pid);
-		pt_trace_mark(req->trace, "p0-cloned-hook");
-	}
 	r = parent_setup(req, pid, psock, err);
 	if (r < 0) {
 		kill_and_reap(pidfd, pid);
@@ -509,7 +517,9 @@ int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
 
 	for (;;) {
 		n = recv(job->sock, &buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
+		/* ECONNRESET: the child died with "recorded" unread (it failed
+		 * first); the error is reported once, then its message is read. */
+		if (n < 0 && (errno == EINTR || errno == ECONNRESET))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 1;

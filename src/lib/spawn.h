@@ -27,10 +27,11 @@ struct pt_spawn_req {
 	int place_fds[PT_SPAWN_PLACE_MAX];
 	size_t n_place_fds;
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
-	/* Optional: called right after clone3, before the parent's steps
-	 * (the daemon records the child's pid there, so that a daemon killed
+	/* Optional: called once the child is released (P3b), while it builds
+	 * its rootfs; the child does not exec before it has returned (C5c).
+	 * The daemon records the child's pid there, so that a daemon killed
 	 * from then on is followed by one that finds the child again: adopted
-	 * if it reached exec; dead of PR_SET_PDEATHSIG if it did not). */
+	 * if it reached exec; dead of PR_SET_PDEATHSIG if it did not. */
 	void (*cloned_hook)(void *ctx, pid_t pid);
 	void *cloned_ctx;
 	/* P2b, optional: called with the child's pid once its namespaces

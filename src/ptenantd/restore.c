@@ -107,8 +107,12 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		tenant_record(d, t, "exit", pt_exit_reason_name(t->st.last_exit), -1, msg);
 		tenant_persist(d, t);
 	}
-	if (t->st.desired != PT_DESIRED_RUNNING)
+	if (t->st.desired != PT_DESIRED_RUNNING) {
+		/* A start the last daemon died in before it was recorded (its
+		 * child died with it) may have left the tenant's cgroup. */
+		budget_on_exit(d, t);
 		return;
+	}
 	if (t->st.last_exit_at && t->st.pid == 0)
 		t->st.restarts++;
 	/* Recorded (respawn, or start-failed) once the start is over. */

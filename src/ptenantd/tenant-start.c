@@ -183,7 +183,7 @@ struct cloned_ctx {
 /* Before the child may exec, state.json names it: a daemon killed at any
  * later point leaves a tenant the next one adopts (it runs) or starts
  * again (it died with us, mid-setup), never an init no one knows of.
- * On cgroup v1 the child is busy joining its cgroup meanwhile. */
+ * The child builds its rootfs meanwhile (spawn.c, P3b/C5c). */
 static void on_cloned(void *ctx, pid_t pid)
 {
 	struct cloned_ctx *c = ctx;
