@@ -89,11 +89,14 @@ static bool adopt(struct daemon *d, struct tenant *t)
 
 static void bring_back(struct daemon *d, struct tenant *t)
 {
+	bool exited;
+
 	if (adopt(d, t)) {
 		tenant_record(d, t, "adopted", NULL, -1, NULL);
 		return;
 	}
-	if (t->st.pid > 0) {
+	exited = t->st.pid > 0;
+	if (exited) {
 		char msg[200] = "exited while ptenantd was not running";
 		/* Its cgroup's memory.events still tells an OOM kill. */
 		bool oom = budget_on_exit(d, t);
@@ -109,8 +112,11 @@ static void bring_back(struct daemon *d, struct tenant *t)
 	}
 	if (t->st.desired != PT_DESIRED_RUNNING) {
 		/* A start the last daemon died in before it was recorded (its
-		 * child died with it) may have left the tenant's cgroup. */
-		budget_on_exit(d, t);
+		 * child died with it) may have left the tenant's cgroup: that
+		 * of a failed start, removed as such (no stats to read; the
+		 * exit above, if any, removed it already). */
+		if (!exited)
+			budget_spawned(d, t, false);
 		return;
 	}
 	if (t->st.last_exit_at && t->st.pid == 0)
