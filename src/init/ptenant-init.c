@@ -10,12 +10,23 @@
  *   - reap every orphan that reparents to it;
  *   - exit when the entrypoint exits: with its code, or 128+N when a signal
  *     N killed it (the shell's convention, which the daemon reads back).
- * The whole pid namespace dies with it, so nothing outlives the tenant. */
+ * The whole pid namespace dies with it, so nothing outlives the tenant.
+ *
+ * With --standby it is a tenant's next run, set up ahead of need
+ * (ptenantd's standby.c): everything of the sandbox is built, and it waits
+ * on fd 4 before it starts the entrypoint. One byte there is "go" (the
+ * tenant's run died and this one takes over); EOF means ptenantd dropped
+ * it or died itself, and it exits without running anything. While it
+ * waits it is not dumpable, so nothing with the tenant's uids (its
+ * current run, were it ever to find the pid) can ptrace it or read its
+ * memory or environment. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,18 +83,48 @@ static int reap(pid_t main_pid, const char *cmd)
 	return code;
 }
 
+#define STANDBY_FD 4
+
+/* Returns once told to go; exits when dropped. Signals other than
+ * SIGKILL do not reach a pid-namespace init without a handler, so a read
+ * interrupted by one is simply resumed. */
+static void wait_for_go(void)
+{
+	char c;
+	ssize_t n;
+
+	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE, 0)");
+	do
+		n = read(STANDBY_FD, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(0);
+	close(STANDBY_FD);
+	/* Like a tenant's init started cold, from here on. */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		fail("prctl(PR_SET_DUMPABLE, 1)");
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t all, orig;
 	pid_t child;
 	int i = 1;
+	bool standby = false;
 
+	if (i < argc && strcmp(argv[i], "--standby") == 0) {
+		standby = true;
+		i++;
+	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
 	if (i >= argc) {
-		fprintf(stderr, "usage: ptenant-init -- COMMAND [ARG...]\n");
+		fprintf(stderr, "usage: ptenant-init [--standby] -- COMMAND [ARG...]\n");
 		return 2;
 	}
+	if (standby)
+		wait_for_go();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &orig);
 	child = start_entrypoint(argv + i, &orig);

@@ -30,6 +30,7 @@ enum key_kind {
 	KEY_NET,     /* validated by netconf.c */
 	KEY_CGMODE,
 	KEY_CGPATH,
+	KEY_BOOL,    /* on | off */
 };
 
 struct key_def {
@@ -72,6 +73,7 @@ static const struct key_def keys[] = {
 	{ "firewall_remove_on_exit", KEY_NET, 0, 0, 0, 0 },
 	{ "cgroup_mode", KEY_CGMODE, FIELD(cgroup_mode), 0, 0 },
 	{ "cgroup_parent", KEY_CGPATH, FIELD(cgroup_parent), 0, 0 },
+	{ "respawn_standby", KEY_BOOL, FIELD(respawn_standby), 0, 1 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -275,6 +277,7 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_NET:
 	case KEY_CGMODE:
 	case KEY_CGPATH:
+	case KEY_BOOL:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -316,6 +319,13 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 	uint32_t mode;
 
 	switch (k->kind) {
+	case KEY_BOOL:
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			snprintf(why, WHY_MAX, "'%.64s' is not on or off", v);
+			return false;
+		}
+		store_number(c, k, strcmp(v, "on") == 0);
+		return true;
 	case KEY_CGMODE:
 		if (!cgmode_ok(v, &mode, why))
 			return false;

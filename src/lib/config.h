@@ -27,6 +27,9 @@ struct pt_config {
 	struct pt_netconf net;       /* network = off by default */
 	uint32_t cgroup_mode;        /* enum pt_cg_mode: auto (default), v2, v1, off */
 	char cgroup_parent[256];     /* cgroup path ("/ptenant"); "" = own cgroup */
+	/* Each running tenant with a restart policy keeps its next run set up
+	 * and parked (ptenantd's standby.c): a respawn is a "go". */
+	uint32_t respawn_standby;    /* 0 off, 1 on */
 };
 
 void pt_config_defaults(struct pt_config *c);

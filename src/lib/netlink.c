@@ -403,9 +403,22 @@ int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err)
 	r = set_up(sk, l, v->host_name, err);
 	if (r == 0)
 		r = add_neigh(sk, ifi, v->addr, v->peer_mac, v->host_name, err);
-	if (r == 0)
+	if (r == 0 && !v->no_route)
 		r = add_route(sk, ifi, v->addr, 32, 0, v->gw, v->host_name, err);
 	return r;
+}
+
+int pt_nl_route_to(const char *dev, uint32_t addr, uint32_t gw, pt_err *err)
+{
+	_cleanup_sock_ struct nl_sock *sk = open_sock(dev, err);
+	int ifi;
+
+	if (!sk)
+		return err ? err->code : -EIO;
+	ifi = ifindex(sk, dev, NULL);
+	if (ifi < 0)
+		return pt_err_set(err, ifi, "netlink: look up link %s", dev);
+	return add_route(sk, ifi, addr, 32, 0, gw, dev, err);
 }
 
 int pt_nl_anchor_ensure(const char *name, uint32_t gw, pt_err *err)

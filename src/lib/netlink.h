@@ -18,6 +18,9 @@ struct pt_veth_req {
 	pid_t pid;                   /* a process in the tenant's netns */
 	uint32_t addr;               /* the tenant's address, host order */
 	uint32_t gw;                 /* the anchor address, host order */
+	/* A standby's link: up with its neighbour, but the route to addr
+	 * stays where it is until pt_nl_route_to moves it here. */
+	int no_route;
 };
 
 /* Creates the pair, both ends down, with the peer born inside pid's
@@ -29,6 +32,8 @@ int pt_nl_veth_create(const struct pt_veth_req *v, pt_err *err);
 /* Then (after the caller's per-link sysctls): the host side up, a
  * permanent neighbour for the tenant and the /32 route to it. */
 int pt_nl_veth_host_up(const struct pt_veth_req *v, pt_err *err);
+/* Points the /32 route to addr at link dev (replacing where it went). */
+int pt_nl_route_to(const char *dev, uint32_t addr, uint32_t gw, pt_err *err);
 
 /* Deletes tenant slug's link `name`; 0 when it does not exist, -EEXIST
  * (and the link left alone) when its alias names another tenant or none. */

@@ -289,6 +289,34 @@ static int build_argv(struct pt_plan *plan, const struct pt_spec *spec,
 	return 0;
 }
 
+int pt_plan_make_standby(struct pt_plan *plan, pt_err *err)
+{
+	size_t n = strv_len(plan->argv);
+	char **argv = realloc(plan->argv, (n + 2) * sizeof(char *));
+	char *flag;
+
+	if (argv)
+		plan->argv = argv;
+	flag = argv ? strdup("--standby") : NULL;
+	if (!flag)
+		return pt_err_set(err, -ENOMEM, "tenant %s: standby argv", plan->slug);
+	/* ptenant-init --standby -- ... */
+	memmove(argv + 2, argv + 1, n * sizeof(char *));
+	argv[1] = flag;
+	plan->standby = true;
+	return 0;
+}
+
+const char *pt_plan_upper_name(const struct pt_plan *plan)
+{
+	return plan->standby ? "upper.next" : "upper";
+}
+
+const char *pt_plan_work_name(const struct pt_plan *plan)
+{
+	return plan->standby ? "work.next" : "work";
+}
+
 static ssize_t env_find(char **envp, size_t n, const char *key)
 {
 	size_t klen = strlen(key);
@@ -464,8 +492,9 @@ void pt_plan_print(const struct pt_plan *plan, FILE *out)
 		pt_ipv4_format(plan->net.gw, g);
 		fprintf(out, "  net: eth0 %s/32 via %s\n", a, g);
 	}
-	fprintf(out, "  rootfs: overlay lower=%s (idmapped) upper=%s/upper\n",
-		plan->lower_dir, plan->tenant_dir);
+	fprintf(out, "  rootfs: overlay lower=%s (idmapped) upper=%s/%s%s\n",
+		plan->lower_dir, plan->tenant_dir, pt_plan_upper_name(plan),
+		plan->standby ? " (standby)" : "");
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct pt_step *s = &plan->steps[i];
 

@@ -63,6 +63,10 @@ struct pt_plan {
 	char **argv;             /* ptenant-init's argv (owned) */
 	char **envp;             /* the tenant's whole environment (owned) */
 	struct pt_plan_net net;  /* zero: lo only */
+	/* The tenant's next run, set up ahead of need (ptenantd's standby.c):
+	 * its writable layer is upper.next/work.next, and init waits for
+	 * "go" on fd 4 before it starts the entrypoint. */
+	bool standby;
 	char *owned[PT_PLAN_STEPS_MAX]; /* strings the steps point to */
 	size_t n_owned;
 };
@@ -80,6 +84,11 @@ int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
 int pt_plan_add_network(struct pt_plan *plan, const struct pt_plan_net *net,
 			const uint32_t *resolvers, size_t n_resolvers, pt_err *err);
 void pt_plan_free(struct pt_plan *plan);
+/* Turns a built plan into a standby's (see `standby` above). */
+int pt_plan_make_standby(struct pt_plan *plan, pt_err *err);
+/* The writable layer's directories in tenant_dir. */
+const char *pt_plan_upper_name(const struct pt_plan *plan);
+const char *pt_plan_work_name(const struct pt_plan *plan);
 void pt_plan_print(const struct pt_plan *plan, FILE *out);
 /* "proc", "tmpfs", "bind-dev", ...: the name a step kind prints as. */
 const char *pt_plan_step_name(enum pt_step_kind k);

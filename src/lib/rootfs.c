@@ -38,7 +38,8 @@ static int open_dir_path(const char *dir, const char *name, pt_err *err)
 int pt_rootfs_open(const struct pt_plan *plan, struct pt_rootfs_fds *fds,
 		   pt_err *err)
 {
-	static const char *const names[] = { "root", "upper", "work", "data" };
+	const char *const names[] = { "root", pt_plan_upper_name(plan),
+				      pt_plan_work_name(plan), "data" };
 	int *slots[] = { &fds->mountpoint, &fds->upper, &fds->work, &fds->data };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -174,8 +174,12 @@ static int become_tenant_root(pt_err *err)
 
 static int setup_stdio(const struct pt_spawn_req *req, pt_err *err)
 {
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), standby = req->standby_fd;
 
+	/* A standby's "go" pipe becomes fd 4: out of the way of 0-3 first. */
+	if (req->plan->standby && standby < 5 &&
+	    (standby = fcntl(standby, F_DUPFD_CLOEXEC, 5)) < 0)
+		return pt_err_set(err, -errno, "move the standby's go pipe");
 	if (null < 0)
 		return pt_err_set(err, -errno, "open /dev/null in the tenant");
 	/* fd 3 is the read end of the log pipe: init keeps it open so that a
@@ -192,6 +196,9 @@ static int setup_stdio(const struct pt_spawn_req *req, pt_err *err)
 	 * away with the exec itself). */
 	if (close_range(4, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return pt_err_set(err, -errno, "close_range");
+	/* ptenant-init --standby waits on fd 4 (dup2 clears CLOEXEC). */
+	if (req->plan->standby && dup2(standby, 4) < 0)
+		return pt_err_set(err, -errno, "set up the standby's go pipe");
 	return 0;
 }
 

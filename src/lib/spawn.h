@@ -27,6 +27,9 @@ struct pt_spawn_req {
 	int place_fds[PT_SPAWN_PLACE_MAX];
 	size_t n_place_fds;
 	struct pt_confine confine; /* user, rlimits, seccomp (required) */
+	/* plan->standby: the read end of the pipe on which ptenant-init
+	 * waits for "go" (its fd 4). */
+	int standby_fd;
 	/* Optional: called once the child is released (P3b), while it builds
 	 * its rootfs; the child does not exec before it has returned (C5c).
 	 * The daemon records the child's pid there, so that a daemon killed

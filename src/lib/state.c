@@ -81,7 +81,7 @@ static int state_valid(const struct pt_tenant_state *s)
 	/* JSON integers are signed 64-bit in jansson: that is the range. */
 	return s->host_uid >= 1 && s->host_uid <= HOST_UID_MAX && s->pid >= 0 &&
 	       s->pid_starttime <= INT64_MAX && s->started_at <= INT64_MAX &&
-	       s->last_exit_at <= INT64_MAX;
+	       s->last_exit_at <= INT64_MAX && s->veth_slot <= 1;
 }
 
 int pt_state_format(const struct pt_tenant_state *s, char **ret_text)
@@ -106,6 +106,8 @@ int pt_state_format(const struct pt_tenant_state *s, char **ret_text)
 		      "code", s->last_code,
 		      "at", (json_int_t)s->last_exit_at);
 	if (!o)
+		return -ENOMEM;
+	if (s->veth_slot && json_object_set_new(o, "veth_slot", json_integer(s->veth_slot)) < 0)
 		return -ENOMEM;
 	text = json_dumps(o, JSON_INDENT(2));
 	if (!text)
@@ -235,7 +237,7 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 {
 	static const char *const known[] = {
 		"version", "host_uid", "desired", "pid", "pid_starttime",
-		"started_at", "restarts", "last_exit", NULL,
+		"started_at", "restarts", "last_exit", "veth_slot", NULL,
 	};
 	const char *desired;
 	json_int_t v;
@@ -273,6 +275,11 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 	if ((r = get_int(o, "restarts", "restarts", 0, UINT32_MAX, &v, err)) < 0)
 		return r;
 	s->restarts = (uint32_t)v;
+	if (json_object_get(o, "veth_slot")) {
+		if ((r = get_int(o, "veth_slot", "veth_slot", 0, 1, &v, err)) < 0)
+			return r;
+		s->veth_slot = (uint32_t)v;
+	}
 	return parse_last_exit(o, s, err);
 }
 

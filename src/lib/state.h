@@ -33,6 +33,9 @@ struct pt_tenant_state {
 	enum pt_exit_reason last_exit;
 	int last_code;           /* exit code or signal number */
 	uint64_t last_exit_at;   /* unix ms */
+	/* Which of its two host veths the running init's network uses: a
+	 * standby (the next run, set up ahead) takes the other one. */
+	uint32_t veth_slot;      /* 0 or 1; absent in older files: 0 */
 };
 
 const char *pt_exit_reason_name(enum pt_exit_reason r);

@@ -65,12 +65,15 @@ static json_t *tenant_stats(struct daemon *d, struct tenant *t)
 	if (!d->cg || t->phase != PHASE_RUNNING ||
 	    d->cg->ops->stats(d->cg, t->spec.slug, &s, NULL) < 0)
 		return o;
+	/* Of this run: a standby that took over shares the leaf's counters. */
 	if (s.cpu_usec != UINT64_MAX)
-		json_object_set_new(o, "cpu_usec", json_integer((json_int_t)s.cpu_usec));
+		json_object_set_new(o, "cpu_usec", json_integer((json_int_t)(s.cpu_usec -
+			(s.cpu_usec >= t->budget.cpu_base ? t->budget.cpu_base : 0))));
 	json_object_set_new(o, "memory_current", json_integer((json_int_t)s.memory_current));
 	json_object_set_new(o, "memory_peak", json_integer((json_int_t)s.memory_peak));
 	json_object_set_new(o, "pids_current", json_integer((json_int_t)s.pids_current));
-	json_object_set_new(o, "oom_kills", json_integer((json_int_t)s.oom_kills));
+	json_object_set_new(o, "oom_kills", json_integer((json_int_t)(s.oom_kills -
+		(s.oom_kills >= t->budget.oom_base ? t->budget.oom_base : 0))));
 	return o;
 }
 

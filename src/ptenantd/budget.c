@@ -139,6 +139,8 @@ int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 	t->budget.cg = d->cg;
 	t->budget.slug = t->spec.slug;
 	t->budget.oom_kills = 0;
+	t->budget.oom_base = 0;
+	t->budget.cpu_base = 0;
 	t->budget.oom_killed = false;
 	if (d->cg->ops->open_procs) {
 		r = d->cg->ops->open_procs(d->cg, t->spec.slug, req->place_fds,
@@ -158,6 +160,57 @@ int budget_prepare(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
 	t->budget.leaf_fd = fd;
 	req->cgroup_fd = fd;
 	return 0;
+}
+
+static void watch_oom(struct daemon *d, struct tenant *t);
+
+/* A standby joins the leaf of the run it will follow (standby.c), made
+ * by that run's start: a respawn then needs no cgroup work at all. */
+int budget_prepare_standby(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
+			   pt_err *err)
+{
+	int r;
+
+	if (!d->cg)
+		return 0;
+	if (d->cg->ops->open_procs) {
+		r = d->cg->ops->open_procs(d->cg, t->spec.slug, req->place_fds,
+					   PT_SPAWN_PLACE_MAX, err);
+		if (r < 0)
+			return pt_err_prefix(err, "tenant %s: standby: cgroup", t->spec.slug);
+		req->n_place_fds = (size_t)r;
+		return 0;
+	}
+	r = d->cg->ops->open_leaf(d->cg, t->spec.slug, err);
+	if (r < 0)
+		return pt_err_prefix(err, "tenant %s: standby: cgroup", t->spec.slug);
+	req->cgroup_fd = r;
+	return 0;
+}
+
+void budget_standby_begun(struct pt_spawn_req *req)
+{
+	pt_closep(&req->cgroup_fd);
+	for (size_t i = 0; i < req->n_place_fds; i++)
+		pt_closep(&req->place_fds[i]);
+	req->n_place_fds = 0;
+}
+
+/* The standby took over in the same leaf: the counters that are per run
+ * start from where the leaf's are now. The memory peak cannot be reset
+ * this way: it covers every run since the leaf was made. */
+void budget_standby_took_over(struct daemon *d, struct tenant *t)
+{
+	struct pt_cg_stats s;
+
+	if (!d->cg)
+		return;
+	t->budget.oom_killed = false;
+	if (d->cg->ops->stats(d->cg, t->spec.slug, &s, NULL) == 0) {
+		t->budget.oom_base = t->budget.oom_kills = s.oom_kills;
+		t->budget.cpu_base = s.cpu_usec == UINT64_MAX ? 0 : s.cpu_usec;
+	}
+	watch_oom(d, t);
 }
 
 /* The child is born in (v2) or has its own way into (v1) the leaf: the
@@ -238,26 +291,40 @@ static void remember_oom(struct daemon *d, struct tenant *t)
 	t->budget.last_oom_max = lim.memory_max;
 }
 
-bool budget_on_exit(struct daemon *d, struct tenant *t)
+bool budget_exit_stats(struct daemon *d, struct tenant *t)
 {
 	struct pt_cg_stats s;
-	pt_err err = { 0 };
 
 	unwatch(d, t);
 	if (!d->cg)
 		return false;
 	/* The counters, not the order in which the pidfd and the watch
-	 * fired, decide: the leaf is fresh for every run. */
+	 * fired, decide: the leaf is fresh for every run, or its count when
+	 * a standby took over is the base. */
 	if (d->cg->ops->stats(d->cg, t->spec.slug, &s, NULL) == 0) {
 		t->budget.peak_bytes = s.memory_peak;
-		if (s.oom_kills > 0)
+		if (s.oom_kills > t->budget.oom_base)
 			t->budget.oom_killed = true;
 	}
 	if (t->budget.oom_killed)
 		remember_oom(d, t);
-	if (d->cg->ops->destroy(d->cg, t->spec.slug, &err) < 0)
-		fprintf(stderr, "ptenantd: tenant %s: remove cgroup: %s\n", t->spec.slug, err.msg);
 	return t->budget.oom_killed;
+}
+
+void budget_exit_release(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+
+	if (d->cg && d->cg->ops->destroy(d->cg, t->spec.slug, &err) < 0)
+		fprintf(stderr, "ptenantd: tenant %s: remove cgroup: %s\n", t->spec.slug, err.msg);
+}
+
+bool budget_on_exit(struct daemon *d, struct tenant *t)
+{
+	bool oom = budget_exit_stats(d, t);
+
+	budget_exit_release(d, t);
+	return oom;
 }
 
 void budget_describe_oom(const struct tenant *t, char *buf, size_t n)

@@ -54,6 +54,7 @@ enum start_cause {
 struct conn;
 struct exec_job;
 struct tenant_spawn;
+struct tenant_standby;
 struct pt_cgroup;
 struct pt_spawn_req;
 
@@ -64,6 +65,10 @@ struct tenant_budget {
 	struct pt_cgroup *cg;            /* v1 placement context */
 	const char *slug;
 	uint64_t oom_kills;              /* oom_kill count seen in this run */
+	/* The leaf's counters when this run began: 0 for a fresh leaf, more
+	 * when a standby took over in the leaf of the run before. */
+	uint64_t oom_base;
+	uint64_t cpu_base;               /* usec */
 	uint64_t peak_bytes;             /* memory peak of the run that ended */
 	bool oom_killed;                 /* the run ended in an OOM kill */
 	/* The last run that ended in an OOM kill, for stats: a respawned
@@ -115,6 +120,9 @@ struct tenant {
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	char last_error[256];            /* why the last start failed */
 	struct tenant_spawn *spawn;      /* the start under way, PHASE_STARTING */
+	struct tenant_standby *standby;  /* its next run, parked (standby.c) */
+	uint64_t standby_retry_at;       /* monotonic ms: no standby before */
+	unsigned standby_failures;       /* in a row */
 	enum start_cause start_cause;
 	struct conn *waiters[8];         /* API calls answered when it stops or starts */
 	size_t n_waiters;
@@ -144,6 +152,9 @@ struct daemon {
 	/* Starts asked for, begun one a loop round (tenant-start.c). */
 	struct tenant_spawn *start_queue;
 	bool old_layers;                 /* some tenant's old layer waits for removal */
+	bool standby_scan;               /* some tenant may want a standby now */
+	uint64_t standby_next_at;        /* monotonic ms: scan again then (0: no) */
+	unsigned standby_setting_up;     /* standbys whose child sets up */
 	struct conn *live_conns;         /* open API connections */
 	struct conn *dead_conns;         /* closed, freed after the loop round */
 	struct exec_job *exec_jobs;      /* running exec helpers */
@@ -185,6 +196,24 @@ void tenant_drop_old_layer_idle(struct daemon *d);
 void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now);
 uint64_t tenant_spawn_deadline(const struct tenant *t);
 void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);
+/* tenant-start.c, for standby.c too */
+struct pt_kv;
+int tenant_load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err);
+void tenant_wipe_secrets(struct pt_kv *kv, size_t n);
+
+/* standby.c: a tenant's next run, set up ahead (respawn_standby = on) */
+/* For a loop round with nothing else to do: begins one standby. */
+void standby_idle(struct daemon *d);
+bool standby_idle_wanted(const struct daemon *d);
+void standby_tick(struct daemon *d, uint64_t now);
+uint64_t standby_next_deadline(const struct daemon *d);
+/* Its run died and its policy says respawn now: true when the standby
+ * took over (it runs the entrypoint, the tenant is running). */
+bool standby_take_over(struct daemon *d, struct tenant *t);
+/* Kills and forgets t's standby, if any; why (or NULL) goes to the log. */
+void standby_drop(struct daemon *d, struct tenant *t, const char *why);
+void standby_inspect(struct daemon *d, struct tenant *t, struct json_t *info);
+
 /* tenant-exit.c: a start is over (r 0: it runs); records it by its cause
  * and answers the waiters. */
 void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_err *err);
@@ -231,6 +260,15 @@ void budget_spawned(struct daemon *d, struct tenant *t, bool ok);
 /* At exit: true when an OOM kill ended the run (peak in t->budget);
  * removes the leaf. */
 bool budget_on_exit(struct daemon *d, struct tenant *t);
+/* budget_on_exit in two: the run's figures, then the leaf's removal
+ * (skipped when a standby in the leaf takes over). */
+bool budget_exit_stats(struct daemon *d, struct tenant *t);
+void budget_exit_release(struct daemon *d, struct tenant *t);
+/* The standby's way into the leaf of the run it follows. */
+int budget_prepare_standby(struct daemon *d, struct tenant *t, struct pt_spawn_req *req,
+			   pt_err *err);
+void budget_standby_begun(struct pt_spawn_req *req);
+void budget_standby_took_over(struct daemon *d, struct tenant *t);
 void budget_describe_oom(const struct tenant *t, char *buf, size_t n);
 /* Its budget in words, defaults applied: "memory 512.0M, cpu 1, pids 512". */
 void budget_describe(struct daemon *d, const struct tenant *t, char *buf, size_t n);
@@ -254,8 +292,12 @@ int net_tenant_alloc(struct daemon *d, struct tenant *t, const char *dir, pt_err
 /* From its host veth when net.json is lost: 1 when found, 0 when not. */
 int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err);
 int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err);
+/* Wires the start's network (a standby's on its own slot, unrouted). */
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
-	      struct pt_spawn_req *req, pt_err *err);
+	      struct pt_spawn_req *req, bool standby, pt_err *err);
+/* Routes the tenant's address to its standby's link. */
+int net_standby_promote(struct daemon *d, struct tenant *t, pt_err *err);
+void net_veth_name(const struct tenant *t, unsigned slot, char buf[16]);
 void net_tenant_release(struct daemon *d, struct tenant *t);
 void net_inspect(struct daemon *d, struct tenant *t, struct json_t *info);
 

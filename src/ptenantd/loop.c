@@ -123,7 +123,8 @@ int loop_run(struct daemon *d)
 		routes_flush(d); /* what this round changed, before sleeping */
 		/* Queued starts are begun one a round: an API call waits for
 		 * at most one start's share of the daemon's thread. */
-		n = epoll_wait(d->epfd, evs, 64, d->start_queue || d->old_layers ? 0 : -1);
+		n = epoll_wait(d->epfd, evs, 64, d->start_queue || d->old_layers ||
+			       standby_idle_wanted(d) ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -144,6 +145,8 @@ int loop_run(struct daemon *d)
 		tenant_tick(d, now_mono_ms());
 		if (n == 0 && !d->start_queue && d->old_layers)
 			tenant_drop_old_layer_idle(d);
+		else if (n == 0 && !d->start_queue && standby_idle_wanted(d))
+			standby_idle(d);
 		tenant_start_queued(d);
 		api_reap(d);
 		loop_rearm_timer(d);

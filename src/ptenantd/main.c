@@ -317,8 +317,13 @@ int main(int argc, char **argv)
 	/* A start under way has run none of its tenant's code: it ends here,
 	 * and the next ptenantd starts the tenant again (desired running). */
 	for (size_t i = 0; i < d.n_tenants; i++)
+	{
 		tenant_spawn_cancel(&d, d.tenants[i], "cancelled: ptenantd is stopping; "
 				    "the next ptenantd starts it");
+		/* It would end on its own (EOF on its pipe); the next ptenantd
+		 * sets up another. */
+		standby_drop(&d, d.tenants[i], NULL);
+	}
 	api_shutdown(&d);
 	exec_shutdown(&d);
 	net_daemon_exit(&d);

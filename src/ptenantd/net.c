@@ -29,9 +29,41 @@ static const struct pt_netconf *nc(const struct daemon *d)
 	return &d->cfg.net;
 }
 
-static struct pt_fw_tenant fw_of(const struct tenant *t)
+/* A tenant has two host veths: slot 0 is net.json's name, slot 1 the
+ * same with an "s". Its run uses the one in st.veth_slot and its standby
+ * (the next run, set up ahead: standby.c) the other, so that the standby
+ * is wired before it is needed and a respawn only moves the route. Both
+ * match the firewall's "ptv*". */
+void net_veth_name(const struct tenant *t, unsigned slot, char buf[PT_IFNAME_MAX])
 {
-	return (struct pt_fw_tenant){ t->net.veth, t->net.addr, t->net.mac };
+	snprintf(buf, PT_IFNAME_MAX, "%s%s", t->net.veth, slot ? "s" : "");
+}
+
+static struct pt_fw_tenant fw_of(const struct tenant *t, const char *veth)
+{
+	return (struct pt_fw_tenant){ veth, t->net.addr, t->net.mac };
+}
+
+static unsigned n_slots(const struct daemon *d)
+{
+	return d->cfg.respawn_standby ? 2 : 1;
+}
+
+/* Its rules, for every slot in use: they depend only on its address, MAC
+ * and veth names, fixed for its life. */
+static int fw_add(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	char name[PT_IFNAME_MAX];
+	int r = 0;
+
+	for (unsigned s = 0; r == 0 && s < n_slots(d); s++) {
+		struct pt_fw_tenant fw;
+
+		net_veth_name(t, s, name);
+		fw = fw_of(t, name);
+		r = pt_fw_tenant_add(&fw, err);
+	}
+	return r;
 }
 
 static int write_record(int dfd, const struct tenant *t, pt_err *err)
@@ -117,9 +149,11 @@ int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err)
 	if (r <= 0)
 		return r;
 	off = strncmp(name, PT_VETH_PREFIX, plen) == 0 ? strtoul(name + plen, &end, 16) : 0;
+	if (off != 0 && end[0] == 's' && !end[1])
+		end++; /* its standby's slot (net_veth_name) */
 	if (off != 0 && !*end && off < (1ul << (32 - nc(d)->prefix)) - 1) {
 		pt_ipam_fill(&t->net, t->spec.slug, nc(d)->subnet + (uint32_t)off, nc(d)->subnet);
-		if (strcmp(t->net.veth, name) == 0)
+		if (strncmp(t->net.veth, name, strlen(t->net.veth)) == 0)
 			return 1;
 		memset(&t->net, 0, sizeof(t->net));
 	}
@@ -157,18 +191,23 @@ static int host_side_sysctls(const char *ifname, pt_err *err)
 struct hook_ctx {
 	struct daemon *d;
 	struct tenant *t;
+	unsigned slot;
+	bool standby;
 };
 
 static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 {
 	struct hook_ctx *h = ctx;
 	struct tenant *t = h->t;
+	char name[PT_IFNAME_MAX];
 	struct pt_veth_req v = {
-		.slug = t->spec.slug, .host_name = t->net.veth, .pid = pid,
+		.slug = t->spec.slug, .host_name = name, .pid = pid,
 		.addr = t->net.addr, .gw = pt_ipam_gateway(nc(h->d)->subnet),
+		.no_route = h->standby,
 	};
-	struct pt_fw_tenant fw = fw_of(t);
 	int r;
+
+	net_veth_name(t, h->slot, name);
 
 	memcpy(v.peer_mac, t->net.mac, 6);
 	pt_ipam_host_mac(t->net.addr, v.host_mac);
@@ -179,7 +218,7 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 	 * transaction again (it is a fork and a netlink round trip). */
 	r = PT_FAULT_ERR("net.firewall", err);
 	if (r == 0 && !t->fw_elements)
-		r = pt_fw_tenant_add(&fw, err);
+		r = fw_add(h->d, t, err);
 	if (r == 0)
 		t->fw_elements = true;
 	if (r == 0)
@@ -190,16 +229,16 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 		return r; /* nothing of ours to undo: a clash is not ours to delete */
 	r = PT_FAULT_ERR("net.veth-up", err);
 	if (r == 0)
-		r = host_side_sysctls(t->net.veth, err);
+		r = host_side_sysctls(name, err);
 	if (r == 0)
 		r = pt_nl_veth_host_up(&v, err);
 	if (r < 0)
-		pt_nl_tenant_link_delete(t->net.veth, t->spec.slug, NULL);
+		pt_nl_tenant_link_delete(name, t->spec.slug, NULL);
 	return r;
 }
 
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
-	      struct pt_spawn_req *req, pt_err *err)
+	      struct pt_spawn_req *req, bool standby, pt_err *err)
 {
 	static struct hook_ctx ctx; /* used only within pt_spawn_begin (P2b) */
 	struct pt_plan_net pn = { .enabled = 1 };
@@ -213,37 +252,70 @@ int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
 	pt_ipam_host_mac(t->net.addr, pn.gw_mac);
 	ctx.d = d;
 	ctx.t = t;
+	ctx.standby = standby;
+	/* A cold start keeps the slot its last run had (its rules are in);
+	 * without standbys only slot 0 has rules. */
+	if (!standby && !d->cfg.respawn_standby)
+		t->st.veth_slot = 0;
+	ctx.slot = standby ? !t->st.veth_slot : t->st.veth_slot;
 	req->net_hook = spawn_hook;
 	req->net_ctx = &ctx;
 	return pt_plan_add_network(plan, &pn, nc(d)->resolvers, nc(d)->n_resolvers, err);
 }
 
+/* The standby takes over (standby.c): the tenant's address is routed to
+ * its link from now on. */
+int net_standby_promote(struct daemon *d, struct tenant *t, pt_err *err)
+{
+	char name[PT_IFNAME_MAX];
+
+	if (!nc(d)->enabled || !t->net.addr)
+		return 0;
+	net_veth_name(t, !t->st.veth_slot, name);
+	return pt_nl_route_to(name, t->net.addr, pt_ipam_gateway(nc(d)->subnet), err);
+}
+
 void net_tenant_release(struct daemon *d, struct tenant *t)
 {
-	struct pt_fw_tenant fw = fw_of(t);
+	char name[PT_IFNAME_MAX];
 	pt_err err = { 0 };
 
 	if (!nc(d)->enabled || !t->net.addr)
 		return;
 	/* The pair usually died with the tenant's netns; delete it anyway
-	 * (the netns may still be tearing down), then the rules. */
-	if (pt_nl_tenant_link_delete(t->net.veth, t->spec.slug, &err) < 0 || pt_fw_tenant_remove(&fw, &err) < 0)
-		fprintf(stderr, "ptenantd: tenant %s: release network: %s\n", t->spec.slug, err.msg);
+	 * (the netns may still be tearing down), then the rules. Both slots,
+	 * whatever respawn_standby says now. */
+	for (unsigned s = 0; s < 2; s++) {
+		struct pt_fw_tenant fw;
+
+		net_veth_name(t, s, name);
+		fw = fw_of(t, name);
+		if (pt_nl_tenant_link_delete(name, t->spec.slug, &err) < 0 ||
+		    (pt_fw_tenant_remove(&fw, &err) < 0 && s < n_slots(d)))
+			fprintf(stderr, "ptenantd: tenant %s: release network: %s\n", t->spec.slug, err.msg);
+	}
 	memset(&t->net, 0, sizeof(t->net));
 	t->fw_elements = false;
 }
 
 static int sync_firewall(struct daemon *d, pt_err *err)
 {
-	_cleanup_free_ struct pt_fw_tenant *fw = calloc(d->n_tenants + 1, sizeof(*fw));
+	_cleanup_free_ struct pt_fw_tenant *fw = calloc(2 * d->n_tenants + 1, sizeof(*fw));
 	size_t n = 0;
 	int r;
 
 	if (!fw)
 		return pt_err_set(err, -ENOMEM, "firewall tenants");
+	_cleanup_free_ char (*names)[PT_IFNAME_MAX] = calloc(2 * d->n_tenants + 1, PT_IFNAME_MAX);
+
+	if (!names)
+		return pt_err_set(err, -ENOMEM, "firewall tenants");
 	for (size_t i = 0; i < d->n_tenants; i++)
-		if (d->tenants[i]->net.addr)
-			fw[n++] = fw_of(d->tenants[i]);
+		for (unsigned s = 0; d->tenants[i]->net.addr && s < n_slots(d); s++) {
+			net_veth_name(d->tenants[i], s, names[n]);
+			fw[n] = fw_of(d->tenants[i], names[n]);
+			n++;
+		}
 	r = pt_fw_sync(nc(d), fw, n, err);
 	for (size_t i = 0; r == 0 && i < d->n_tenants; i++)
 		d->tenants[i]->fw_elements = d->tenants[i]->net.addr != 0;
@@ -296,14 +368,15 @@ void net_daemon_exit(struct daemon *d)
 
 void net_inspect(struct daemon *d, struct tenant *t, json_t *info)
 {
-	char addr[PT_IPV4_STR], gw[PT_IPV4_STR], mac[18];
+	char addr[PT_IPV4_STR], gw[PT_IPV4_STR], mac[18], veth[PT_IFNAME_MAX];
 
 	if (!nc(d)->enabled || !t->net.addr)
 		return;
 	pt_ipv4_format(t->net.addr, addr);
 	pt_ipv4_format(pt_ipam_gateway(nc(d)->subnet), gw);
 	pt_mac_format(t->net.mac, mac);
+	net_veth_name(t, t->st.veth_slot, veth);
 	json_object_set_new(info, "network", json_pack("{s:s, s:s, s:s, s:s, s:s}",
-		"address", addr, "gateway", gw, "mac", mac, "veth", t->net.veth,
+		"address", addr, "gateway", gw, "mac", mac, "veth", veth,
 		"interface", "eth0"));
 }

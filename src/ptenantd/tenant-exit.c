@@ -170,7 +170,8 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	pt_closep(&t->proc.fd);
 	logs_detach(d, t);
 	describe_exit(reason, code, msg, sizeof(msg));
-	if (budget_on_exit(d, t)) {
+	/* The leaf stays until we know whether a standby in it takes over. */
+	if (budget_exit_stats(d, t)) {
 		reason = PT_EXIT_OOM;
 		budget_describe_oom(t, msg, sizeof(msg));
 	}
@@ -190,11 +191,18 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 		if (t->st.desired == PT_DESIRED_RUNNING && !t->removing)
 			t->st.desired = PT_DESIRED_STOPPED; /* policy said no */
 	}
-	/* An immediate respawn (the first crash after a healthy run) is
-	 * started by tenant_tick() in this same loop round, and its state
-	 * save records this exit too: one fsync'd write on the way to the
-	 * new entrypoint instead of two. A failed start saves in
-	 * tenant_tick(). */
+	/* An immediate respawn (the first crash after a healthy run) is its
+	 * standby's "go", or a start begun by tenant_tick() in this same loop
+	 * round; either's state save records this exit too: one fsync'd
+	 * write on the way to the new entrypoint instead of two. A failed
+	 * start saves in tenant_tick(). */
+	if (restart_now && standby_take_over(d, t)) {
+		pt_trace_mark(&tr, "d-standby-go");
+		pt_trace_print(&tr, t->spec.slug, stderr);
+		return;
+	}
+	standby_drop(d, t, NULL);
+	budget_exit_release(d, t);
 	if (!restart_now)
 		tenant_persist(d, t);
 	pt_trace_mark(&tr, "d-exit-handling");
@@ -358,6 +366,7 @@ int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
 
 void tenant_tick(struct daemon *d, uint64_t now)
 {
+	standby_tick(d, now);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
@@ -370,6 +379,9 @@ void tenant_tick(struct daemon *d, uint64_t now)
 		}
 		if (t->phase == PHASE_STARTING)
 			tenant_spawn_tick(d, t, now);
+		/* Whatever stopped it running, its standby has no run to follow. */
+		if (t->standby && t->phase != PHASE_RUNNING && t->phase != PHASE_STOPPING)
+			standby_drop(d, t, NULL);
 		if ((t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP) &&
 		    now >= t->next_start) {
 			t->st.restarts++;
@@ -380,7 +392,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 
 uint64_t tenant_next_deadline(struct daemon *d)
 {
-	uint64_t next = 0;
+	uint64_t next = standby_next_deadline(d);
 
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];

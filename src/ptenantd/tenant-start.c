@@ -28,7 +28,7 @@
 #include "blueprint.h"
 #include "api.h"
 
-static int load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err)
+int tenant_load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err)
 {
 	struct pt_kv *kv = calloc(t->spec.n_secrets + 1, sizeof(*kv));
 	char dir[600];
@@ -55,7 +55,7 @@ static int load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err)
 	return 0;
 }
 
-static void wipe_secrets(struct pt_kv *kv, size_t n)
+void tenant_wipe_secrets(struct pt_kv *kv, size_t n)
 {
 	for (size_t i = 0; kv && i < n; i++) {
 		if (kv[i].value) {
@@ -212,7 +212,7 @@ static int spawn_with_plan(struct daemon *d, struct tenant *t, struct tenant_spa
 	};
 	int pipefd[2], r;
 
-	r = net_spawn(d, t, plan, &req, err);
+	r = net_spawn(d, t, plan, &req, false, err);
 	if (r < 0)
 		return r;
 
@@ -296,6 +296,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 	/* state.json has said so since the clone (on_cloned). */
 	t->last_error[0] = '\0';
 	t->phase = PHASE_RUNNING;
+	d->standby_scan = true; /* it may want its next run set up */
 	t->adopted = false;
 	t->started_mono = now_mono_ms();
 	pt_trace_print(sp->tr, t->spec.slug, stderr);
@@ -380,7 +381,7 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 	pt_trace_mark(sp->tr, "d-blueprint-load");
 	t->bp_port = r == 0 ? bp.port : t->bp_port;
 	if (r == 0)
-		r = load_secrets(t, &secrets, &err);
+		r = tenant_load_secrets(t, &secrets, &err);
 	pt_trace_mark(sp->tr, "d-secrets-load");
 	if (r == 0)
 		r = PT_FAULT_ERR("start.fresh-layer", &err);
@@ -397,7 +398,7 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 		r = spawn_with_plan(d, t, sp, &plan, &err);
 	/* The child has its own copy of the plan and the secrets now. */
 	pt_plan_free(&plan);
-	wipe_secrets(secrets, t->spec.n_secrets);
+	tenant_wipe_secrets(secrets, t->spec.n_secrets);
 	pt_blueprint_free(&bp);
 	/* Removed when the loop is idle (tenant_drop_old_layer_idle): it was
 	 * 3-4 ms of the daemon's thread, which an API call would wait for. */
