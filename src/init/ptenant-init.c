@@ -90,10 +90,11 @@ static int reap(pid_t main_pid, const char *cmd)
  * interrupted by one is simply resumed. */
 static void wait_for_go(void)
 {
+	int dumpable = prctl(PR_GET_DUMPABLE);
 	char c;
 	ssize_t n;
 
-	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+	if (dumpable < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
 		fail("prctl(PR_SET_DUMPABLE, 0)");
 	do
 		n = read(STANDBY_FD, &c, 1);
@@ -101,9 +102,10 @@ static void wait_for_go(void)
 	if (n != 1)
 		_exit(0);
 	close(STANDBY_FD);
-	/* Like a tenant's init started cold, from here on. */
-	if (prctl(PR_SET_DUMPABLE, 1) < 0)
-		fail("prctl(PR_SET_DUMPABLE, 1)");
+	/* Like a tenant's init started cold, from here on (the kernel may
+	 * have made it not dumpable at exec already). */
+	if (prctl(PR_SET_DUMPABLE, dumpable) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
 }
 
 int main(int argc, char **argv)

@@ -312,6 +312,7 @@ int main(int argc, char **argv)
 #if HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");
 #endif
+	d.standby_scan = true; /* adopted tenants want their next run parked */
 	r = loop_run(&d);
 	unlink(d.socket_path);
 	/* A start under way has run none of its tenant's code: it ends here,

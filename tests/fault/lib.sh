@@ -83,26 +83,31 @@ settled() {
 
 # What a tenant does not own: printed, one line each.
 leftovers() {
-  local running=() s pid addrs ns p want
+  local running=() s pid addrs ns p want n
   mapfile -t running < <(tpt --json ls | jq -r '.[] | select(.state == "running") | .slug')
   # Processes of our uid slot outside every running tenant's pid namespace.
   want=" "
+  local -A standby=()
   for s in "${running[@]}"; do
     pid=$(pid_of "$s")
     want+="$(readlink "/proc/$pid/ns/pid" 2>/dev/null) "
+    # Its next run, parked (respawn_standby = on), is the tenant's too.
+    pid=$(tpt --json inspect "$s" 2>/dev/null | jq -r '.standby.pid // empty')
+    [[ -n $pid ]] && standby[$s]=1 && want+="$(readlink "/proc/$pid/ns/pid" 2>/dev/null) "
   done
   while read -r p _ name; do
     ns=$(readlink "/proc/$p/ns/pid" 2>/dev/null) || continue
     [[ $want == *" $ns "* ]] || echo "process $p ($name) in no running tenant"
   done < <(uid_range_procs "$UID_BASE" $((UID_BASE + ${FAULT_UID_SLOTS:-1} * PT_TEST_UID_SPAN)))
-  # Host veths: exactly one per running tenant.
+  # Host veths: exactly one per running tenant (and one of its standby).
   while read -r alias; do
     s=${alias#ptenant }
     [[ " ${running[*]} " == *" $s "* ]] || echo "veth of $s, which is not running"
   done < <(in_ns ip -d -j link show type veth | jq -r '.[].ifalias // empty')
   for s in "${running[@]}"; do
-    [[ $(in_ns ip -j link show type veth | jq --arg a "ptenant $s" '[.[] | select(.ifalias == $a)] | length') == 1 ]] ||
-      echo "running tenant $s has no single veth"
+    n=$(in_ns ip -j link show type veth | jq --arg a "ptenant $s" '[.[] | select(.ifalias == $a)] | length')
+    [[ $n == 1 || ($n == 2 && -n ${standby[$s]:-}) ]] ||
+      echo "running tenant $s has $n veths"
   done
   # Addresses: each running tenant has one, none shared.
   addrs=$(for s in "${running[@]}"; do addr_of "$s"; done)

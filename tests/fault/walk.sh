@@ -54,6 +54,13 @@ scenario() {
   tpt stop a
   tpt start a
   pid=$(pid_of a)
+  # A standby's points: its next run must be parked before the kill.
+  if [[ $STANDBY == on ]]; then
+    for _ in $(seq 100); do
+      [[ $(tpt --json inspect a | jq -r '.standby.state') == ready ]] && break
+      sleep 0.03
+    done
+  fi
   if [[ $pid =~ ^[1-9][0-9]*$ ]]; then
     kill -KILL "$pid" 2>/dev/null
     for _ in $(seq 60); do
@@ -70,6 +77,12 @@ run_case() { # SPEC
   local spec=$1 out why=""
   rm -rf "$W/state"; cp -a "$W/template" "$W/state"
   : >"$W/daemon.log"
+  # The standby's points need respawn_standby = on; every other case runs
+  # without it, so that its @N counts the starts the scenario makes.
+  STANDBY=off
+  [[ $spec == standby.* ]] && STANDBY=on
+  sed -i '/^respawn_standby/d' "$W/conf"
+  echo "respawn_standby = $STANDBY" >>"$W/conf"
   # Traced, as the run the steps were read from: some steps are marked
   # only then (p4-child-setup, p4-exec).
   if fault_daemon "$spec" --trace-spawn; then

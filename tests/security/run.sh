@@ -76,7 +76,10 @@ if command -v setcap >/dev/null; then
   setcap cap_setuid,cap_sys_admin+ep "$W/bp/rootfs/usr/bin/probe-fcaps" && have_setcap=1
 fi
 echo canary >"$W/canary"; chmod 0600 "$W/canary"
-env "$MARK=1" "$build/src/ptenantd/ptenantd" --state-dir "$STATE" --runtime-dir "$RUN" \
+# Every tenant has its next run parked (issue 11): the attacks below run
+# with standbys present, and some aim at them.
+echo "respawn_standby = on" >"$W/ptenantd.conf"
+env "$MARK=1" "$build/src/ptenantd/ptenantd" -c "$W/ptenantd.conf" --state-dir "$STATE" --runtime-dir "$RUN" \
   --uid-base "$UID_BASE" --cgroup-mode off --init "$build/src/init/ptenant-init" >"$W/ptenantd.log" 2>&1 &
 dpid=$!
 for _ in $(seq 100); do [[ -S $RUN/ptenantd.sock ]] && break; sleep 0.05; done
@@ -117,6 +120,45 @@ for dir in /sys/firmware /sys/class/thermal /sys/devices/virtual/thermal /sys/de
   attack "list-$dir" masked-dir "$dir"
 done
 attack ptrace-neighbour-init ptrace-pid "$beta_pid"
+# The standbys: a tenant's next run, parked, and its neighbour's.
+standby_of() {
+  local p
+  for _ in $(seq 100); do
+    p=$(pt --json inspect "$1" | jq -r 'select(.standby.state == "ready") | .standby.pid')
+    [[ -n $p ]] && { echo "$p"; return; }
+    sleep 0.05
+  done
+}
+alpha_sb=$(standby_of alpha) beta_sb=$(standby_of beta)
+if [[ -n $alpha_sb && -n $beta_sb ]]; then
+  ok "standbys parked for alpha ($alpha_sb) and beta ($beta_sb)"
+  attack ptrace-own-standby ptrace-pid "$alpha_sb"
+  attack ptrace-neighbour-standby ptrace-pid "$beta_sb"
+  attack see-own-standby scan-cmdline "ptenant-init --standby"
+  attack see-own-standby-layer no-path "$STATE/tenants/alpha/upper.next"
+  sb_uid=$(awk '/^Uid:/ {print $2}' "/proc/$alpha_sb/status")
+  # From the host with alpha's own uids (as if it had escaped its pid
+  # namespace): another user namespace, not dumpable. The control is a
+  # plain process of that uid, which the same reads can reach.
+  setpriv --reuid="$sb_uid" --regid="$sb_uid" --clear-groups sleep 30 &
+  victim=$!
+  sleep 0.1
+  as_sb_uid() { setpriv --reuid="$sb_uid" --regid="$sb_uid" --clear-groups "$@"; }
+  attach_py='import ctypes, sys; sys.exit(ctypes.CDLL(None).ptrace(16, int(sys.argv[1]), 0, 0))'
+  if as_sb_uid cat "/proc/$victim/environ" >/dev/null 2>&1; then
+    ok "control: alpha's uid reads a plain process's environ (the read can succeed)"
+  else notok "control: alpha's uid cannot read its own plain process's environ"; fi
+  if as_sb_uid /usr/bin/python3 -c "$attach_py" "$victim" >/dev/null 2>&1; then
+    ok "control: alpha's uid ptraces a plain process of its own (the attach can succeed)"
+  else notok "control: alpha's uid cannot ptrace its own plain process"; fi
+  kill -KILL "$victim"; wait "$victim" 2>/dev/null
+  attack_host read-standby-environ-as-tenant-uid "alpha's uid cannot read its standby's environ" \
+    eval "! as_sb_uid cat /proc/$alpha_sb/environ >/dev/null 2>&1"
+  attack_host ptrace-standby-as-tenant-uid "alpha's uid cannot ptrace its standby" \
+    eval "! as_sb_uid /usr/bin/python3 -c \"\$attach_py\" $alpha_sb >/dev/null 2>&1"
+else
+  notok "standbys parked for alpha (${alpha_sb:-none}) and beta (${beta_sb:-none})"
+fi
 attack ptrace-daemon ptrace-pid "$dpid"
 attack see-neighbour-processes scan-cmdline beta-marker-proc
 attack see-neighbour-data no-path "$STATE/tenants/beta/data/beta-data-file"
@@ -161,6 +203,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 attack_host respawn-with-planted-fifos-and-symlinks "alpha respawned (no hang on a fifo)" test "$respawned" = 1
+if [[ $p == "${alpha_sb:-}" ]]; then ok "alpha's respawn was its standby's ($p)"
+else notok "alpha's respawn was not its standby's (init $p, standby ${alpha_sb:-none})"; fi
 attack_host planted-symlink-followed "host canary unchanged, still root-owned 0600" \
   bash -c "[[ \$(cat '$W/canary') == canary && \$(stat -c %u:%a '$W/canary') == 0:600 ]]"
 attack_host exec-after-planting "exec works and sees a fresh /etc/hostname" \
