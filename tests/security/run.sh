@@ -204,7 +204,7 @@ for _ in $(seq 100); do
 done
 attack_host respawn-with-planted-fifos-and-symlinks "alpha respawned (no hang on a fifo)" test "$respawned" = 1
 if [[ $p == "${alpha_sb:-}" ]]; then ok "alpha's respawn was its standby's ($p)"
-else notok "alpha's respawn was not its standby's (init $p, standby ${alpha_sb:-none})"; fi
+else notok "alpha's respawn was not its standby's (pid $p, standby ${alpha_sb:-none})"; fi
 attack_host planted-symlink-followed "host canary unchanged, still root-owned 0600" \
   bash -c "[[ \$(cat '$W/canary') == canary && \$(stat -c %u:%a '$W/canary') == 0:600 ]]"
 attack_host exec-after-planting "exec works and sees a fresh /etc/hostname" \
