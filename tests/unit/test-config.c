@@ -185,6 +185,25 @@ static void test_values(void **state)
 
 /* Each bad text must fail with exactly this message, name the key in
  * err.field, and leave the struct as it was. */
+static void test_respawn_standby(void **state)
+{
+	struct pt_config c, before;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_int_equal(c.respawn_standby, 0);
+	assert_int_equal(parse(&c, "respawn_standby = on\n", &err), 0);
+	assert_int_equal(c.respawn_standby, 1);
+	assert_int_equal(parse(&c, "respawn_standby = off\n", &err), 0);
+	assert_int_equal(c.respawn_standby, 0);
+	before = c;
+	pt_err_clear(&err);
+	assert_int_equal(parse(&c, "respawn_standby = 1\n", &err), -EINVAL);
+	assert_string_equal(err.msg, "test.conf:1: key 'respawn_standby': '1' is not on or off");
+	assert_memory_equal(&c, &before, sizeof(c));
+}
+
 static void test_cgroup_keys(void **state)
 {
 	static const struct {
@@ -517,6 +536,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_cgroup_keys),
+		cmocka_unit_test(test_respawn_standby),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_values),

@@ -286,6 +286,31 @@ static void test_out_of_range(void **state)
 	assert_mutation_rejected("desired", json_string(""));
 	assert_mutation_rejected("last_exit.reason", json_string("exploded"));
 	assert_mutation_rejected("last_exit.reason", json_string("Signal"));
+	assert_mutation_rejected("veth_slot", json_integer(2));
+	assert_mutation_rejected("veth_slot", json_integer(-1));
+	assert_mutation_rejected("veth_slot", json_string("1"));
+}
+
+/* The standby's slot: written only when 1 (older files have none and
+ * mean 0), read back as written. */
+static void test_veth_slot(void **state)
+{
+	struct pt_tenant_state s = sample, back;
+	_cleanup_free_ char *text0 = NULL, *text1 = NULL;
+	pt_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pt_state_format(&s, &text0), 0);
+	assert_null(strstr(text0, "veth_slot"));
+	s.veth_slot = 1;
+	assert_int_equal(pt_state_format(&s, &text1), 0);
+	assert_non_null(strstr(text1, "\"veth_slot\": 1"));
+	assert_int_equal(pt_state_parse(text1, strlen(text1), &back, &err), 0);
+	assert_int_equal(back.veth_slot, 1);
+	assert_int_equal(pt_state_parse(text0, strlen(text0), &back, &err), 0);
+	assert_int_equal(back.veth_slot, 0);
+	s.veth_slot = 2;
+	assert_int_equal(pt_state_format(&s, &text0 /* unchanged on error */), -EINVAL);
 }
 
 static void test_messages(void **state)
@@ -395,6 +420,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_veth_slot),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_format_refuses_invalid),
 		cmocka_unit_test(test_every_prefix_rejected),
