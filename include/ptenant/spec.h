@@ -72,6 +72,17 @@ struct pt_seccomp_profile {
 	char **deny;
 };
 
+/* When an idle tenant is frozen, then stopped to sleep (ptenant-spec(5),
+ * "idle"). 0: the daemon's default (ptenantd.conf idle_*); PT_IDLE_OFF:
+ * this stage is off for this tenant even if the daemon has a default. */
+#define PT_IDLE_OFF UINT64_MAX
+#define PT_IDLE_MAX_MS (366ULL * 24 * 3600 * 1000)
+struct pt_idle {
+	uint64_t freeze_after_ms;
+	uint64_t stop_after_ms;
+	uint64_t wake_timeout_ms;
+};
+
 struct pt_spec {
 	char slug[PT_SLUG_MAX + 1];
 	char blueprint_name[PT_BP_NAME_MAX + 1];
@@ -89,6 +100,7 @@ struct pt_spec {
 	struct pt_rlimit rlimits[PT_RLIMITS_MAX]; /* only those the spec sets */
 	size_t n_rlimits;
 	struct pt_seccomp_profile seccomp;
+	struct pt_idle idle;
 };
 
 /* Parses and validates a whole spec. On failure returns -EINVAL (or
@@ -133,6 +145,12 @@ const char *pt_rlimit_name(int resource);
 int pt_seccomp_profile_parse(struct json_t *obj, const char *field,
 			     struct pt_seccomp_profile *ret, pt_err *err);
 void pt_seccomp_profile_free(struct pt_seccomp_profile *p);
+
+/* "500ms", "30s", "5m", "2h", "1d" -> milliseconds (1 ms .. 366 days).
+ * Rejects 0, a missing unit, junk and overflow. */
+int pt_duration_parse(const char *text, uint64_t *ret_ms);
+/* The reverse, in the largest unit that divides it ("90s", "5m"). */
+void pt_duration_format(uint64_t ms, char *buf, size_t size);
 
 const char *pt_restart_policy_name(enum pt_restart_policy p);
 int pt_restart_policy_parse(const char *text, enum pt_restart_policy *ret);

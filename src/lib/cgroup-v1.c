@@ -237,6 +237,28 @@ static int v1_has_pid(struct pt_cgroup *cg, const char *slug, pid_t pid)
 	return pt_cg_procs_has(dir, pid);
 }
 
+static int v1_freeze(struct pt_cgroup *cg, const char *slug, bool frozen, pt_err *err)
+{
+	char d[PT_CG_V1_CTRLS + 1][PT_CG_PATH_MAX + 80];
+
+	leaves(cg, slug, d);
+	/* Written again while FREEZING, it tries the stragglers again. */
+	return pt_cg_write(d[FREEZER], "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+}
+
+static int v1_frozen(struct pt_cgroup *cg, const char *slug, pt_err *err)
+{
+	char d[PT_CG_V1_CTRLS + 1][PT_CG_PATH_MAX + 80];
+	char state[32];
+	int r;
+
+	leaves(cg, slug, d);
+	r = pt_cg_read(d[FREEZER], "freezer.state", state, sizeof(state), err);
+	if (r < 0)
+		return r;
+	return strncmp(state, "FROZEN", 6) == 0;
+}
+
 const struct pt_cgroup_ops pt_cgroup_v1_ops = {
 	.name = "v1",
 	.create = v1_create,
@@ -247,5 +269,7 @@ const struct pt_cgroup_ops pt_cgroup_v1_ops = {
 	.stats = v1_stats,
 	.oom_fd = v1_oom_fd,
 	.has_pid = v1_has_pid,
+	.freeze = v1_freeze,
+	.frozen = v1_frozen,
 	.destroy = v1_destroy,
 };

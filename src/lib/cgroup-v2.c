@@ -218,6 +218,25 @@ static int v2_has_pid(struct pt_cgroup *cg, const char *slug, pid_t pid)
 	return pt_cg_procs_has(dir, pid);
 }
 
+static int v2_freeze(struct pt_cgroup *cg, const char *slug, bool frozen, pt_err *err)
+{
+	char dir[PT_CG_PATH_MAX + 80];
+
+	leaf(cg, slug, dir, sizeof(dir));
+	return pt_cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", err);
+}
+
+static int v2_frozen(struct pt_cgroup *cg, const char *slug, pt_err *err)
+{
+	char dir[PT_CG_PATH_MAX + 80];
+	uint64_t v = 0;
+	int r;
+
+	leaf(cg, slug, dir, sizeof(dir));
+	r = pt_cg_read_key(dir, "cgroup.events", "frozen", &v, err);
+	return r < 0 ? r : v == 1;
+}
+
 const struct pt_cgroup_ops pt_cgroup_v2_ops = {
 	.name = "v2",
 	.create = v2_create,
@@ -227,5 +246,7 @@ const struct pt_cgroup_ops pt_cgroup_v2_ops = {
 	.stats = v2_stats,
 	.oom_fd = v2_oom_fd,
 	.has_pid = v2_has_pid,
+	.freeze = v2_freeze,
+	.frozen = v2_frozen,
 	.destroy = v2_destroy,
 };

@@ -74,6 +74,12 @@ struct pt_cgroup_ops {
 		      pt_err *err);
 	/* Does the leaf hold pid? (live restore: a pid alone is not proof) */
 	int (*has_pid)(struct pt_cgroup *cg, const char *slug, pid_t pid);
+	/* Asks the kernel to freeze (or thaw) every process in the leaf
+	 * (v1 freezer.state, v2 cgroup.freeze). Freezing may take a moment
+	 * (a task in the middle of a system call): frozen() says when done. */
+	int (*freeze)(struct pt_cgroup *cg, const char *slug, bool frozen, pt_err *err);
+	/* 1 when every process in the leaf is frozen, 0 when not (yet). */
+	int (*frozen)(struct pt_cgroup *cg, const char *slug, pt_err *err);
 	/* Kills every process in the leaf and removes it; -ENOENT is done. */
 	int (*destroy)(struct pt_cgroup *cg, const char *slug, pt_err *err);
 };

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "ptenant/spec.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define VALUE_MAX 512
@@ -31,6 +32,7 @@ enum key_kind {
 	KEY_CGMODE,
 	KEY_CGPATH,
 	KEY_BOOL,    /* on | off */
+	KEY_DURATION, /* "30s", "10m"; "off" = 0 when min is 0 */
 };
 
 struct key_def {
@@ -74,6 +76,9 @@ static const struct key_def keys[] = {
 	{ "cgroup_mode", KEY_CGMODE, FIELD(cgroup_mode), 0, 0 },
 	{ "cgroup_parent", KEY_CGPATH, FIELD(cgroup_parent), 0, 0 },
 	{ "respawn_standby", KEY_BOOL, FIELD(respawn_standby), 0, 1 },
+	{ "idle_freeze_after", KEY_DURATION, FIELD(idle_freeze_after_ms), 0, PT_IDLE_MAX_MS },
+	{ "idle_stop_after", KEY_DURATION, FIELD(idle_stop_after_ms), 0, PT_IDLE_MAX_MS },
+	{ "idle_wake_timeout", KEY_DURATION, FIELD(idle_wake_timeout_ms), 100, 3600000 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -90,6 +95,7 @@ void pt_config_defaults(struct pt_config *c)
 	c->log_keep = 3;
 	c->stop_grace_ms = 10000;
 	c->spawn_timeout_ms = 30000;
+	c->idle_wake_timeout_ms = 30000;
 	pt_backoff_policy_default(&c->backoff);
 	c->default_memory_max = 512 * MIB;
 	c->default_cpu_millis = 1000;
@@ -278,6 +284,7 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_CGMODE:
 	case KEY_CGPATH:
 	case KEY_BOOL:
+	case KEY_DURATION:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -325,6 +332,20 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 			return false;
 		}
 		store_number(c, k, strcmp(v, "on") == 0);
+		return true;
+	case KEY_DURATION:
+		if (k->min == 0 && strcmp(v, "off") == 0)
+			n = 0;
+		else if (pt_duration_parse(v, &n) < 0) {
+			snprintf(why, WHY_MAX, "'%.64s' is not a duration like 30s, 10m or 2h%s", v,
+				 k->min == 0 ? ", or off" : "");
+			return false;
+		} else if (n < k->min || n > k->max) {
+			snprintf(why, WHY_MAX, "%.64s out of range (%llu ms..%llu ms)", v,
+				 (unsigned long long)k->min, (unsigned long long)k->max);
+			return false;
+		}
+		store_number(c, k, n);
 		return true;
 	case KEY_CGMODE:
 		if (!cgmode_ok(v, &mode, why))

@@ -30,6 +30,10 @@ struct pt_config {
 	/* Each running tenant with a restart policy keeps its next run set up
 	 * and parked (ptenantd's standby.c): a respawn is a "go". */
 	uint32_t respawn_standby;    /* 0 off, 1 on */
+	/* Defaults of a spec's idle block: 0 = that stage off. */
+	uint64_t idle_freeze_after_ms;
+	uint64_t idle_stop_after_ms;
+	uint64_t idle_wake_timeout_ms; /* default 30 s */
 };
 
 void pt_config_defaults(struct pt_config *c);

@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "spec-confine.h"
+#include "spec-idle.h"
 
 /* Memory limits must survive a JSON round trip, and jansson integers are
  * signed 64-bit. */
@@ -737,6 +738,8 @@ static int parse_spec_field(const char *key, json_t *v, struct pt_spec *s, pt_er
 	}
 	if (strcmp(key, "restart") == 0)
 		return parse_restart(v, &s->restart, err);
+	if (strcmp(key, "idle") == 0)
+		return pt_spec_idle_parse(v, &s->idle, err);
 	/* user, rlimits, seccomp_profile; UNKNOWN_FIELD for anything else */
 	return pt_spec_confine_field(key, v, s, err);
 }
@@ -766,7 +769,7 @@ static int check_spec(const struct pt_spec *s, pt_err *err)
 	if (s->resources.memory_max && s->resources.memory_high > s->resources.memory_max)
 		return pt_err_invalid(err, "resources.memory_high",
 			       "resources.memory_high: must not exceed resources.memory");
-	return 0;
+	return pt_spec_idle_check(&s->idle, err);
 }
 
 int pt_spec_from_json(json_t *obj, struct pt_spec *ret, pt_err *err)
@@ -778,7 +781,7 @@ int pt_spec_from_json(json_t *obj, struct pt_spec *ret, pt_err *err)
 		return pt_err_invalid(err, "", "spec: must be a JSON object, not %s", type_desc(obj));
 	r = parse_object(obj, parse_spec_field, "",
 			 "slug, blueprint, entrypoint, args, env, secrets, port, resources, restart, "
-			 "user, rlimits and seccomp_profile",
+			 "idle, user, rlimits and seccomp_profile",
 			 &s, err);
 	if (r == 0)
 		r = check_spec(&s, err);

@@ -52,6 +52,19 @@ const char *pt_desired_name(enum pt_desired d)
 	return NULL;
 }
 
+const char *pt_idle_state_name(enum pt_idle_state s)
+{
+	switch (s) {
+	case PT_IDLE_AWAKE:
+		return "awake";
+	case PT_IDLE_FROZEN:
+		return "frozen";
+	case PT_IDLE_ASLEEP:
+		return "asleep";
+	}
+	return NULL;
+}
+
 static int exit_reason_from_name(const char *name, enum pt_exit_reason *ret)
 {
 	for (int r = PT_EXIT_NONE; r <= PT_EXIT_UNKNOWN; r++)
@@ -76,7 +89,8 @@ static int desired_from_name(const char *name, enum pt_desired *ret)
 
 static int state_valid(const struct pt_tenant_state *s)
 {
-	if (!pt_exit_reason_name(s->last_exit) || !pt_desired_name(s->desired))
+	if (!pt_exit_reason_name(s->last_exit) || !pt_desired_name(s->desired) ||
+	    !pt_idle_state_name(s->idle))
 		return 0;
 	/* JSON integers are signed 64-bit in jansson: that is the range. */
 	return s->host_uid >= 1 && s->host_uid <= HOST_UID_MAX && s->pid >= 0 &&
@@ -108,6 +122,9 @@ int pt_state_format(const struct pt_tenant_state *s, char **ret_text)
 	if (!o)
 		return -ENOMEM;
 	if (s->veth_slot && json_object_set_new(o, "veth_slot", json_integer(s->veth_slot)) < 0)
+		return -ENOMEM;
+	if (s->idle != PT_IDLE_AWAKE &&
+	    json_object_set_new(o, "idle", json_string(pt_idle_state_name(s->idle))) < 0)
 		return -ENOMEM;
 	text = json_dumps(o, JSON_INDENT(2));
 	if (!text)
@@ -237,7 +254,7 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 {
 	static const char *const known[] = {
 		"version", "host_uid", "desired", "pid", "pid_starttime",
-		"started_at", "restarts", "last_exit", "veth_slot", NULL,
+		"started_at", "restarts", "last_exit", "veth_slot", "idle", NULL,
 	};
 	const char *desired;
 	json_int_t v;
@@ -279,6 +296,19 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 		if ((r = get_int(o, "veth_slot", "veth_slot", 0, 1, &v, err)) < 0)
 			return r;
 		s->veth_slot = (uint32_t)v;
+	}
+	if (json_object_get(o, "idle")) {
+		const char *idle = get_string(o, "idle", "idle", err);
+
+		if (!idle)
+			return -EBADMSG;
+		if (strcmp(idle, "frozen") == 0)
+			s->idle = PT_IDLE_FROZEN;
+		else if (strcmp(idle, "asleep") == 0)
+			s->idle = PT_IDLE_ASLEEP;
+		else
+			return pt_err_field(err, -EBADMSG, "idle", "field idle: expected \"frozen\" "
+					    "or \"asleep\", not \"%.64s\"", idle);
 	}
 	return parse_last_exit(o, s, err);
 }

@@ -23,6 +23,11 @@ enum pt_exit_reason {
 	PT_EXIT_UNKNOWN,         /* exited while the daemon was down */
 };
 
+/* Idle stages (ptenant-spec(5) "idle"; ptenant pause): a frozen tenant's
+ * init runs in a frozen cgroup; an asleep one wants to run (desired
+ * running) but has no process until a wake. */
+enum pt_idle_state { PT_IDLE_AWAKE = 0, PT_IDLE_FROZEN, PT_IDLE_ASLEEP };
+
 struct pt_tenant_state {
 	uint32_t host_uid;       /* first host uid/gid of the tenant's range */
 	enum pt_desired desired;
@@ -36,10 +41,13 @@ struct pt_tenant_state {
 	/* Which of its two host veths the running init's network uses: a
 	 * standby (the next run, set up ahead) takes the other one. */
 	uint32_t veth_slot;      /* 0 or 1; absent in older files: 0 */
+	enum pt_idle_state idle; /* absent: awake */
 };
 
 const char *pt_exit_reason_name(enum pt_exit_reason r);
 const char *pt_desired_name(enum pt_desired d);
+/* "awake", "frozen", "asleep"; NULL for a value out of range. */
+const char *pt_idle_state_name(enum pt_idle_state s);
 
 /* Serialises to a NUL-terminated JSON text (malloc'd). */
 int pt_state_format(const struct pt_tenant_state *s, char **ret_text);

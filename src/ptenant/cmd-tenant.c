@@ -105,6 +105,9 @@ static int apply_flag(json_t *spec, int c, const char *arg)
 		return 0;
 	}
 	case 'r': json_object_set_new(spec, "restart", json_string(arg)); return 0;
+	case 'F': json_object_set_new(obj_child(spec, "idle"), "freeze_after", json_string(arg)); return 0;
+	case 'T': json_object_set_new(obj_child(spec, "idle"), "stop_after", json_string(arg)); return 0;
+	case 'W': json_object_set_new(obj_child(spec, "idle"), "wake_timeout", json_string(arg)); return 0;
 	case 'E': json_object_set_new(spec, "entrypoint", json_pack("[s]", arg)); return 0;
 	default: return cli_confine_flag(spec, c, arg); /* --user, --rlimit, --seccomp-profile */
 	}
@@ -125,6 +128,9 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "restart", required_argument, NULL, 'r' },
 		{ "entrypoint", required_argument, NULL, 'E' },
+		{ "freeze-after", required_argument, NULL, 'F' },
+		{ "stop-after", required_argument, NULL, 'T' },
+		{ "wake-timeout", required_argument, NULL, 'W' },
 		{ "no-start", no_argument, NULL, 'n' },
 		{ "user", required_argument, NULL, 'U' },
 		{ "rlimit", required_argument, NULL, 'L' },
@@ -173,6 +179,35 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		cli_print_json(json_object_get(resp, "tenant"));
 	else
 		printf("%s: %s\n", json_string_value(json_object_get(json_object_get(resp, "tenant"), "slug")),
+		       json_string_value(json_object_get(json_object_get(resp, "tenant"), "state")));
+	json_decref(resp);
+	return EXIT_OK;
+}
+
+/* pause SLUG [--sleep] */
+int cmd_pause(struct cli *cli, int argc, char **argv)
+{
+	bool sleep = false;
+	json_t *resp;
+
+	if (argc == 3 && strcmp(argv[2], "--sleep") == 0) {
+		sleep = true;
+		argc = 2;
+	} else if (argc == 3 && strcmp(argv[1], "--sleep") == 0) {
+		sleep = true;
+		argv[1] = argv[2];
+		argc = 2;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage_error("pause wants one SLUG, and --sleep to stop it to sleep");
+	resp = cli_call(cli, json_pack("{s:s, s:s, s:b}", "op", "pause", "slug", argv[1],
+				       "sleep", sleep));
+	if (!resp)
+		return EXIT_FAILED;
+	if (cli->json)
+		cli_print_json(resp);
+	else
+		printf("%s: %s\n", argv[1],
 		       json_string_value(json_object_get(json_object_get(resp, "tenant"), "state")));
 	json_decref(resp);
 	return EXIT_OK;

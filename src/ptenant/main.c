@@ -19,7 +19,10 @@ static void usage(FILE *out)
 		"  create -f SPEC.json                 the same from a spec file\n"
 		"    confinement: --user UID[:GID]  --rlimit NAME=SOFT[:HARD]  --seccomp-profile FILE\n"
 		"    log budget: --log-rate SIZE (per second)  --log-burst SIZE\n"
+		"    idle: --freeze-after DURATION  --stop-after DURATION  --wake-timeout DURATION\n"
 		"  start SLUG | stop SLUG | restart SLUG | rm SLUG\n"
+		"  pause SLUG [--sleep]                freeze it (--sleep: end its processes; /data kept)\n"
+		"  resume SLUG                         thaw or wake it\n"
 		"  ls                                  list tenants\n"
 		"  inspect SLUG                        spec and state (secret values never shown)\n"
 		"  inspect --security SLUG             namespaces, ids, caps, seccomp, masks, mounts\n"
@@ -135,14 +138,18 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
 	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0 ||
 	    strcmp(cmd, "inspect") == 0 || strcmp(cmd, "events") == 0 ||
-	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "exec") == 0)
+	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "exec") == 0 ||
+	    strcmp(cmd, "resume") == 0)
 		argc = cli_drop_dashdash(argc, argv);
 
 	if (strcmp(cmd, "create") == 0)
 		return cmd_create(cli, argc, argv);
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
-	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0)
+	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0 ||
+	    strcmp(cmd, "resume") == 0)
 		return cmd_simple(cli, cmd, argc, argv);
+	if (strcmp(cmd, "pause") == 0)
+		return cmd_pause(cli, argc, argv);
 	if (strcmp(cmd, "ls") == 0)
 		return cmd_ls(cli, argc, argv);
 	if (strcmp(cmd, "inspect") == 0)

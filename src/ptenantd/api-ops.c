@@ -90,18 +90,6 @@ static void op_create(struct daemon *d, struct conn *c, json_t *req)
 	tenant_start(d, t, START_BY_CREATE, c);
 }
 
-static void op_start(struct daemon *d, struct conn *c, json_t *req)
-{
-	pt_err err = { 0 };
-	struct tenant *t = req_tenant(d, req, &err);
-
-	if (!t) {
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	tenant_start(d, t, START_BY_API, c);
-}
-
 /* The answer of an operation that may complete later: r < 0 failed,
  * r > 0 parked until the tenant has exited, 0 done now (with the tenant's
  * summary, or a bare ok when t is gone). */
@@ -118,12 +106,61 @@ static void answer(struct daemon *d, struct conn *c, struct tenant *t, int r,
 		conn_reply(d, c, pt_api_ok_response());
 }
 
+static void op_start(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	/* Asked to run, a frozen tenant is thawed (asleep: started below). */
+	if (t->phase == PHASE_RUNNING && (t->st.idle == PT_IDLE_FROZEN || t->freezing)) {
+		answer(d, c, t, idle_wake(d, t, "ptenant start", NULL, &err), &err);
+		return;
+	}
+	tenant_start(d, t, START_BY_API, c);
+}
+
+
 static void op_stop(struct daemon *d, struct conn *c, json_t *req)
 {
 	pt_err err = { 0 };
 	struct tenant *t = req_tenant(d, req, &err);
 
 	answer(d, c, t, t ? tenant_stop(d, t, c, &err) : err.code, &err);
+}
+
+/* ptenant pause SLUG [--sleep]: what the idle stages do, by hand. */
+static void op_pause(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+	json_t *sleep = json_object_get(req, "sleep");
+	int r;
+
+	if (t && sleep && !json_is_boolean(sleep)) {
+		pt_err_field(&err, -EINVAL, "sleep", "field \"sleep\" must be true or false");
+		t = NULL;
+	}
+	if (!t) {
+		conn_reply_error(d, c, &err);
+		return;
+	}
+	if (json_is_true(sleep))
+		r = idle_sleep(d, t, "ptenant pause --sleep", c, &err);
+	else
+		r = idle_freeze(d, t, "ptenant pause", c, &err);
+	answer(d, c, t, r, &err);
+}
+
+static void op_resume(struct daemon *d, struct conn *c, json_t *req)
+{
+	pt_err err = { 0 };
+	struct tenant *t = req_tenant(d, req, &err);
+
+	answer(d, c, t, t ? idle_wake(d, t, "ptenant resume", c, &err) : err.code, &err);
 }
 
 static void op_rm(struct daemon *d, struct conn *c, json_t *req)
@@ -314,6 +351,8 @@ static const struct {
 	{ "create", op_create },
 	{ "start", op_start },
 	{ "stop", op_stop },
+	{ "pause", op_pause },
+	{ "resume", op_resume },
 	{ "restart", op_restart },
 	{ "rm", op_rm },
 	{ "ls", op_ls },

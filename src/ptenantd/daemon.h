@@ -49,6 +49,7 @@ enum start_cause {
 	START_BY_RESTART,    /* ptenant restart, once the old run is gone */
 	START_BY_RESPAWN,    /* its restart policy: "respawn"; a failure backs off */
 	START_BY_RESTORE,    /* a new ptenantd bringing it back: "respawn" */
+	START_BY_WAKE,       /* an asleep tenant woken (idle.c): "wake" */
 };
 
 struct conn;
@@ -128,6 +129,11 @@ struct tenant {
 	size_t n_waiters;
 	struct pt_seccomp_bpf seccomp;   /* its own profile, compiled; or empty */
 	struct tenant_budget budget;
+	/* Idle stages (idle.c); st.idle is the persisted stage. */
+	uint64_t last_active;            /* monotonic ms of its last activity */
+	bool freezing;                   /* freeze asked, not yet complete */
+	uint64_t freeze_deadline;        /* monotonic ms: give up, thaw */
+	char freeze_why[64];             /* "idle for 10m", "ptenant pause" */
 };
 
 struct daemon {
@@ -237,6 +243,36 @@ void tenant_persist(struct daemon *d, struct tenant *t);
 int tenant_save_spec(struct tenant *t, pt_err *err);
 void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
+
+/* idle.c: frozen and asleep tenants (spec "idle", ptenant pause/resume) */
+/* The name ls shows: the phase, or frozen / freezing / asleep. */
+const char *tenant_state_name(const struct tenant *t);
+/* Something used the tenant: its idle clock starts again. */
+void idle_activity(struct tenant *t);
+/* Freezes a running tenant: 0 frozen now, 1 when it completes later
+ * (waiter answered then), <0 refused or failed. */
+int idle_freeze(struct daemon *d, struct tenant *t, const char *why,
+		struct conn *waiter, pt_err *err);
+/* Stops a running (or frozen) tenant to sleep: its processes end, it
+ * stays wanted running and wakes by idle_wake. 1: waiter answered once
+ * its processes are gone. */
+int idle_sleep(struct daemon *d, struct tenant *t, const char *why,
+	       struct conn *waiter, pt_err *err);
+/* Thaws a frozen tenant or starts an asleep one; anything else running
+ * counts as activity. 0 done now, 1 waiter answered when started. */
+int idle_wake(struct daemon *d, struct tenant *t, const char *why,
+	      struct conn *waiter, pt_err *err);
+/* Before a stop, restart or exec: a frozen tenant is thawed first (a
+ * signal to a frozen task waits for the thaw). */
+void idle_thaw_for(struct daemon *d, struct tenant *t, const char *why);
+/* Its run ended: whatever stage it was in is over (unless asleep). */
+void idle_on_exit(struct tenant *t);
+void idle_tick(struct daemon *d, struct tenant *t, uint64_t now);
+uint64_t idle_next_deadline(struct daemon *d, const struct tenant *t);
+/* tenant-exit.c: for idle.c */
+void tenant_answer_waiters(struct daemon *d, struct tenant *t, const pt_err *err);
+int tenant_stop_to_sleep(struct daemon *d, struct tenant *t, struct conn *waiter,
+			 pt_err *err);
 
 /* budget.c: cgroup limits, OOM detection, stats, live update */
 int budget_init(struct daemon *d, pt_err *err);

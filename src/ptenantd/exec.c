@@ -220,7 +220,10 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 
 	if (t->phase != PHASE_RUNNING)
 		return pt_err_set(err, -ESRCH, "tenant %s is %s, not running",
-				  t->spec.slug, tenant_phase_name(t->phase));
+				  t->spec.slug, tenant_state_name(t));
+	/* Its helper joins the tenant's cgroup: frozen, it would hang. */
+	idle_thaw_for(d, t, "ptenant exec");
+	idle_activity(t);
 	/* A request without them is the client's mistake, not an I/O error. */
 	if (conn_take_fds(c, stdio, 3) < 0)
 		return pt_err_field(err, -EINVAL, "", "exec needs 3 file descriptors sent with the "

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "fsutil.h"
 #include "idmap.h"
@@ -60,6 +61,27 @@ static void reattach_log(struct daemon *d, struct tenant *t)
 		close(fd);
 }
 
+/* A frozen tenant stays frozen (its cgroup kept the freeze while no
+ * daemon ran; if someone thawed it meanwhile, it is frozen again). An
+ * "asleep" one whose init still runs was on its way to sleep when the
+ * last daemon died: it is awake and its idle clock starts again. */
+static void adopt_idle(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+
+	idle_activity(t);
+	if (t->st.idle == PT_IDLE_ASLEEP || (t->st.idle == PT_IDLE_FROZEN && !d->cg)) {
+		t->st.idle = PT_IDLE_AWAKE;
+		tenant_persist(d, t);
+		return;
+	}
+	if (t->st.idle != PT_IDLE_FROZEN || d->cg->ops->frozen(d->cg, t->spec.slug, NULL) == 1)
+		return;
+	t->st.idle = PT_IDLE_AWAKE;
+	if (idle_freeze(d, t, "frozen before the daemon restarted", NULL, &err) < 0)
+		tenant_record(d, t, "freeze-failed", NULL, err.code, err.msg);
+}
+
 static bool adopt(struct daemon *d, struct tenant *t)
 {
 	uint64_t start = 0, now_real = now_real_ms();
@@ -84,6 +106,7 @@ static bool adopt(struct daemon *d, struct tenant *t)
 					   now_real - t->st.started_at : 0);
 	tenant_watch_process(d, t, pidfd);
 	reattach_log(d, t);
+	adopt_idle(d, t);
 	return true;
 }
 
@@ -118,6 +141,15 @@ static void bring_back(struct daemon *d, struct tenant *t)
 		if (!exited)
 			budget_spawned(d, t, false);
 		return;
+	}
+	if (t->st.idle == PT_IDLE_ASLEEP) {
+		/* Asleep: woken on demand, by this daemon as by the last. */
+		t->phase = PHASE_STOPPED;
+		return;
+	}
+	if (t->st.idle == PT_IDLE_FROZEN) {
+		t->st.idle = PT_IDLE_AWAKE; /* its run ended while frozen */
+		tenant_persist(d, t);
 	}
 	if (t->st.last_exit_at && t->st.pid == 0)
 		t->st.restarts++;

@@ -56,7 +56,7 @@ static json_t *routes_build(struct daemon *d)
 			continue;
 		pt_ipv4_format(t->net.addr, addr);
 		r = json_pack("{s:s, s:i, s:s}", "address", addr, "port", (int)port,
-			      "state", tenant_phase_name(t->phase));
+			      "state", tenant_state_name(t));
 		if (!r || json_object_set_new(routes, t->spec.slug, r) < 0) {
 			json_decref(doc);
 			return NULL;

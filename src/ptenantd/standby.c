@@ -234,7 +234,7 @@ static int begin(struct daemon *d, struct tenant *t, struct tenant_standby *sb, 
 static bool wants_standby(struct daemon *d, const struct tenant *t)
 {
 	return d->cfg.respawn_standby && t->phase == PHASE_RUNNING && !t->standby &&
-	       !t->broken && !t->removing && !t->restart_pending &&
+	       t->st.idle == PT_IDLE_AWAKE && !t->freezing && !t->broken && !t->removing && !t->restart_pending &&
 	       t->st.desired == PT_DESIRED_RUNNING && t->spec.restart != PT_RESTART_NEVER;
 }
 

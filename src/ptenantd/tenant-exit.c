@@ -53,6 +53,14 @@ static void answer_waiters_error(struct daemon *d, struct tenant *t, const pt_er
 	t->n_waiters = 0;
 }
 
+void tenant_answer_waiters(struct daemon *d, struct tenant *t, const pt_err *err)
+{
+	if (err)
+		answer_waiters_error(d, t, err);
+	else
+		answer_waiters(d, t);
+}
+
 static bool waiters_full(const struct tenant *t)
 {
 	return t->n_waiters >= sizeof(t->waiters) / sizeof(t->waiters[0]);
@@ -165,6 +173,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 
 	(void)events;
 	pt_trace_init(&tr, d->trace_spawn);
+	idle_on_exit(t);
 	read_exit(t, &reason, &code);
 	loop_del(d, &t->proc);
 	pt_closep(&t->proc.fd);
@@ -180,10 +189,14 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	t->st.last_exit = reason;
 	t->st.last_code = code;
 	t->st.last_exit_at = now_real_ms();
-	tenant_record(d, t, t->phase == PHASE_STOPPING ? "stopped" : "exit",
+	tenant_record(d, t, t->phase != PHASE_STOPPING ? "exit" :
+		      t->st.idle == PT_IDLE_ASLEEP ? "asleep" : "stopped",
 		      pt_exit_reason_name(reason), code, msg);
 	now = now_mono_ms();
-	if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
+	if (t->phase == PHASE_STOPPING && t->st.idle == PT_IDLE_ASLEEP) {
+		/* Stopped to sleep: still wanted running, woken on demand. */
+		t->phase = PHASE_STOPPED;
+	} else if (wants_restart(t, reason, code) && t->phase != PHASE_STOPPING) {
 		schedule_restart(d, t, now);
 		restart_now = t->phase == PHASE_BACKOFF && t->next_start <= now;
 	} else {
@@ -243,7 +256,9 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 
 	if (t->broken)
 		return stop_broken(d, t, err);
+	idle_thaw_for(d, t, "to be stopped");
 	t->st.desired = PT_DESIRED_STOPPED;
+	t->st.idle = PT_IDLE_AWAKE; /* an operator's stop, not a sleep */
 	tenant_persist(d, t);
 	routes_changed(d); /* stopping or stopped: not routable */
 	switch (t->phase) {
@@ -273,6 +288,28 @@ int tenant_stop(struct daemon *d, struct tenant *t, struct conn *waiter,
 		t->phase = PHASE_STOPPED;
 		return 0;
 	}
+}
+
+/* Like a stop, but it stays wanted running (st.idle asleep, set by the
+ * caller): on_process_exit records "asleep", not "stopped". */
+int tenant_stop_to_sleep(struct daemon *d, struct tenant *t, struct conn *waiter,
+			 pt_err *err)
+{
+	int r;
+
+	tenant_persist(d, t);
+	routes_changed(d);
+	standby_drop(d, t, "its tenant goes to sleep");
+	r = send_sigterm(t, err);
+	if (r < 0) {
+		t->st.idle = PT_IDLE_AWAKE;
+		tenant_persist(d, t);
+		return r;
+	}
+	t->phase = PHASE_STOPPING;
+	t->stop_deadline = now_mono_ms() + d->cfg.stop_grace_ms;
+	r = add_waiter(t, waiter, err);
+	return r < 0 ? r : (waiter ? 1 : 0);
 }
 
 /* A broken tenant (its files could not be loaded) is not supervised, but
@@ -373,6 +410,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 		if (t->state_unsaved && now >= t->state_retry_at)
 			tenant_persist(d, t);
 		logs_tick(d, t, now);
+		idle_tick(d, t, now);
 		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
 			t->stop_deadline = now + 60000; /* and wait for the pidfd */
@@ -411,6 +449,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 		at = logs_next_deadline(t);
 		if (at && (!next || at < next))
 			next = at;
+		at = idle_next_deadline(d, t);
+		if (at && (!next || at < next))
+			next = at;
 	}
 	return next;
 }
@@ -420,6 +461,9 @@ void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_er
 	uint64_t now = now_mono_ms();
 
 	if (r == 0) {
+		idle_activity(t);
+		if (t->start_cause == START_BY_WAKE)
+			tenant_record(d, t, "woken", NULL, -1, "started again after its sleep");
 		if (t->start_cause == START_BY_API || t->start_cause == START_BY_RESTART) {
 			pt_backoff_reset(&t->backoff);
 			tenant_record(d, t, "start", NULL, -1, NULL);

@@ -447,6 +447,7 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 	}
 	if (t->phase == PHASE_STARTING) /* answered with the start under way */
 		return tenant_add_waiter(d, t, waiter);
+	t->st.idle = PT_IDLE_AWAKE; /* saved with the start's state */
 	t->start_cause = cause;
 	t->phase = PHASE_STARTING;
 	tenant_add_waiter(d, t, waiter); /* when too many wait, answered already */

@@ -334,7 +334,7 @@ json_t *tenant_summary(struct daemon *d, struct tenant *t)
 	snprintf(bp, sizeof(bp), "%s@%s", t->spec.blueprint_name, t->spec.blueprint_version);
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}",
 		      "slug", t->spec.slug, "blueprint", bp,
-		      "state", tenant_phase_name(t->phase),
+		      "state", tenant_state_name(t),
 		      "pid", (json_int_t)t->st.pid,
 		      "host_uid", (json_int_t)t->st.host_uid,
 		      "restarts", (json_int_t)t->st.restarts);

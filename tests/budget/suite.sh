@@ -60,7 +60,7 @@ journal() {
 # pid, after checking its uid; a leftover fails the run), then the cgroups.
 cleanup() {
 	local rc=$? left
-	for s in nb hog fb cpu hold crash iso lost; do pt rm "$s" >/dev/null 2>&1; done
+	for s in nb hog fb cpu hold crash iso lost fz cpuz idl; do pt rm "$s" >/dev/null 2>&1; done
 	[[ -n $dpid ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
 		echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
@@ -293,9 +293,105 @@ pid_dead() { local s; s=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/
 check "its rm ends its container (pid $lost_pid)" pid_dead "$lost_pid"
 check "its rm leaves no cgroup behind" lost_gone
 
+# ---- idle: frozen, asleep, woken (issue 12) --------------------------------
+counter() { cat "$T/state/tenants/$1/data/counter" 2>/dev/null || echo 0; }
+counts() { local c0; c0=$(counter "$1"); sleep 1.3; [[ $(counter "$1") -gt $c0 ]]; }
+still() { local c0; c0=$(counter "$1"); sleep 2.2; [[ $(counter "$1") == "$c0" ]]; }
+if [[ $MODE == v1 ]]; then
+	cg_frozen() { grep -qx FROZEN "$CGFS/freezer/$SUB/tenant-$1/freezer.state"; }
+else
+	cg_frozen() { grep -qx "frozen 1" "$(mem_dir "$1")/cgroup.events"; }
+fi
+pt create fz --blueprint budget@1 >/dev/null
+wait_for 30 state_is fz running
+fz_pid=$(field fz pid)
+check "idle: the tenant counts before its pause" wait_for 10 counts fz
+out=$(pt pause fz 2>&1)
+check "pause: answered once frozen ($out)" test "$out" = "fz: frozen"
+check "pause: ls shows it frozen" state_is fz frozen
+check "pause: its cgroup is frozen" cg_frozen fz
+check "pause: its counter stands still" still fz
+out=$(pt pause fz 2>&1)
+check "pause of a frozen tenant is refused, naming its state ($out)" \
+	bash -c '[[ $1 == *"fz is frozen"* ]]' _ "$out"
+# From inside a neighbour: whatever cgroup fs it can mount, every freeze
+# file it finds is written "thawed"; fz must stay frozen.
+pt exec nb -- sh -c 'mkdir -p /tmp/cg; for t in cgroup2 "cgroup -o freezer"; do
+	mount -t $t none /tmp/cg 2>/dev/null || continue
+	find /tmp/cg -name freezer.state -exec sh -c "echo THAWED > {}" \; 2>/dev/null
+	find /tmp/cg -name cgroup.freeze -exec sh -c "echo 0 > {}" \; 2>/dev/null
+	umount /tmp/cg; done; true' >/dev/null 2>&1
+check "a neighbour cannot thaw it (cgroup still frozen)" cg_frozen fz
+check "a neighbour cannot thaw it (counter still)" still fz
+kill "$dpid" && wait "$dpid"
+start_daemon || not_ok "ptenantd restarts with a frozen tenant" "$(tail -3 "$T/daemon.log")"
+check "daemon restart: still frozen" state_is fz frozen
+check "daemon restart: its init (pid $fz_pid) kept" test "$(field fz pid)" = "$fz_pid"
+check "daemon restart: its cgroup still frozen" cg_frozen fz
+out=$(pt resume fz 2>&1)
+check "resume: answered running ($out)" test "$out" = "fz: running"
+check "resume: counting again, same init, no restart" \
+	bash -c '[[ $1/$2 == "$3/0" ]]' _ "$(field fz pid)" "$(field fz restarts)" "$fz_pid"
+check "resume: the counter moves" wait_for 10 counts fz
+check "journal: frozen and thawed recorded" \
+	bash -c 'grep -q "^frozen " <<<"$1" && grep -q "^thawed " <<<"$1"' _ "$(journal fz)"
+# exec into a frozen tenant thaws it first (its helper joins the cgroup).
+pt pause fz >/dev/null
+check "exec into a frozen tenant runs (it is thawed first)" \
+	bash -c '[[ $("$@") == hi ]]' _ "$BUILD/src/ptenant/ptenant" --socket "$SOCK" exec fz -- echo hi
+check "after the exec it is running" state_is fz running
+# A frozen CPU hog uses no CPU; stopping a frozen tenant is a stop.
+pt create cpuz --blueprint budget@1 --env MODE=cpu --cpu 0.2 >/dev/null
+wait_for 30 state_is cpuz running
+burnt() { (($(field cpuz cpu_usec) > 100000)); }
+wait_for 20 burnt
+pt pause cpuz >/dev/null
+u0=$(field cpuz cpu_usec); sleep 2; u1=$(field cpuz cpu_usec)
+check "a frozen CPU hog used no CPU over 2 s ($u0 -> $u1 usec)" test "$u0" = "$u1"
+pt stop cpuz >/dev/null
+check "stop of a frozen tenant: stopped" state_is cpuz stopped
+check "stop of a frozen tenant: recorded as a stop, not a crash" \
+	bash -c 'j=$1; grep -q "^stopped " <<<"$j" && ! grep -q "^exit " <<<"$j"' _ "$(journal cpuz)"
+pt rm cpuz >/dev/null
+# The idle stages from the spec: frozen after 1 s, asleep after 4 s.
+pt create idl --blueprint budget@1 --freeze-after 1s --stop-after 4s >/dev/null
+wait_for 30 state_is idl running
+idl_pid=$(field idl pid)
+check "idle: frozen after freeze_after" wait_for 10 state_is idl frozen
+check "idle: asleep after stop_after" wait_for 15 state_is idl asleep
+check "asleep: its init (pid $idl_pid) is gone" bash -c '! kill -0 "$1" 2>/dev/null' _ "$idl_pid"
+check "asleep: its cgroup is gone" bash -c '! test -e "$1"' _ "$(mem_dir idl)"
+check "asleep: /data kept" test -s "$T/state/tenants/idl/data/counter"
+check "asleep: still wanted running in state.json" \
+	grep -q '"desired": "running"' "$T/state/tenants/idl/state.json"
+check "asleep: not counted as a crash (journal: sleep, asleep; no exit)" \
+	bash -c 'j=$1; grep -q "^sleep " <<<"$j" && grep -q "^asleep " <<<"$j" && ! grep -q "^exit " <<<"$j"' _ "$(journal idl)"
+check "asleep: restarts 0" test "$(field idl restarts)" = 0
+kill "$dpid" && wait "$dpid"
+start_daemon || not_ok "ptenantd restarts with an asleep tenant" "$(tail -3 "$T/daemon.log")"
+sleep 1
+check "daemon restart: still asleep (not started)" state_is idl asleep
+out=$(pt resume idl 2>&1)
+check "resume of an asleep tenant: started ($out)" test "$out" = "idl: running"
+check "woken: a new init" bash -c '[[ $1 -gt 0 && $1 != "$2" ]]' _ "$(field idl pid)" "$idl_pid"
+check "woken: journal has wake and woken" \
+	bash -c 'grep -q "^wake " <<<"$1" && grep -q "^woken " <<<"$1"' _ "$(journal idl)"
+pt rm idl >/dev/null
+# By hand: pause --sleep, then start wakes it; stop of an asleep one stops it.
+pt pause fz --sleep >/dev/null
+check "pause --sleep: asleep" state_is fz asleep
+pt start fz >/dev/null
+check "start of an asleep tenant: running" state_is fz running
+pt pause fz --sleep >/dev/null
+pt stop fz >/dev/null
+check "stop of an asleep tenant: stopped (by the operator)" state_is fz stopped
+check "stop of an asleep tenant: state.json says stopped, not asleep" \
+	bash -c '! grep -q "\"idle\"" "$1" && grep -q "\"desired\": \"stopped\"" "$1"' _ "$T/state/tenants/fz/state.json"
+pt rm fz >/dev/null
+
 # ---- rm leaves no cgroup --------------------------------------------------
 for s in crash iso hold nb; do pt rm "$s" >/dev/null; done
-gone() { local s d; for s in crash iso hold nb hog fb cpu lost counted; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
+gone() { local s d; for s in crash iso hold nb hog fb cpu lost counted fz cpuz idl; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
 check "rm leaves no tenant cgroup behind" gone
 
 echo "1..$n"

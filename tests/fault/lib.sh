@@ -78,13 +78,13 @@ pid_of() { tpt --json ls 2>/dev/null | jq -r --arg s "$1" '.[] | select(.slug ==
 
 # Every tenant running or stopped, none on another's address.
 settled() {
-  tpt --json ls 2>/dev/null | jq -e 'all(.[]; .state == "running" or .state == "stopped")' >/dev/null
+  tpt --json ls 2>/dev/null | jq -e 'all(.[]; .state == "running" or .state == "stopped" or .state == "frozen")' >/dev/null
 }
 
 # What a tenant does not own: printed, one line each.
 leftovers() {
   local running=() s pid addrs ns p want n
-  mapfile -t running < <(tpt --json ls | jq -r '.[] | select(.state == "running") | .slug')
+  mapfile -t running < <(tpt --json ls | jq -r '.[] | select(.state == "running" or .state == "frozen") | .slug')
   # Processes of our uid slot outside every running tenant's pid namespace.
   want=" "
   local -A standby=()

@@ -204,6 +204,43 @@ static void test_respawn_standby(void **state)
 	assert_memory_equal(&c, &before, sizeof(c));
 }
 
+static void test_idle_defaults(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "idle_freeze_after = 10\n", "test.conf:1: key 'idle_freeze_after': '10' is not a duration like 30s, 10m or 2h, or off" },
+		{ "idle_stop_after = 400d\n", "test.conf:1: key 'idle_stop_after': '400d' is not a duration like 30s, 10m or 2h, or off" },
+		{ "idle_wake_timeout = off\n", "test.conf:1: key 'idle_wake_timeout': 'off' is not a duration like 30s, 10m or 2h" },
+		{ "idle_wake_timeout = 50ms\n", "test.conf:1: key 'idle_wake_timeout': 50ms out of range (100 ms..3600000 ms)" },
+		{ "idle_wake_timeout = 2h\n", "test.conf:1: key 'idle_wake_timeout': 2h out of range (100 ms..3600000 ms)" },
+	};
+	struct pt_config c;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_true(c.idle_freeze_after_ms == 0 && c.idle_stop_after_ms == 0);
+	assert_true(c.idle_wake_timeout_ms == 30000);
+	assert_int_equal(parse(&c, "idle_freeze_after = 10m\nidle_stop_after = 6h\n"
+			       "idle_wake_timeout = 5s\n", &err), 0);
+	assert_true(c.idle_freeze_after_ms == 600000 && c.idle_stop_after_ms == 21600000);
+	assert_true(c.idle_wake_timeout_ms == 5000);
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, "idle_freeze_after = off\n", &err), 0);
+	assert_true(c.idle_freeze_after_ms == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pt_config before;
+
+		pt_config_defaults(&c);
+		before = c;
+		pt_err_clear(&err);
+		assert_int_equal(parse(&c, bad[i].text, &err), -EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+}
+
 static void test_cgroup_keys(void **state)
 {
 	static const struct {
@@ -537,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_respawn_standby),
+		cmocka_unit_test(test_idle_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_values),

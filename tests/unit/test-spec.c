@@ -890,6 +890,113 @@ static void test_confine_errors(void **state)
 		    "seccomp_profile.allow[0]", "both");
 }
 
+/* The idle block: durations with a unit, "off", round trip. */
+static void test_idle(void **state)
+{
+	struct pt_spec s;
+	pt_err err;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	assert_int_equal(parse("{" BASE ",\"idle\":{\"freeze_after\":\"10m\",\"stop_after\":\"6h\","
+			       "\"wake_timeout\":\"1500ms\"}}", &s, &err), 0);
+	assert_int_equal(s.idle.freeze_after_ms, 600000);
+	assert_int_equal(s.idle.stop_after_ms, 6 * 3600000);
+	assert_int_equal(s.idle.wake_timeout_ms, 1500);
+	j = pt_spec_to_json(&s, false);
+	text = json_dumps(json_object_get(j, "idle"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(text, "{\"freeze_after\":\"10m\",\"stop_after\":\"6h\",\"wake_timeout\":\"1500ms\"}");
+	free(text);
+	json_decref(j);
+	pt_spec_free(&s);
+
+	/* "off": this stage off whatever the daemon's default; round trip. */
+	assert_int_equal(parse("{" BASE ",\"idle\":{\"freeze_after\":\"off\",\"stop_after\":\"1d\"}}",
+			       &s, &err), 0);
+	assert_true(s.idle.freeze_after_ms == PT_IDLE_OFF);
+	assert_int_equal(s.idle.stop_after_ms, 86400000);
+	assert_int_equal(s.idle.wake_timeout_ms, 0);
+	j = pt_spec_to_json(&s, false);
+	text = json_dumps(json_object_get(j, "idle"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(text, "{\"freeze_after\":\"off\",\"stop_after\":\"1d\"}");
+	free(text);
+	json_decref(j);
+	pt_spec_free(&s);
+
+	/* No block: nothing written back. */
+	assert_int_equal(parse("{" BASE "}", &s, &err), 0);
+	j = pt_spec_to_json(&s, false);
+	assert_null(json_object_get(j, "idle"));
+	json_decref(j);
+	pt_spec_free(&s);
+}
+
+static void test_idle_errors(void **state)
+{
+	(void)state;
+	expect_fail("{" BASE ",\"idle\":5}", "idle", "idle: must be an object");
+	expect_fail("{" BASE ",\"idle\":{\"freeze_after\":300}}", "idle.freeze_after",
+		    "must be a duration string like \"30s\"");
+	expect_fail("{" BASE ",\"idle\":{\"freeze_after\":\"300\"}}", "idle.freeze_after",
+		    "\"300\" is not a duration; use a whole number and a unit");
+	expect_fail("{" BASE ",\"idle\":{\"stop_after\":\"0s\"}}", "idle.stop_after",
+		    "is not a duration");
+	expect_fail("{" BASE ",\"idle\":{\"stop_after\":\"1.5h\"}}", "idle.stop_after",
+		    "is not a duration");
+	expect_fail("{" BASE ",\"idle\":{\"stop_after\":\"-1s\"}}", "idle.stop_after",
+		    "is not a duration");
+	expect_fail("{" BASE ",\"idle\":{\"stop_after\":\"367d\"}}", "idle.stop_after",
+		    "at most 366 days");
+	expect_fail("{" BASE ",\"idle\":{\"stop_after\":\"99999999999999999999s\"}}",
+		    "idle.stop_after", "at most 366 days");
+	expect_fail("{" BASE ",\"idle\":{\"wake_timeout\":\"off\"}}", "idle.wake_timeout",
+		    "cannot be off");
+	expect_fail("{" BASE ",\"idle\":{\"freeze_after\":\"1h\",\"stop_after\":\"10m\"}}",
+		    "idle.stop_after", "must be longer than idle.freeze_after");
+	expect_fail("{" BASE ",\"idle\":{\"freeze_after\":\"1h\",\"stop_after\":\"1h\"}}",
+		    "idle.stop_after", "must be longer than idle.freeze_after");
+	expect_fail("{" BASE ",\"idle\":{\"freez_after\":\"1h\"}}", "idle.freez_after",
+		    "unknown field \"idle.freez_after\"; known fields are freeze_after,");
+	expect_fail("{" BASE ",\"idle\":{\"a\\\"b\":\"1h\"}}", "idle", "idle: unknown field;");
+	expect_fail("{" BASE ",\"idle\":{\"freeze_after\":\"1h\\u0000x\"}}", "idle.freeze_after",
+		    "must be a duration string");
+}
+
+static void test_duration_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} good[] = {
+		{ "1ms", 1 }, { "30s", 30000 }, { "5m", 300000 }, { "2h", 7200000 },
+		{ "1d", 86400000 }, { "366d", 366ULL * 86400000 }, { "007s", 7000 },
+	};
+	static const char *const bad[] = {
+		"", "s", "1", "0s", "1S", "1 s", " 1s", "1s ", "1.5s", "1sec", "1w", "-1s",
+		"1ms1", "367d", "18446744073709551617ms",
+	};
+	char buf[32];
+	uint64_t ms;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = 0;
+		assert_int_equal(pt_duration_parse(good[i].text, &ms), 0);
+		assert_true(ms == good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pt_duration_parse(bad[i], &ms) == 0)
+			fail_msg("\"%s\" parsed as %llu ms", bad[i], (unsigned long long)ms);
+	assert_int_equal(pt_duration_parse(NULL, &ms), -EINVAL);
+	pt_duration_format(90000, buf, sizeof(buf));
+	assert_string_equal(buf, "90s");
+	pt_duration_format(7200000, buf, sizeof(buf));
+	assert_string_equal(buf, "2h");
+	pt_duration_format(1500, buf, sizeof(buf));
+	assert_string_equal(buf, "1500ms");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -924,6 +1031,9 @@ int main(void)
 		cmocka_unit_test(test_null_err),
 		cmocka_unit_test(test_confine_fields),
 		cmocka_unit_test(test_confine_errors),
+		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_idle_errors),
+		cmocka_unit_test(test_duration_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,37 @@ static void test_out_of_range(void **state)
 	assert_mutation_rejected("veth_slot", json_integer(2));
 	assert_mutation_rejected("veth_slot", json_integer(-1));
 	assert_mutation_rejected("veth_slot", json_string("1"));
+	assert_mutation_rejected("idle", json_string("awake"));
+	assert_mutation_rejected("idle", json_string("Frozen"));
+	assert_mutation_rejected("idle", json_string(""));
+	assert_mutation_rejected("idle", json_integer(1));
+	assert_mutation_rejected("idle", json_null());
+}
+
+/* The idle stage: written only when frozen or asleep, read back. */
+static void test_idle_state(void **state)
+{
+	struct pt_tenant_state s = sample, back;
+	_cleanup_free_ char *awake = NULL, *frozen = NULL, *asleep = NULL;
+	pt_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pt_state_format(&s, &awake), 0);
+	assert_null(strstr(awake, "\"idle\""));
+	s.idle = PT_IDLE_FROZEN;
+	assert_int_equal(pt_state_format(&s, &frozen), 0);
+	assert_non_null(strstr(frozen, "\"idle\": \"frozen\""));
+	s.idle = PT_IDLE_ASLEEP;
+	assert_int_equal(pt_state_format(&s, &asleep), 0);
+	assert_non_null(strstr(asleep, "\"idle\": \"asleep\""));
+	assert_int_equal(pt_state_parse(frozen, strlen(frozen), &back, &err), 0);
+	assert_int_equal(back.idle, PT_IDLE_FROZEN);
+	assert_int_equal(pt_state_parse(asleep, strlen(asleep), &back, &err), 0);
+	assert_int_equal(back.idle, PT_IDLE_ASLEEP);
+	assert_int_equal(pt_state_parse(awake, strlen(awake), &back, &err), 0);
+	assert_int_equal(back.idle, PT_IDLE_AWAKE);
+	s.idle = (enum pt_idle_state)7;
+	assert_int_equal(pt_state_format(&s, &awake /* unchanged on error */), -EINVAL);
 }
 
 /* The standby's slot: written only when 1 (older files have none and
@@ -421,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_veth_slot),
+		cmocka_unit_test(test_idle_state),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_format_refuses_invalid),
 		cmocka_unit_test(test_every_prefix_rejected),
