@@ -3,7 +3,9 @@
  * It parses untrusted input, so it holds as little as possible: it binds
  * its port and opens the directory of routes.json, then (started as
  * root) becomes --user with no groups, no capabilities and no_new_privs.
- * It never talks to the daemon's API; routes.json is all it knows. */
+ * It never talks to the daemon's API: routes.json says where tenants
+ * are, and the ingress channel (wake.c) carries "wake" and "active",
+ * nothing else. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,9 @@
 #include "ingress.h"
 
 struct options {
-	const char *listen, *domain, *routes, *user;
+	const char *listen, *domain, *routes, *user, *wake_socket;
+	long max_conns, max_per_tenant;
+	long head_timeout, keepalive_timeout, idle_timeout; /* ms */
 };
 
 static volatile sig_atomic_t quit;
@@ -48,9 +52,49 @@ static void usage(FILE *out)
 		"  -d, --domain DOMAIN     the domain tenants live under (SLUG.DOMAIN)\n"
 		"  -r, --routes PATH       the daemon's routes.json (RUNTIME_DIR/routes.json)\n"
 		"  -u, --user NAME         the user to run as when started as root (default nobody)\n"
+		"  -w, --wake-socket PATH  ptenantd's ingress channel (default: ingress.sock beside\n"
+		"                          the routes file; \"\" to serve without waking tenants)\n"
+		"      --max-conns N       client connections open at most (default 16384)\n"
+		"      --max-per-tenant N  requests in flight to one tenant at most (default 512)\n"
+		"      --head-timeout MS   a request head must be complete within (default 10000)\n"
+		"      --keepalive-timeout MS  an idle client connection is closed after (default 60000)\n"
+		"      --idle-timeout MS   a tenant or client silent this long mid-exchange is cut\n"
+		"                          (default 300000; a tunnel: silent both ways)\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when startup fails, 2 on bad usage.\n");
+}
+
+static int number_arg(int opt, const char *arg, struct options *o)
+{
+	static const struct {
+		int opt;
+		const char *name;
+		long max;
+	} nums[] = {
+		{ 'C', "max-conns", 1000000 }, { 'T', "max-per-tenant", 1000000 },
+		{ 'H', "head-timeout", 3600000 }, { 'K', "keepalive-timeout", 3600000 },
+		{ 'I', "idle-timeout", 86400000 },
+	};
+	long *fields[] = { &o->max_conns, &o->max_per_tenant, &o->head_timeout,
+			   &o->keepalive_timeout, &o->idle_timeout };
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (nums[i].opt != opt)
+			continue;
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || v < 1 || v > nums[i].max) {
+			fprintf(stderr, "ptenant-ingress: --%s %s: want a number from 1 to %ld\n",
+				nums[i].name, arg, nums[i].max);
+			return -EINVAL;
+		}
+		*fields[i] = v;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -60,14 +104,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "domain", required_argument, NULL, 'd' },
 		{ "routes", required_argument, NULL, 'r' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "wake-socket", required_argument, NULL, 'w' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-per-tenant", required_argument, NULL, 'T' },
+		{ "head-timeout", required_argument, NULL, 'H' },
+		{ "keepalive-timeout", required_argument, NULL, 'K' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "l:d:r:u:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:r:u:w:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'w': o->wake_socket = optarg; break;
+		case 'C':
+		case 'T':
+		case 'H':
+		case 'K':
+		case 'I':
+			if (number_arg(c, optarg, o) < 0)
+				return -EINVAL;
+			break;
 		case 'l': o->listen = optarg; break;
 		case 'd': o->domain = optarg; break;
 		case 'r': o->routes = optarg; break;
@@ -203,6 +262,19 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+/* The channel's path: given, or beside routes.json (both are in the
+ * daemon's runtime_dir). */
+static int wake_path(const struct options *o, char *out, size_t n)
+{
+	char copy[4096];
+
+	if (o->wake_socket)
+		return snprintf(out, n, "%s", o->wake_socket) >= (int)n ? -ENAMETOOLONG : 0;
+	if (snprintf(copy, sizeof(copy), "%s", o->routes) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	return snprintf(out, n, "%s/ingress.sock", dirname(copy)) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -228,12 +300,14 @@ static int run(struct ingress *in)
 {
 	struct end listener = { .fd = in->listen_fd };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener }, evs[64];
+	uint64_t last_expire = 0;
 
 	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->listen_fd, &ev) < 0)
 		return -errno;
 	while (!quit) {
-		/* 500 ms: the deadline scan's resolution. */
-		int n = epoll_wait(in->epfd, evs, 64, 500);
+		/* 250 ms: the deadline scan's resolution. */
+		int n = epoll_wait(in->epfd, evs, 64, 250);
+		uint64_t now;
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -242,10 +316,22 @@ static int run(struct ingress *in)
 
 			if (e == &listener)
 				proxy_accept(in);
+			else if (e == &in->wake.end)
+				wake_ready(in, evs[i].events);
 			else
 				proxy_ready(in, e, evs[i].events);
 		}
-		proxy_expire(in, ingress_now_ms());
+		now = ingress_now_ms();
+		/* Scans of every connection and tenant, not once per event. */
+		if (now - last_expire >= 250) {
+			proxy_expire(in, now);
+			last_expire = now;
+		}
+		if (now - in->last_sweep >= ACTIVE_INTERVAL_MS) {
+			slots_sweep(in, now);
+			in->last_sweep = now;
+		}
+		wake_connect(in);
 		proxy_reap(in);
 	}
 	return 0;
@@ -253,8 +339,11 @@ static int run(struct ingress *in)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .user = "nobody" };
-	struct ingress in = { .epfd = -1, .listen_fd = -1 };
+	struct options o = { .user = "nobody", .max_conns = DEFAULT_MAX_CONNS,
+			     .max_per_tenant = DEFAULT_MAX_PER_TENANT,
+			     .head_timeout = HEAD_TIMEOUT_MS, .keepalive_timeout = KEEPALIVE_TIMEOUT_MS,
+			     .idle_timeout = IDLE_TIMEOUT_MS };
+	struct ingress in = { .epfd = -1, .listen_fd = -1, .wake.end.fd = -1 };
 	char domain[254];
 	int r;
 
@@ -265,6 +354,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	in.domain = domain;
+	in.max_conns = (size_t)o.max_conns;
+	in.max_per_tenant = (size_t)o.max_per_tenant;
+	in.head_timeout_ms = (uint64_t)o.head_timeout;
+	in.keepalive_timeout_ms = (uint64_t)o.keepalive_timeout;
+	in.idle_timeout_ms = (uint64_t)o.idle_timeout;
+	if (wake_path(&o, in.wake.path, sizeof(in.wake.path)) < 0) {
+		fprintf(stderr, "ptenant-ingress: --wake-socket: path too long\n");
+		return 2;
+	}
 	setup_process();
 	in.listen_fd = open_listener(o.listen);
 	if (in.listen_fd < 0 || open_routes(&in.routes, o.routes) < 0 ||
@@ -274,13 +372,17 @@ int main(int argc, char **argv)
 	if (in.epfd < 0)
 		return 1;
 	routes_refresh(&in.routes);
-	fprintf(stderr, "ptenant-ingress %s: http://*.%s on %s, routes %s, uid %u\n",
-		PTENANT_VERSION, domain, o.listen, o.routes, (unsigned)getuid());
+	fprintf(stderr, "ptenant-ingress %s: http://*.%s on %s, routes %s, wake channel %s, uid %u\n",
+		PTENANT_VERSION, domain, o.listen, o.routes, in.wake.path[0] ? in.wake.path : "off",
+		(unsigned)getuid());
+	wake_connect(&in);
 	r = run(&in);
 	if (r < 0) {
 		fprintf(stderr, "ptenant-ingress: event loop: %s\n", strerror(-r));
 		return 1;
 	}
 	fprintf(stderr, "ptenant-ingress: stopping\n");
+	proxy_close_all(&in);
+	slots_free(&in);
 	return 0;
 }

@@ -1,10 +1,14 @@
-/* One request per client connection: read and check the head, find the
- * tenant in routes.json, connect to the address found there (never one
- * from the request), send the rewritten head, then relay bytes both ways
- * through two bounded buffers. A full buffer stops reading from the side
- * that fills it (backpressure); an empty one stops writing. The tenant's
- * connection carries this one client only, so whatever the client sends
- * after the head can reach that tenant and no other. */
+/* A client connection's life: its request heads, read and checked; the
+ * tenant found in routes.json (the address comes from there, never from
+ * the request); a request held while its tenant wakes; the connection to
+ * the tenant; refusals; timeouts. Moving a request's and its response's
+ * bytes is relay.c's.
+ *
+ * Every request gets a connection of its own to its tenant, closed when
+ * the response is over: whatever a client or a tenant sends beyond the
+ * framing both agreed on cannot reach another request, let alone another
+ * tenant. The client's connection is kept for its next request when both
+ * its request and the response said where they end. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -15,12 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "ingress.h"
 
-#define IN_CAP (PT_HTTP_HEAD_MAX + 1024) /* the head grows by < 1 KiB */
+static void hold_remove(struct ingress *in, struct conn *c);
 
-static void set_events(struct ingress *in, struct end *e, uint32_t want)
+void set_events(struct ingress *in, struct end *e, uint32_t want)
 {
 	struct epoll_event ev = { .events = want, .data.ptr = e };
 	int op = !want ? EPOLL_CTL_DEL : e->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
@@ -34,15 +37,59 @@ static void set_events(struct ingress *in, struct end *e, uint32_t want)
 	e->events = want;
 }
 
-static void conn_end(struct ingress *in, struct conn *c)
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	*b = (struct buf){ 0 };
+}
+
+int buf_alloc(struct buf *b, size_t cap)
+{
+	if (b->data)
+		return 0;
+	b->data = malloc(cap);
+	if (!b->data)
+		return -ENOMEM;
+	b->cap = cap;
+	b->off = b->len = 0;
+	return 0;
+}
+
+/* The tenant's side of the request is over: its connection closes and it
+ * no longer counts against the tenant's cap. */
+static void release_held(struct ingress *in, struct slot *s);
+
+void backend_close(struct ingress *in, struct conn *c)
+{
+	struct slot *rs = c->released_by;
+
+	if (c->backend.fd >= 0) {
+		set_events(in, &c->backend, 0);
+		close(c->backend.fd);
+		c->backend.fd = -1;
+	}
+	c->backend.events = 0;
+	if (c->slot) {
+		c->slot->conns--;
+		c->slot = NULL;
+	}
+	if (rs) {
+		c->released_by = NULL;
+		rs->releasing--;
+		release_held(in, rs);
+	}
+}
+
+void conn_end(struct ingress *in, struct conn *c)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->phase == C_WAKE)
+		hold_remove(in, c);
+	backend_close(in, c);
 	close(c->client.fd);
-	if (c->backend.fd >= 0)
-		close(c->backend.fd);
-	c->client.fd = c->backend.fd = -1;
+	c->client.fd = -1;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -66,202 +113,320 @@ void proxy_reap(struct ingress *in)
 	}
 }
 
-static void log_line(const struct conn *c, const char *what)
+/* The access log (ptenant-ingress(8), LOGS): one line per request. */
+void access_log(const struct conn *c, int status)
 {
-	fprintf(stderr, "ptenant-ingress: %s %s %s\n", c->peer, c->host[0] ? c->host : "-", what);
+	fprintf(stderr, "ptenant-ingress: access %s %s \"%s\" %d %llu %llu wake=%s\n", c->peer,
+		c->host[0] ? c->host : "-", c->request[0] ? c->request : "-", status,
+		(unsigned long long)c->bytes_out,
+		(unsigned long long)(c->started ? ingress_now_ms() - c->started : 0),
+		c->woke ? "yes" : "no");
 }
 
 /* Answers the client with status and a one-line text body, then drains
  * what it still sends until it closes or LINGER_MS: closing with unread
- * bytes would reset the connection and lose the answer. */
-__attribute__((format(printf, 4, 5)))
-static void refuse(struct ingress *in, struct conn *c, int status, const char *fmt, ...)
+ * bytes would reset the connection and lose the answer. retry_after (s)
+ * adds a Retry-After header when not 0. */
+__attribute__((format(printf, 5, 6)))
+void refuse(struct ingress *in, struct conn *c, int status, unsigned retry_after,
+	    const char *fmt, ...)
 {
-	char body[400], line[480];
+	char body[400], retry[48] = "";
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
+	if (c->phase == C_WAKE)
+		hold_remove(in, c);
+	backend_close(in, c);
+	free(c->out.data);
+	c->out = (struct buf){ 0 };
+	if (buf_alloc(&c->out, 1024) < 0)
+		return conn_end(in, c);
+	if (retry_after)
+		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after);
 	n = snprintf(c->out.data, c->out.cap,
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		     "X-Content-Type-Options: nosniff\r\nContent-Length: %zu\r\n"
+		     "X-Content-Type-Options: nosniff\r\n%sContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n%s\n",
-		     status, pt_http_reason(status), strlen(body) + 1, body);
-	c->out.off = 0;
+		     status, pt_http_reason(status), retry, strlen(body) + 1, body);
 	c->out.len = n > 0 && (size_t)n < c->out.cap ? (size_t)n : 0;
-	snprintf(line, sizeof(line), "%d %s", status, body);
-	log_line(c, line);
-	if (c->backend.fd >= 0) {
-		set_events(in, &c->backend, 0);
-		close(c->backend.fd);
-		c->backend.fd = -1;
-	}
+	c->bytes_out = c->out.len;
+	fprintf(stderr, "ptenant-ingress: %s %s %d %s\n", c->peer, c->host[0] ? c->host : "-",
+		status, body);
+	access_log(c, status);
 	c->phase = C_REFUSE;
 	c->deadline = ingress_now_ms() + LINGER_MS;
 }
 
-static int start_connect(struct ingress *in, struct conn *c, const struct route *rt)
+static int start_connect(struct ingress *in, struct conn *c)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	char addr[INET_ADDRSTRLEN];
+	struct slot *s = slot_get(in, c->host);
 
-	inet_ntop(AF_INET, &rt->addr.sin_addr, addr, sizeof(addr));
+	inet_ntop(AF_INET, &c->route.addr.sin_addr, addr, sizeof(addr));
 	snprintf(c->backend_name, sizeof(c->backend_name), "%s:%u", addr,
-		 (unsigned)ntohs(rt->addr.sin_port));
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)&rt->addr, sizeof(rt->addr)) < 0 &&
+		 (unsigned)ntohs(c->route.addr.sin_port));
+	if (fd < 0 || !s) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? -errno : -ENOMEM;
+	}
+	if (connect(fd, (const struct sockaddr *)&c->route.addr, sizeof(c->route.addr)) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = -errno;
 
 		close(fd);
 		return e;
 	}
-	c->backend.fd = fd;
+	c->backend = (struct end){ .fd = fd, .c = c };
+	c->slot = s;
+	s->conns++;
 	c->phase = C_CONNECT;
 	c->deadline = ingress_now_ms() + CONNECT_TIMEOUT_MS;
-	set_events(in, &c->backend, EPOLLOUT);
+	slot_active(in, s, ingress_now_ms());
 	return 0;
 }
 
-/* The head is in, valid: find the tenant and queue the rewritten head. */
+static void connect_or_refuse(struct ingress *in, struct conn *c)
+{
+	int r = start_connect(in, c);
+
+	if (r < 0)
+		refuse(in, c, 502, 0, "cannot connect to tenant %s: %s", c->host, strerror(-r));
+}
+
+static void hold_remove(struct ingress *in, struct conn *c)
+{
+	struct slot *s = c->held_in;
+
+	if (!s)
+		return;
+	for (struct conn **pp = &s->held; *pp; pp = &(*pp)->held_next)
+		if (*pp == c) {
+			*pp = c->held_next;
+			s->n_held--;
+			in->n_held--;
+			break;
+		}
+	c->held_next = NULL;
+	c->held_in = NULL;
+}
+
+/* The request waits for its tenant's wake (wake.c asks; proxy_wake_done
+ * ends it), within bounds: per tenant and in total. */
+static void hold(struct ingress *in, struct conn *c, struct slot *s)
+{
+	if (in->wake.end.fd < 0)
+		return refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s is %s and the ingress "
+			      "cannot reach ptenantd to wake it", c->host, c->route.state);
+	if (s->n_held >= HOLD_MAX_PER_TENANT || in->n_held >= HOLD_MAX)
+		return refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s is waking; too many "
+			      "requests already wait for it", c->host);
+	if (!s->waking && !c->route.running) {
+		if (wake_send(in, "wake", s->slug) < 0)
+			return refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s is %s and its wake "
+				      "could not be asked for", c->host, c->route.state);
+		s->waking = true;
+		s->wake_deadline = ingress_now_ms() + c->route.wake_timeout_ms + 1000;
+	}
+	/* In arrival order: the first to come is the first to go. */
+	struct conn **tail = &s->held;
+
+	while (*tail)
+		tail = &(*tail)->held_next;
+	c->held_next = NULL;
+	*tail = c;
+	c->held_in = s;
+	s->n_held++;
+	in->n_held++;
+	c->woke = true;
+	c->phase = C_WAKE;
+	c->deadline = ingress_now_ms() + c->route.wake_timeout_ms + 2000;
+}
+
+/* Lets held requests go on, WAKE_BURST in flight at a time; each one
+ * over lets the next go (backend_close). */
+static void release_held(struct ingress *in, struct slot *s)
+{
+	struct conn *c;
+
+	if (s->in_release)
+		return; /* the loop below goes on */
+	s->in_release = true;
+	while (!s->waking && s->releasing < WAKE_BURST && (c = s->held)) {
+		hold_remove(in, c);
+		c->phase = C_HEAD; /* out of the list; what comes next sets it */
+		c->released_by = s;
+		s->releasing++;
+		connect_or_refuse(in, c);
+		if (!c->dead)
+			update_interest(in, c);
+	}
+	s->in_release = false;
+}
+
+void proxy_wake_done(struct ingress *in, struct slot *s, const char *why)
+{
+	struct conn *c;
+
+	s->waking = false;
+	if (!why)
+		return release_held(in, s);
+	while ((c = s->held)) {
+		hold_remove(in, c);
+		c->phase = C_HEAD;
+		refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s could not be woken: %s", c->host, why);
+		if (!c->dead)
+			update_interest(in, c);
+	}
+}
+
+/* The head is in, valid: find the tenant, rewrite the head in place, and
+ * connect, or hold it for a wake. */
 static void route_request(struct ingress *in, struct conn *c, const struct pt_http_req *req)
 {
-	char fwd[IN_CAP];
+	char fwd[PT_HTTP_HEAD_MAX + 1024];
 	size_t rest = c->in.len - req->head_len;
-	struct route rt;
+	bool upgrade = pt_http_req_upgrade(req, NULL, NULL);
+	struct slot *s;
+	ssize_t body;
+	pt_err err = { 0 };
 	int n, r;
 
 	snprintf(c->host, sizeof(c->host), "%s", req->slug);
-	r = routes_lookup(&in->routes, req->slug, &rt);
+	snprintf(c->request, sizeof(c->request), "%.*s %.*s", (int)req->method_len, req->method,
+		 (int)(req->target_len > 64 ? 64 : req->target_len), req->target);
+	c->started = ingress_now_ms();
+	c->keep_alive = pt_http_req_keep_alive(req) && !upgrade;
+	c->upgrade = upgrade;
+	c->head_request = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+	pt_http_req_body(req, &c->req_body);
+	r = routes_lookup(&in->routes, req->slug, &c->route);
 	if (r == -ENOENT)
-		return refuse(in, c, 404, "no tenant %s at %s", req->slug, in->domain);
+		return refuse(in, c, 404, 0, "no tenant %s at %s", req->slug, in->domain);
 	if (r == -EIO)
-		return refuse(in, c, 503, "no routes available (the ingress log says why)");
+		return refuse(in, c, 503, 0, "no routes available (the ingress log says why)");
 	if (r < 0)
-		return refuse(in, c, 502, "the route of tenant %s is malformed", req->slug);
-	if (!rt.running)
-		return refuse(in, c, 503, "tenant %s is %s", req->slug, rt.state);
-	n = pt_http_forward_head(req, c->peer, fwd, sizeof(fwd));
+		return refuse(in, c, 502, 0, "the route of tenant %s is malformed", req->slug);
+	s = slot_get(in, req->slug);
+	if (!s)
+		return refuse(in, c, 503, 0, "out of memory");
+	if (!c->route.running && !c->route.sleeping && !s->waking)
+		return refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s is %s", req->slug,
+			      c->route.state);
+	if (s->conns >= in->max_per_tenant)
+		return refuse(in, c, 503, 1, "tenant %s already has %u requests in flight", req->slug,
+			      s->conns);
+	n = pt_http_forward_head(req, c->peer, upgrade, fwd, sizeof(fwd));
 	if (n < 0 || (size_t)n + rest > c->in.cap)
-		return refuse(in, c, 431, "request head too large to forward");
-	/* Body bytes that came with the head follow the rewritten head. */
+		return refuse(in, c, 431, 0, "request head too large to forward");
+	/* What came after the head: body bytes, then maybe the next request. */
 	memmove(c->in.data + n, c->in.data + req->head_len, rest);
 	memcpy(c->in.data, fwd, (size_t)n);
 	c->in.len = (size_t)n + rest;
 	c->in.off = 0;
-	r = start_connect(in, c, &rt);
-	if (r < 0)
-		refuse(in, c, 502, "cannot connect to tenant %s: %s", req->slug, strerror(-r));
+	c->fwd = (size_t)n;
+	body = pt_body_feed(&c->req_body, c->in.data + n, rest, &err);
+	if (body < 0)
+		return refuse(in, c, 400, 0, "%s", err.msg);
+	c->fwd += (size_t)body;
+	/* While a wake is under way, even a route that already says running
+	 * waits for the daemon's "ready" (its port accepting). */
+	if (c->route.sleeping || !c->route.running || s->waking || s->held)
+		return hold(in, c, s);
+	connect_or_refuse(in, c);
 }
 
-static void read_head(struct ingress *in, struct conn *c)
+/* A head in in[0..len)? Parses it; 0 when one was routed or refused,
+ * -EAGAIN for more bytes. */
+static int try_head(struct ingress *in, struct conn *c)
 {
 	struct pt_http_req req;
 	pt_err err = { 0 };
 	int status, r;
-	ssize_t n = recv(c->client.fd, c->in.data + c->in.len, PT_HTTP_HEAD_MAX - c->in.len, 0);
 
+	r = pt_http_parse_head(c->in.data, c->in.len, in->domain, &req, &status, &err);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) {
+		refuse(in, c, status, 0, "%s", err.msg);
+		return 0;
+	}
+	route_request(in, c, &req);
+	return 0;
+}
+
+static void read_head(struct ingress *in, struct conn *c)
+{
+	ssize_t n;
+
+	if (buf_alloc(&c->in, PT_HTTP_HEAD_MAX + 1024) < 0)
+		return conn_end(in, c);
+	n = recv(c->client.fd, c->in.data + c->in.len, PT_HTTP_HEAD_MAX - c->in.len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)
 		return conn_end(in, c); /* gone before a whole head: nothing to answer */
+	if (c->in.len == 0)
+		c->deadline = ingress_now_ms() + in->head_timeout_ms; /* from its first byte */
 	c->in.len += (size_t)n;
-	r = pt_http_parse_head(c->in.data, c->in.len, in->domain, &req, &status, &err);
-	if (r == -EAGAIN)
-		return;
-	if (r < 0)
-		return refuse(in, c, status, "%s", err.msg);
-	route_request(in, c, &req);
+	try_head(in, c);
+}
+
+/* The response is over and the client may send another request: what it
+ * already sent (pipelined) is the start of that one. */
+void next_request(struct ingress *in, struct conn *c)
+{
+	size_t rest = c->in.len - c->fwd;
+
+	backend_close(in, c);
+	memmove(c->in.data, c->in.data + c->fwd, rest);
+	c->in.len = rest;
+	c->in.off = c->fwd = 0;
+	buf_free(&c->out);
+	if (!rest)
+		buf_free(&c->in); /* an idle keep-alive connection holds no buffer */
+	c->client_eof = c->backend_eof = c->client_shut = c->backend_shut = false;
+	c->head_done = c->woke = c->close_after = c->upgrade = false;
+	c->resp_start = c->resp_scan = 0;
+	c->status = 0;
+	c->bytes_out = 0;
+	c->started = 0;
+	c->host[0] = c->request[0] = '\0';
+	c->requests++;
+	c->phase = C_HEAD;
+	c->deadline = ingress_now_ms() + (rest ? in->head_timeout_ms : in->keepalive_timeout_ms);
+	if (rest)
+		try_head(in, c);
 }
 
 static void connected(struct ingress *in, struct conn *c)
 {
 	int e = 0;
 	socklen_t len = sizeof(e);
-	char line[96];
 
 	if (getsockopt(c->backend.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		e = errno;
 	if (e)
-		return refuse(in, c, 502, "tenant %s is not answering on %s: %s", c->host,
+		return refuse(in, c, 502, 0, "tenant %s is not answering on %s: %s", c->host,
 			      c->backend_name, strerror(e));
-	snprintf(line, sizeof(line), "-> %s", c->backend_name);
-	log_line(c, line);
+	if (buf_alloc(&c->out, RELAY_OUT_CAP) < 0)
+		return refuse(in, c, 503, 0, "out of memory");
 	c->phase = C_RELAY;
-	c->deadline = ingress_now_ms() + IDLE_TIMEOUT_MS;
-}
-
-/* Moves bytes from fd into b, setting *eof at the end; false on error. */
-static bool fill(int fd, struct buf *b, bool *eof)
-{
-	ssize_t n;
-
-	if (b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len == b->cap && b->off) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-	}
-	n = recv(fd, b->data + b->len, b->cap - b->len, 0);
-	if (n > 0)
-		b->len += (size_t)n;
-	else if (n == 0)
-		*eof = true;
-	return n >= 0 || errno == EAGAIN || errno == EINTR;
-}
-
-/* Moves bytes from b to fd; false on error. */
-static bool drain(int fd, struct buf *b)
-{
-	ssize_t n = send(fd, b->data + b->off, b->len - b->off, MSG_NOSIGNAL);
-
-	if (n > 0)
-		b->off += (size_t)n;
-	return n >= 0 || errno == EAGAIN || errno == EINTR;
-}
-
-static bool pending(const struct buf *b)
-{
-	return b->off < b->len;
-}
-
-static void relay(struct ingress *in, struct conn *c, struct end *e, uint32_t events)
-{
-	bool ok = true, client = e == &c->client;
-	struct buf *rb = client ? &c->in : &c->out;
-	bool *eof = client ? &c->client_eof : &c->backend_eof;
-
-	/* Only with room: recv into zero bytes would read as an EOF. */
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !*eof &&
-	    (rb->len < rb->cap || rb->off > 0))
-		ok = fill(e->fd, rb, eof);
-	if (ok && (events & EPOLLOUT))
-		ok = client ? drain(c->client.fd, &c->out) : drain(c->backend.fd, &c->in);
-	if (!ok)
-		return conn_end(in, c);
-	/* Half-closes travel on once the bytes before them have. */
-	if (c->client_eof && !pending(&c->in) && !c->backend_shut) {
-		shutdown(c->backend.fd, SHUT_WR);
-		c->backend_shut = true;
-	}
-	/* The tenant is done and the client has it all: one request per
-	 * connection, so nothing is left to carry. */
-	if (c->backend_eof && !pending(&c->out))
-		return conn_end(in, c);
-	c->deadline = ingress_now_ms() + IDLE_TIMEOUT_MS;
+	c->client_rx = c->backend_rx = ingress_now_ms();
 }
 
 static void on_refuse(struct ingress *in, struct conn *c, uint32_t events)
 {
 	char sink[4096];
 
-	if ((events & EPOLLOUT) && !drain(c->client.fd, &c->out))
+	if ((events & EPOLLOUT) && !buf_drain(c->client.fd, &c->out))
 		return conn_end(in, c);
-	if (!pending(&c->out) && !c->client_shut) {
+	if (!buf_pending(&c->out) && !c->client_shut) {
 		shutdown(c->client.fd, SHUT_WR);
 		c->client_shut = true;
 	}
@@ -273,7 +438,7 @@ static void on_refuse(struct ingress *in, struct conn *c, uint32_t events)
 	}
 }
 
-static void update_interest(struct ingress *in, struct conn *c)
+void update_interest(struct ingress *in, struct conn *c)
 {
 	uint32_t cl = 0, be = 0;
 
@@ -281,18 +446,19 @@ static void update_interest(struct ingress *in, struct conn *c)
 	case C_HEAD:
 		cl = EPOLLIN;
 		break;
+	case C_WAKE:
+		cl = EPOLLRDHUP; /* only to see the client leave */
+		break;
 	case C_CONNECT:
 		be = EPOLLOUT;
 		break;
 	case C_RELAY:
-		cl = (!c->client_eof && c->in.len < c->in.cap ? EPOLLIN : 0) |
-		     (pending(&c->out) ? EPOLLOUT : 0);
-		be = (!c->backend_eof && c->out.len < c->out.cap ? EPOLLIN : 0) |
-		     (pending(&c->in) && !c->backend_shut ? EPOLLOUT : 0);
+	case C_TUNNEL:
+		relay_interest(c, &cl, &be);
 		break;
 	case C_REFUSE:
 	default:
-		cl = pending(&c->out) ? EPOLLOUT : EPOLLIN;
+		cl = buf_pending(&c->out) ? EPOLLOUT : EPOLLIN;
 		break;
 	}
 	set_events(in, &c->client, cl);
@@ -309,11 +475,18 @@ void proxy_ready(struct ingress *in, struct end *e, uint32_t events)
 	case C_HEAD:
 		read_head(in, c);
 		break;
+	case C_WAKE:
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			conn_end(in, c); /* the client left before the wake */
+		break;
 	case C_CONNECT:
 		if (e == &c->backend)
 			connected(in, c);
+		if (!c->dead && c->phase == C_RELAY)
+			relay(in, c, &c->backend, EPOLLOUT);
 		break;
 	case C_RELAY:
+	case C_TUNNEL:
 		relay(in, c, e, events);
 		break;
 	case C_REFUSE:
@@ -325,33 +498,15 @@ void proxy_ready(struct ingress *in, struct end *e, uint32_t events)
 		update_interest(in, c);
 }
 
-/* Past the connection cap: a best-effort answer, no state kept. */
-static void refuse_at_cap(int fd)
-{
-	static const char msg[] =
-		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-		"Content-Length: 33\r\nConnection: close\r\n\r\n"
-		"too many connections; try again\n";
-
-	(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
-}
-
 static struct conn *conn_new(struct ingress *in, int fd, const struct sockaddr_storage *ss)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
-	if (!c || !(c->in.data = malloc(IN_CAP)) || !(c->out.data = malloc(RELAY_BUF))) {
-		if (c)
-			free(c->in.data);
-		free(c);
+	if (!c)
 		return NULL;
-	}
-	c->in.cap = IN_CAP;
-	c->out.cap = RELAY_BUF;
 	c->client = (struct end){ .fd = fd, .c = c };
 	c->backend = (struct end){ .fd = -1, .c = c };
-	c->deadline = ingress_now_ms() + HEAD_TIMEOUT_MS;
+	c->deadline = ingress_now_ms() + in->head_timeout_ms;
 	if (ss->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof(c->peer));
 	else
@@ -371,6 +526,7 @@ void proxy_accept(struct ingress *in)
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
+		struct conn *c;
 		int fd = accept4(in->listen_fd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -379,14 +535,54 @@ void proxy_accept(struct ingress *in)
 				fprintf(stderr, "ptenant-ingress: accept: %s\n", strerror(errno));
 			return;
 		}
-		if (in->n_conns >= INGRESS_MAX_CONNS) {
-			fprintf(stderr, "ptenant-ingress: %d connections open: 503 to a new one\n",
-				INGRESS_MAX_CONNS);
-			refuse_at_cap(fd);
-		} else if (!conn_new(in, fd, &ss)) {
+		/* Past the cap, a few more get their 503 properly (answered,
+		 * then drained: a close with their request unread would reset
+		 * the connection before they read why); past that, a close. */
+		if (in->n_conns >= in->max_conns + REFUSE_SLACK) {
+			close(fd);
+			continue;
+		}
+		c = conn_new(in, fd, &ss);
+		if (!c) {
 			fprintf(stderr, "ptenant-ingress: out of memory for a connection\n");
 			close(fd);
+		} else if (in->n_conns > in->max_conns) {
+			refuse(in, c, 503, 1, "too many connections (%zu); try again", in->max_conns);
+			update_interest(in, c);
 		}
+	}
+}
+
+static void expire_one(struct ingress *in, struct conn *c, uint64_t now)
+{
+	switch (c->phase) {
+	case C_HEAD:
+		if (now < c->deadline)
+			return;
+		if (c->in.len == 0 && c->requests)
+			conn_end(in, c); /* an idle keep-alive connection: no answer due */
+		else
+			refuse(in, c, 408, 0, "no complete request head within %llu ms",
+			       (unsigned long long)in->head_timeout_ms);
+		break;
+	case C_CONNECT:
+		if (now >= c->deadline)
+			refuse(in, c, 504, 0, "tenant %s did not accept a connection within %d s",
+			       c->host, CONNECT_TIMEOUT_MS / 1000);
+		break;
+	case C_WAKE:
+		if (now >= c->deadline)
+			refuse(in, c, 503, WAKE_RETRY_AFTER_S, "tenant %s did not wake in time", c->host);
+		break;
+	case C_RELAY:
+	case C_TUNNEL:
+		relay_expire(in, c, now);
+		break;
+	case C_REFUSE:
+	default:
+		if (now >= c->deadline)
+			conn_end(in, c);
+		break;
 	}
 }
 
@@ -394,16 +590,15 @@ void proxy_expire(struct ingress *in, uint64_t now)
 {
 	for (struct conn *c = in->conns, *next; c; c = next) {
 		next = c->next;
-		if (now < c->deadline)
-			continue;
-		if (c->phase == C_HEAD)
-			refuse(in, c, 408, "no complete request head within %d s", HEAD_TIMEOUT_MS / 1000);
-		else if (c->phase == C_CONNECT)
-			refuse(in, c, 504, "tenant %s did not accept a connection within %d s", c->host,
-			       CONNECT_TIMEOUT_MS / 1000);
-		else
-			conn_end(in, c); /* idle relay, or a refused client still lingering */
+		expire_one(in, c, now);
 		if (!c->dead)
 			update_interest(in, c);
 	}
+}
+
+void proxy_close_all(struct ingress *in)
+{
+	while (in->conns)
+		conn_end(in, in->conns);
+	proxy_reap(in);
 }

@@ -87,7 +87,7 @@ void routes_refresh(struct route_table *rt)
 
 int routes_lookup(struct route_table *rt, const char *slug, struct route *ret)
 {
-	json_t *r, *addr, *port, *state;
+	json_t *r, *addr, *port, *state, *wt;
 	struct route out = { .addr.sin_family = AF_INET };
 
 	routes_refresh(rt);
@@ -106,6 +106,14 @@ int routes_lookup(struct route_table *rt, const char *slug, struct route *ret)
 	out.addr.sin_port = htons((uint16_t)json_integer_value(port));
 	snprintf(out.state, sizeof(out.state), "%s", json_string_value(state));
 	out.running = strcmp(out.state, "running") == 0;
+	/* Frozen or asleep: a request wakes it (wake.c). */
+	out.sleeping = strcmp(out.state, "frozen") == 0 || strcmp(out.state, "freezing") == 0 ||
+		       strcmp(out.state, "asleep") == 0;
+	out.wake_timeout_ms = DEFAULT_WAKE_TIMEOUT_MS;
+	wt = json_object_get(r, "wake_timeout_ms");
+	if (json_is_integer(wt) && json_integer_value(wt) >= 100 &&
+	    json_integer_value(wt) <= 3600000)
+		out.wake_timeout_ms = (uint64_t)json_integer_value(wt);
 	*ret = out;
 	return 0;
 }

@@ -49,6 +49,7 @@ static const struct key_def keys[] = {
 	{ "state_dir", KEY_PATH, FIELD(state_dir), 0, 0 },
 	{ "runtime_dir", KEY_PATH, FIELD(runtime_dir), 0, 0 },
 	{ "api_group", KEY_GROUP, FIELD(api_group), 0, 0 },
+	{ "ingress_user", KEY_GROUP, FIELD(ingress_user), 0, 0 },
 	{ "uid_base", KEY_U32, FIELD(uid_base), UID_RANGE, UINT32_MAX },
 	{ "uid_ranges", KEY_U32, FIELD(uid_ranges), 1, 65535 },
 	{ "log_max_bytes", KEY_SIZE, FIELD(log_max_bytes), 4 * KIB, GIB },
@@ -242,7 +243,7 @@ static bool cgmode_ok(const char *v, uint32_t *ret, char *why)
 	return true;
 }
 
-static bool group_ok(const char *v, size_t size, char *why)
+static bool group_ok(const char *v, size_t size, const char *what, char *why)
 {
 	size_t len = strlen(v);
 
@@ -256,7 +257,7 @@ static bool group_ok(const char *v, size_t size, char *why)
 			  (i > 0 && ((ch >= '0' && ch <= '9') || ch == '-'));
 
 		if (!ok) {
-			snprintf(why, WHY_MAX, "not a valid group name");
+			snprintf(why, WHY_MAX, "not a valid %s name", what);
 			return false;
 		}
 	}
@@ -361,7 +362,7 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 			return false;
 		break;
 	case KEY_GROUP:
-		if (!group_ok(v, k->size, why))
+		if (!group_ok(v, k->size, strstr(k->name, "user") ? "user" : "group", why))
 			return false;
 		break;
 	case KEY_NET:

@@ -12,6 +12,9 @@ struct pt_config {
 	char state_dir[256];     /* default /var/lib/ptenant */
 	char runtime_dir[256];   /* default /run/ptenant (socket, mountpoints) */
 	char api_group[64];      /* default "ptenant"; "" = root only */
+	/* Who may use the ingress channel (runtime_dir/ingress.sock): the
+	 * user ptenant-ingress runs as; "" = root only. */
+	char ingress_user[64];
 	uint32_t uid_base;       /* default 1000000000; ranges of 65536 above it */
 	uint32_t uid_ranges;     /* default 4096: how many tenants may exist */
 	uint64_t log_max_bytes;  /* default 1M */

@@ -33,14 +33,14 @@ static int fail(struct cursor *c, int status, const char *reason)
 	return pt_err_field(c->err, code, "", "%s", reason);
 }
 
-static bool is_tchar(unsigned char ch)
+bool pt_http_is_tchar(unsigned char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 /* field-vchar / SP / HTAB; obs-text (>= 0x80) passes through opaque. */
-static bool is_value_char(unsigned char ch)
+bool pt_http_is_value_char(unsigned char ch)
 {
 	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
 }
@@ -90,7 +90,7 @@ static int parse_request_line(struct cursor *c, struct pt_http_req *req)
 	if (eol <= 0)
 		return fail(c, 400, eol == 0 ? "empty request line" : "CR or LF alone in the request line");
 	e = p + eol;
-	while (p + i < e && is_tchar((unsigned char)p[i]))
+	while (p + i < e && pt_http_is_tchar((unsigned char)p[i]))
 		i++;
 	if (i == 0 || p + i >= e || p[i] != ' ')
 		return fail(c, 400, "malformed method");
@@ -120,7 +120,7 @@ static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
 
 	if (*p == ' ' || *p == '\t')
 		return fail(c, 400, "folded header line (obs-fold)");
-	while (p + i < e && is_tchar((unsigned char)p[i]))
+	while (p + i < e && pt_http_is_tchar((unsigned char)p[i]))
 		i++;
 	if (i == 0 || p + i >= e || p[i] != ':')
 		return fail(c, 400, "malformed header name (or whitespace before ':')");
@@ -130,7 +130,7 @@ static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
 	while (p < e && (*p == ' ' || *p == '\t'))
 		p++;
 	for (const char *q = p; q < e; q++)
-		if (!is_value_char((unsigned char)*q))
+		if (!pt_http_is_value_char((unsigned char)*q))
 			return fail(c, 400, "control character in a header value");
 	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
@@ -158,7 +158,7 @@ static int parse_headers(struct cursor *c, struct pt_http_req *req)
 	return 0;
 }
 
-static bool name_is(const struct pt_http_header *h, const char *name)
+bool pt_http_name_is(const struct pt_http_header *h, const char *name)
 {
 	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
@@ -182,17 +182,17 @@ static int check_framing(struct cursor *c, struct pt_http_req *req)
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct pt_http_header *h = &req->headers[i];
 
-		if (name_is(h, "content-length")) {
+		if (pt_http_name_is(h, "content-length")) {
 			if (cl)
 				return fail(c, 400, "more than one Content-Length");
 			if (!valid_length(h))
 				return fail(c, 400, "invalid Content-Length");
 			cl = h;
-		} else if (name_is(h, "transfer-encoding")) {
+		} else if (pt_http_name_is(h, "transfer-encoding")) {
 			if (te)
 				return fail(c, 400, "more than one Transfer-Encoding");
 			te = h;
-		} else if (name_is(h, "host")) {
+		} else if (pt_http_name_is(h, "host")) {
 			if (req->host)
 				return fail(c, 400, "more than one Host header");
 			req->host = h;
@@ -309,17 +309,21 @@ int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 }
 
 /* Not forwarded: hop-by-hop headers (the ingress owns the connection to
- * the tenant) and forwarding headers a client could forge. */
-static bool dropped(const struct pt_http_header *h)
+ * the tenant) and forwarding headers a client could forge. Upgrade is
+ * hop-by-hop too, unless the request is being relayed as one: then the
+ * tenant must see what it is asked to switch to. */
+static bool dropped(const struct pt_http_header *h, bool upgrade)
 {
 	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "te", "upgrade",
+		"connection", "keep-alive", "proxy-connection", "te",
 		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
 		"forwarded", "x-real-ip",
 	};
 
+	if (pt_http_name_is(h, "upgrade"))
+		return !upgrade;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(h, names[i]))
+		if (pt_http_name_is(h, names[i]))
 			return true;
 	return false;
 }
@@ -346,7 +350,7 @@ static void puts_(struct out *o, const char *s)
 }
 
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
-			 char *out, size_t cap)
+			 bool upgrade, char *out, size_t cap)
 {
 	struct out o = { .p = out, .cap = cap };
 
@@ -357,7 +361,7 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct pt_http_header *h = &req->headers[i];
 
-		if (dropped(h))
+		if (dropped(h, upgrade))
 			continue;
 		put(&o, h->name, h->name_len);
 		puts_(&o, ": ");
@@ -368,7 +372,8 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 	puts_(&o, client);
 	puts_(&o, "\r\nX-Forwarded-Host: ");
 	put(&o, req->host->value, req->host->value_len);
-	puts_(&o, "\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n");
+	puts_(&o, "\r\nX-Forwarded-Proto: http\r\n");
+	puts_(&o, upgrade ? "Connection: Upgrade\r\n\r\n" : "Connection: close\r\n\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
 }
 

@@ -45,9 +45,18 @@ int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 
 /* The head to send the tenant: the client's, minus hop-by-hop headers and
  * any X-Forwarded-* it sent, plus X-Forwarded-For (client), X-Forwarded-
- * Host and Connection: close. Returns its length, or -ENOBUFS when cap is
+ * Host and Connection: close. With upgrade (a request pt_http_req_upgrade
+ * accepted), the client's Upgrade header stays and the head ends with
+ * Connection: Upgrade instead. Returns its length, or -ENOBUFS when cap is
  * too small (PT_HTTP_HEAD_MAX + 512 always suffices). */
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
-			 char *out, size_t cap);
+			 bool upgrade, char *out, size_t cap);
 
 const char *pt_http_reason(int status);
+
+/* RFC 9110's token characters and field-value characters (obs-text
+ * passes), and a case-insensitive header name match: shared with the
+ * response side (http-response.c). */
+bool pt_http_is_tchar(unsigned char ch);
+bool pt_http_is_value_char(unsigned char ch);
+bool pt_http_name_is(const struct pt_http_header *h, const char *name);

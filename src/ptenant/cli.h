@@ -35,6 +35,7 @@ void cli_print_json(struct json_t *v);
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_simple(struct cli *cli, const char *op, int argc, char **argv);
 int cmd_pause(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_inspect(struct cli *cli, int argc, char **argv);
 /* cmd-security.c */

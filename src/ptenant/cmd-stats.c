@@ -129,3 +129,33 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 	json_decref(resp);
 	return EXIT_OK;
 }
+
+/* ptenant status: the daemon itself (version, tenants, ingress channel). */
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	json_t *resp, *ch;
+
+	(void)argv;
+	if (argc != 1)
+		return cli_usage_error("status takes no arguments");
+	resp = cli_call(cli, json_pack("{s:s}", "op", "ping"));
+	if (!resp)
+		return EXIT_FAILED;
+	if (cli->json) {
+		cli_print_json(resp);
+	} else {
+		printf("ptenantd %s, %lld tenant(s)\n",
+		       json_string_value(json_object_get(resp, "version")),
+		       (long long)json_integer_value(json_object_get(resp, "tenants")));
+		ch = json_object_get(resp, "ingress_channel");
+		if (ch)
+			printf("ingress channel %s: %lld peer(s), %lld wake(s) under way, "
+			       "%lld message(s) refused\n",
+			       json_string_value(json_object_get(ch, "socket")),
+			       (long long)json_integer_value(json_object_get(ch, "peers")),
+			       (long long)json_integer_value(json_object_get(ch, "wakes")),
+			       (long long)json_integer_value(json_object_get(ch, "refused")));
+	}
+	json_decref(resp);
+	return EXIT_OK;
+}

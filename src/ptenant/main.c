@@ -24,6 +24,7 @@ static void usage(FILE *out)
 		"  pause SLUG [--sleep]                freeze it (--sleep: end its processes; /data kept)\n"
 		"  resume SLUG                         thaw or wake it\n"
 		"  ls                                  list tenants\n"
+		"  status                              the daemon: version, tenants, ingress channel\n"
 		"  inspect SLUG                        spec and state (secret values never shown)\n"
 		"  inspect --security SLUG             namespaces, ids, caps, seccomp, masks, mounts\n"
 		"  logs [-f] SLUG                      the tenant's stdout and stderr\n"
@@ -150,6 +151,8 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 		return cmd_simple(cli, cmd, argc, argv);
 	if (strcmp(cmd, "pause") == 0)
 		return cmd_pause(cli, argc, argv);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(cli, argc, argv);
 	if (strcmp(cmd, "ls") == 0)
 		return cmd_ls(cli, argc, argv);
 	if (strcmp(cmd, "inspect") == 0)

@@ -340,6 +340,7 @@ static void op_ping(struct daemon *d, struct conn *c, json_t *req)
 	(void)req;
 	json_object_set_new(resp, "version", json_string(PTENANT_VERSION));
 	json_object_set_new(resp, "tenants", json_integer((json_int_t)d->n_tenants));
+	ingress_inspect(d, resp);
 	conn_reply(d, c, resp);
 }
 

@@ -170,6 +170,15 @@ struct daemon {
 	char budget_note[200];           /* which backend, or why none */
 	bool tenant_scope;               /* d->cg is ptenant-tenants.scope (tenant-scope.c) */
 	bool routes_dirty;               /* routes.json to be rewritten */
+	/* The ingress channel (ingress-channel.c). */
+	struct watch ingress_listener;
+	char ingress_path[300];
+	uid_t ingress_uid;               /* who may connect besides root */
+	struct ingress_peer *ingress_peers;
+	unsigned n_ingress_peers;
+	struct wake *wakes;              /* wakes asked for, not answered yet */
+	uint64_t ingress_bad;            /* messages refused (malformed, over rate) */
+	uint64_t ingress_bad_logged_at;  /* monotonic ms, to log at most 1/min */
 };
 
 /* loop.c */
@@ -383,9 +392,25 @@ int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
 		     pt_err *err);
 void op_inspect_security(struct daemon *d, struct conn *c, struct json_t *req);
 
+/* ingress-channel.c: runtime_dir/ingress.sock, ptenant-ingress(8)'s only
+ * way in: "wake SLUG" and "active SLUG", nothing else. */
+struct ingress_peer;
+struct wake;
+int ingress_listen(struct daemon *d, pt_err *err);
+void ingress_shutdown(struct daemon *d);
+/* A start is over: wakes waiting for it go on (probe) or fail. */
+void ingress_start_settled(struct daemon *d, struct tenant *t);
+void ingress_tick(struct daemon *d, uint64_t now);
+uint64_t ingress_next_deadline(const struct daemon *d);
+void ingress_inspect(struct daemon *d, struct json_t *info);
+/* The spec's wake_timeout, or the daemon's default. */
+uint64_t idle_wake_timeout(const struct daemon *d, const struct tenant *t);
+
 /* routes.c: <runtime_dir>/routes.json for ptenant-ingress(8) */
 /* Marks the routable set (or a state in it) changed. */
 void routes_changed(struct daemon *d);
+/* The spec's port, or its blueprint's (0: none). */
+uint16_t routes_tenant_port(struct daemon *d, struct tenant *t);
 /* Writes the file when marked; once per loop round. */
 void routes_flush(struct daemon *d);
 

@@ -58,6 +58,12 @@ static uint64_t stop_after(const struct daemon *d, const struct tenant *t)
 	return stage_ms(t->spec.idle.stop_after_ms, d->cfg.idle_stop_after_ms);
 }
 
+uint64_t idle_wake_timeout(const struct daemon *d, const struct tenant *t)
+{
+	return t->spec.idle.wake_timeout_ms ? t->spec.idle.wake_timeout_ms
+					    : d->cfg.idle_wake_timeout_ms;
+}
+
 static void set_idle(struct daemon *d, struct tenant *t, enum pt_idle_state s)
 {
 	if (t->st.idle == s)

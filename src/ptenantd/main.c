@@ -269,7 +269,8 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	r = restore_tenants(d, err);
 	if (r < 0)
 		return r;
-	return api_listen(d, err);
+	r = api_listen(d, err);
+	return r < 0 ? r : ingress_listen(d, err);
 }
 
 int main(int argc, char **argv)
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
 	pt_err err = { 0 };
 	int r;
 
-	d.listener.fd = d.sig.fd = d.timer.fd = -1;
+	d.listener.fd = d.sig.fd = d.timer.fd = d.ingress_listener.fd = -1;
 	d.journal_stderr = pt_journal_owns_stderr();
 	if (parse_args(argc, argv, &d, &o) < 0)
 		return 2;
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
 		standby_drop(&d, d.tenants[i], NULL);
 	}
 	api_shutdown(&d);
+	ingress_shutdown(&d);
 	exec_shutdown(&d);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);

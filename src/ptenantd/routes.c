@@ -25,7 +25,7 @@ void routes_changed(struct daemon *d)
 
 /* The spec's port, or its blueprint's: known from the last start, or
  * read once from the manifest (a tenant adopted at daemon start). */
-static uint16_t tenant_port(struct daemon *d, struct tenant *t)
+uint16_t routes_tenant_port(struct daemon *d, struct tenant *t)
 {
 	struct pt_blueprint bp;
 
@@ -47,7 +47,7 @@ static json_t *routes_build(struct daemon *d)
 
 	for (size_t i = 0; doc && i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
-		uint16_t port = tenant_port(d, t);
+		uint16_t port = routes_tenant_port(d, t);
 		char addr[PT_IPV4_STR];
 		json_t *r;
 
@@ -55,8 +55,9 @@ static json_t *routes_build(struct daemon *d)
 		if (!t->net.addr || !port)
 			continue;
 		pt_ipv4_format(t->net.addr, addr);
-		r = json_pack("{s:s, s:i, s:s}", "address", addr, "port", (int)port,
-			      "state", tenant_state_name(t));
+		r = json_pack("{s:s, s:i, s:s, s:I}", "address", addr, "port", (int)port,
+			      "state", tenant_state_name(t),
+			      "wake_timeout_ms", (json_int_t)idle_wake_timeout(d, t));
 		if (!r || json_object_set_new(routes, t->spec.slug, r) < 0) {
 			json_decref(doc);
 			return NULL;

@@ -404,6 +404,7 @@ int tenant_remove(struct daemon *d, struct tenant *t, struct conn *waiter,
 void tenant_tick(struct daemon *d, uint64_t now)
 {
 	standby_tick(d, now);
+	ingress_tick(d, now);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
@@ -430,7 +431,10 @@ void tenant_tick(struct daemon *d, uint64_t now)
 
 uint64_t tenant_next_deadline(struct daemon *d)
 {
-	uint64_t next = standby_next_deadline(d);
+	uint64_t next = standby_next_deadline(d), in = ingress_next_deadline(d);
+
+	if (in && (!next || in < next))
+		next = in;
 
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
@@ -471,6 +475,7 @@ void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_er
 			tenant_record(d, t, "respawn", NULL, -1, NULL);
 		}
 		answer_waiters(d, t);
+		ingress_start_settled(d, t);
 		return;
 	}
 	/* A respawn that failed is tried again after its backoff (a stop
@@ -481,4 +486,5 @@ void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_er
 		tenant_persist(d, t);
 	}
 	answer_waiters_error(d, t, err);
+	ingress_start_settled(d, t);
 }

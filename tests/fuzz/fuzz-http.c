@@ -28,7 +28,7 @@ static void check_accepted(const struct pt_http_req *req, const char *buf, size_
 		if (memchr(req->headers[i].value, '\r', req->headers[i].value_len) ||
 		    memchr(req->headers[i].value, '\n', req->headers[i].value_len))
 			abort();
-	if (pt_http_forward_head(req, "255.255.255.255", out, sizeof(out)) < 0)
+	if (pt_http_forward_head(req, "255.255.255.255", false, out, sizeof(out)) < 0)
 		abort();
 }
 

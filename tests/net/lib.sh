@@ -11,7 +11,10 @@ PTENANTD=$BUILD/src/ptenantd/ptenantd
 PTENANT=$BUILD/src/ptenant/ptenant
 INIT=$BUILD/src/init/ptenant-init
 BP_CACHE=${PTENANT_BP_CACHE:-/tmp/ptenant-net-blueprint}
-PY=$(command -v python3)
+# Debian's python3: the one tools/deps installs modules for (websockets),
+# whatever else comes first on PATH.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
 # shellcheck source=../lib/tenant-procs.sh
 . "$top/tests/lib/tenant-procs.sh"
 UID_BASE=$(pt_test_uid_base)

@@ -105,8 +105,8 @@ expect "removed tenant: 404" "404 no tenant globex at demo.test " "$(get globex.
 [[ -z $(route_field globex address) ]] && ok "removed tenant gone from routes.json" || not_ok "globex still in routes.json"
 
 check "the ingress is still running" kill -0 "$IPID"
-n=$(grep -c ' -> 10\.213\.' "$W/ingress.log")
-[[ $n -ge 7 ]] && ok "one log line per proxied request ($n)" || not_ok "$n proxied-request log lines"
+n=$(grep -cE '^ptenant-ingress: access 127\.0\.0\.1 [a-z]+ "GET /" 200 [0-9]+ [0-9]+ wake=no$' "$W/ingress.log")
+[[ $n -ge 7 ]] && ok "one access log line per proxied request ($n)" || not_ok "$n access log lines: $(grep access "$W/ingress.log" | head -3)"
 grep -q "127.0.0.1 nosuch 404 no tenant nosuch at demo.test" "$W/ingress.log" &&
   ok "refusals are logged with client, slug and status" || not_ok "no log line for the 404"
 done_testing

@@ -337,10 +337,39 @@ static void test_forward_head(void **state)
 
 	(void)state;
 	assert_int_equal(status_of(in), 200);
-	n = pt_http_forward_head(&req, "192.0.2.7", out, sizeof(out));
+	n = pt_http_forward_head(&req, "192.0.2.7", false, out, sizeof(out));
 	assert_int_equal(n, (int)strlen(want));
 	assert_memory_equal(out, want, strlen(want));
-	assert_int_equal(pt_http_forward_head(&req, "192.0.2.7", out, 20), -ENOBUFS);
+	assert_int_equal(pt_http_forward_head(&req, "192.0.2.7", false, out, 20), -ENOBUFS);
+	assert_int_equal(pt_http_forward_head(&req, "192.0.2.7", false, out, (size_t)n), n);
+	assert_int_equal(pt_http_forward_head(&req, "192.0.2.7", false, out, (size_t)n - 1), -ENOBUFS);
+}
+
+/* A relayed upgrade: the tenant sees what to switch to, and a Connection
+ * saying so; the client's own hop-by-hop and forged headers still go. */
+static void test_forward_head_upgrade(void **state)
+{
+	const char *in = "GET /ws HTTP/1.1\r\nHost: acme.demo.test\r\nConnection: keep-alive, Upgrade\r\n"
+			 "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			 "Keep-Alive: 5\r\nForwarded: for=6.6.6.6\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	const char *want = "GET /ws HTTP/1.1\r\nHost: acme.demo.test\r\nUpgrade: websocket\r\n"
+			   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+			   "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Host: acme.demo.test\r\n"
+			   "X-Forwarded-Proto: http\r\nConnection: Upgrade\r\n\r\n";
+	char out[PT_HTTP_HEAD_MAX + 512];
+	int n;
+
+	(void)state;
+	assert_int_equal(status_of(in), 200);
+	n = pt_http_forward_head(&req, "192.0.2.7", true, out, sizeof(out));
+	assert_int_equal(n, (int)strlen(want));
+	assert_memory_equal(out, want, strlen(want));
+	assert_int_equal(pt_http_forward_head(&req, "192.0.2.7", true, out, (size_t)n - 1), -ENOBUFS);
+	/* The same request not relayed as an upgrade loses it. */
+	n = pt_http_forward_head(&req, "192.0.2.7", false, out, sizeof(out));
+	assert_true(n > 0);
+	assert_null(memmem(out, (size_t)n, "Upgrade", 7));
+	assert_non_null(memmem(out, (size_t)n, "\r\nConnection: close\r\n\r\n", 23));
 }
 
 static void test_reasons(void **state)
@@ -382,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_header_count),
 		cmocka_unit_test(test_control_chars_in_value),
 		cmocka_unit_test(test_forward_head),
+		cmocka_unit_test(test_forward_head_upgrade),
 		cmocka_unit_test(test_reasons),
 	};
 

@@ -1,0 +1,40 @@
+/* The ingress channel's messages (ptenantd's runtime_dir/ingress.sock,
+ * a SOCK_SEQPACKET socket: one message a packet). ASCII, one line, no
+ * newline:
+ *   ingress -> daemon   "wake SLUG"      wake the tenant, tell me when ready
+ *                       "active SLUG"    it is in use (a request, an open
+ *                                        connection): its idle clock restarts
+ *   daemon -> ingress   "ready SLUG"     it runs and its port accepts
+ *                       "fail SLUG TEXT" the wake failed, TEXT says why
+ * Parsed strictly on both sides: anything else is refused, never guessed
+ * at. Pure functions, so both ends and the fuzzer share them. */
+#pragma once
+
+#include <stddef.h>
+
+#include "ptenant/spec.h"
+
+#define PT_INGRESS_MSG_MAX 256
+#define PT_INGRESS_REASON_MAX 200
+
+enum pt_ingress_msg_kind {
+	PT_MSG_WAKE = 1,
+	PT_MSG_ACTIVE,
+	PT_MSG_READY,
+	PT_MSG_FAIL,
+};
+
+struct pt_ingress_msg {
+	enum pt_ingress_msg_kind kind;
+	char slug[PT_SLUG_MAX + 1];
+	char reason[PT_INGRESS_REASON_MAX + 1]; /* PT_MSG_FAIL only */
+};
+
+/* 0 with *ret filled, or -EBADMSG. to_daemon picks which kinds are
+ * acceptable (wake/active, or ready/fail). */
+int pt_ingress_msg_parse(const char *buf, size_t len, bool to_daemon,
+			 struct pt_ingress_msg *ret);
+/* Formats m into buf (no NUL needed on the wire; one is written). A
+ * reason is cut at PT_INGRESS_REASON_MAX and anything not printable ASCII
+ * becomes '?'. Returns the length, or -EINVAL for a bad slug/kind. */
+int pt_ingress_msg_format(const struct pt_ingress_msg *m, char *buf, size_t size);

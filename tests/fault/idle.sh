@@ -1,0 +1,195 @@
+#!/bin/bash
+# Idle tenants woken by requests through ptenant-ingress (issue 12), with
+# networking and budgets on, against the fault-injection build:
+#   1. frozen after freeze_after; a request through the ingress thaws it
+#      and is answered; requests keep a tenant awake;
+#   2. asleep after stop_after; a request starts it and is answered; 100
+#      requests at once for an asleep tenant: one wake, 100 answers;
+#   3. a wake that fails (its port never accepts): 503 with Retry-After
+#      within its wake_timeout, and a wake-failed incident;
+#   4. a daemon restart keeps frozen frozen and asleep asleep, both still
+#      wake; an ingress restart loses nothing;
+#   5. the ingress channel: only root and ingress_user may connect;
+#      garbage, unknown commands, oversized and flooding messages are
+#      dropped and counted, the daemon and the tenants unharmed;
+#   6. a freeze that fails rolls back: the tenant runs on, an incident.
+#   PTENANT_BUILD=build-fault tests/fault/idle.sh
+. "$(dirname "$0")/lib.sh"
+fault_setup idle 3000
+INGRESS=$BUILD/src/ingress/ptenant-ingress
+IPORT=18500
+echo "ingress_user = nobody" >>"$W/conf"
+# The ingress (as nobody) must reach the channel's socket in $W/run.
+chmod 711 "$W" "$W/run"
+
+fault_daemon "" || { echo "Bail out! ptenantd does not start"; cat "$W/daemon.log"; exit 1; }
+pt blueprint import echo-bot@1 "$BP_CACHE" >/dev/null || { echo "Bail out! blueprint import"; exit 1; }
+
+ingress_up() {
+  nsenter --net="/run/netns/$NS" "$INGRESS" --listen 127.0.0.1:$IPORT --domain demo.test \
+    --routes "$W/run/routes.json" --user nobody >>"$W/ingress.log" 2>&1 &
+  INGRESS_PID=$!
+  HELPER_PIDS+=("$INGRESS_PID")
+  for _ in $(seq 100); do
+    grep -q "wake channel .*: connected" "$W/ingress.log" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+ingress_down() { kill -TERM "$INGRESS_PID"; wait "$INGRESS_PID" 2>/dev/null; }
+# get SLUG: "STATUS BODY-FIRST-LINE" through the ingress
+get() {
+  in_ns curl -s -m 20 -o "$W/body" -D "$W/head" -w '%{http_code}' -H "Host: $1.demo.test" \
+    "http://127.0.0.1:$IPORT/" >"$W/code" 2>/dev/null
+  echo "$(cat "$W/code") $(head -1 "$W/body" 2>/dev/null)"
+}
+state_of() { tpt --json ls | jq -r --arg s "$1" '.[] | select(.slug == $s) | .state'; }
+wait_state() { for _ in $(seq "${3:-100}"); do [[ $(state_of "$1") == "$2" ]] && return 0; sleep 0.1; done; return 1; }
+events() { tpt --json events "$1" | jq -r '.[].event'; }
+count_event() { events "$1" | grep -cx "$2"; }
+
+ingress_up || { echo "Bail out! the ingress did not connect to the wake channel"; cat "$W/ingress.log"; exit 1; }
+ok "the ingress connected to the channel as nobody"
+check "the channel's socket is nobody's, mode 0600" \
+  test "$(stat -c '%U %a' "$W/run/ingress.sock")" = "nobody 600"
+
+# ---- 1. frozen, thawed by a request ----------------------------------------
+tpt create fr --blueprint echo-bot@1 --freeze-after 2s >/dev/null
+check "fr: frozen after freeze_after" wait_state fr frozen
+fr_pid=$(pid_of fr)
+out=$(get fr)
+check "fr: a request to the frozen tenant is answered ($out)" test "$out" = "200 hostname: fr"
+check "fr: running again, same init" test "$(state_of fr)/$(pid_of fr)" = "running/$fr_pid"
+thawed=$(tpt --json events fr | jq -r '[.[] | select(.event == "thawed")][-1].message')
+check "fr: journal: thawed by \"$thawed\"" test "$thawed" = "a request through the ingress"
+check "fr: the access log says wake=yes" \
+  grep -qE '^ptenant-ingress: access 127\.0\.0\.1 fr "GET /" 200 [0-9]+ [0-9]+ wake=yes$' "$W/ingress.log"
+# Requests every 0.5 s for 4 s (twice freeze_after): it never freezes.
+f0=$(count_event fr frozen)
+for _ in $(seq 8); do get fr >/dev/null; sleep 0.5; done
+check "fr: requests keep it awake (no freeze in 4 s of traffic)" \
+  test "$(count_event fr frozen)/$(state_of fr)" = "$f0/running"
+
+# ---- 2. asleep, started by a request; 100 at once: one wake ------------------
+tpt create sl --blueprint echo-bot@1 --freeze-after 1s --stop-after 2s >/dev/null
+sl_pid=$(pid_of sl)
+check "sl: asleep after stop_after" wait_state sl asleep 100
+check "sl: its init is gone" bash -c "! kill -0 $sl_pid 2>/dev/null"
+out=$(get sl)
+check "sl: a request to the asleep tenant starts it and is answered ($out)" \
+  test "$out" = "200 hostname: sl"
+check "sl: running, a new init" bash -c "[[ \$1 == running && \$2 -gt 0 && \$2 != $sl_pid ]]" _ \
+  "$(state_of sl)" "$(pid_of sl)"
+check "sl: not a restart (restarts 0)" \
+  test "$(tpt --json ls | jq -r '.[] | select(.slug == "sl") | .restarts')" = 0
+wait_state sl asleep 100
+w0=$(count_event sl wake)
+in_ns "$PY" - $IPORT >"$W/hundred" 2>&1 <<'PY'
+import http.client, sys, threading
+port, codes = int(sys.argv[1]), []
+def one():
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/", headers={"Host": "sl.demo.test"})
+        r = c.getresponse()
+        codes.append((r.status, r.read().split(b"\n")[0]))
+    except Exception as e:
+        codes.append((0, repr(e).encode()))
+ts = [threading.Thread(target=one) for _ in range(100)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(sum(1 for c in codes if c == (200, b"hostname: sl")), set(c for c in codes if c[0] != 200))
+PY
+check "100 requests at once for an asleep tenant: all 100 answered ($(cat "$W/hundred"))" \
+  bash -c "[[ \$(cut -d' ' -f1 <<<\"\$1\") == 100 ]]" _ "$(cat "$W/hundred")"
+check "... and one wake ($((${w0:-0})) -> $(count_event sl wake))" test "$(count_event sl wake)" = $((w0 + 1))
+
+# ---- 3. a wake that fails ---------------------------------------------------------
+# An entrypoint that never listens on the blueprint's port.
+cat >"$W/nl.json" <<'JSON'
+{"slug": "nl", "blueprint": "echo-bot@1", "entrypoint": ["/bin/sleep", "3600"],
+ "idle": {"freeze_after": "1s", "stop_after": "2s", "wake_timeout": "2s"}}
+JSON
+tpt create -f "$W/nl.json" >/dev/null
+wait_state nl asleep 100
+t0=$SECONDS
+out=$(get nl)
+took=$((SECONDS - t0))
+check "nl: a wake that fails answers 503 ($out, in ${took} s)" \
+  bash -c "[[ \$1 == 503* && $took -le 6 ]]" _ "$out"
+check "nl: ... with Retry-After" grep -qi '^Retry-After: 5' "$W/head"
+check "nl: ... naming the wake_timeout ($(cat "$W/body"))" grep -q "wake_timeout 2s" "$W/body"
+check "nl: journal has wake-failed" test "$(count_event nl wake-failed)" -ge 1
+tpt rm nl >/dev/null
+
+# ---- 4. restarts keep the picture -------------------------------------------------
+wait_state fr frozen 100
+wait_state sl asleep 100
+fr_pid=$(pid_of fr)
+daemon_down
+fault_daemon "" || { echo "Bail out! ptenantd does not start again"; exit 1; }
+check "daemon restart: fr still frozen, same init" test "$(state_of fr)/$(pid_of fr)" = "frozen/$fr_pid"
+check "daemon restart: sl still asleep" test "$(state_of sl)" = asleep
+for _ in $(seq 60); do grep -c "wake channel .*: connected" "$W/ingress.log" | grep -qx 2 && break; sleep 0.05; done
+check "the ingress reconnected to the new daemon's channel" \
+  test "$(grep -c 'wake channel .*: connected' "$W/ingress.log")" = 2
+check "daemon restart: a request wakes frozen fr" test "$(get fr)" = "200 hostname: fr"
+check "daemon restart: a request wakes asleep sl" test "$(get sl)" = "200 hostname: sl"
+wait_state fr frozen 100
+ingress_down
+ingress_up || { echo "Bail out! ingress restart"; exit 1; }
+check "ingress restart: fr still frozen" test "$(state_of fr)" = frozen
+check "ingress restart: a request wakes it" test "$(get fr)" = "200 hostname: fr"
+
+# ---- 5. the channel as an attack surface -----------------------------------------
+refused() { tpt --json status 2>/dev/null | jq -r '.ingress_channel.refused'; }
+r0=$(refused)
+check_not "another uid cannot connect to the channel" setpriv --reuid=12345 --regid=12345 \
+  --clear-groups "$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
+  "$W/run/ingress.sock"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" - "$W/run/ingress.sock" >"$W/attack" 2>&1 <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+for m in [b"stop fr", b"rm sl", b"wake", b"wake ", b"wake FR", b"wake fr extra", b"wake ../x",
+          b"wake fr\x00x", b"active " + b"a" * 64, b"\xff\xfe", b"x" * 10000, b"ready fr", b"fail fr no"]:
+    s.send(m)
+for i in range(30000):
+    try:
+        s.send(b"active fr", socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        pass
+s.close()
+print("sent")
+PY
+check "as the ingress's uid: 13 bad messages and a flood sent ($(cat "$W/attack"))" grep -qx sent "$W/attack"
+sleep 0.5
+r1=$(refused)
+check "the daemon refused and counted them ($r0 -> $r1)" test "$((r1 - r0))" -ge 13
+check "the daemon still answers" tpt ls
+check "fr and sl were not stopped or removed" \
+  test "$(tpt --json ls | jq -r '[.[] | select(.slug == "fr" or .slug == "sl") | .state] | map(select(. != "stopped")) | length')" = 2
+check "the ingress still serves" test "$(get sl)" = "200 hostname: sl"
+check "the daemon logged the refusals (at most once a minute)" \
+  test "$(grep -c 'ingress channel: .* dropped' "$W/daemon.log")" -le 3
+
+# ---- 6. a freeze that fails rolls back ---------------------------------------------
+ingress_down
+tpt rm fr >/dev/null
+tpt rm sl >/dev/null
+daemon_down
+fault_daemon "idle.freeze:EIO" || { echo "Bail out! faulted ptenantd"; exit 1; }
+tpt create ff --blueprint echo-bot@1 >/dev/null
+ff_pid=$(pid_of ff)
+out=$(tpt pause ff 2>&1)
+check "freeze fails: pause says why ($out)" grep -q "idle.freeze" <<<"$out"
+check "freeze fails: ff runs on, same init" test "$(state_of ff)/$(pid_of ff)" = "running/$ff_pid"
+check "freeze fails: the incident is in the journal" test "$(count_event ff freeze-failed)" = 1
+check "freeze fails: its cgroup is not frozen" bash -c \
+  "[[ $CGMODE == v1 ]] && grep -qx THAWED ${CGDIRS[3]}/tenant-ff/freezer.state || grep -qx 'frozen 0' ${CGDIRS[0]}/tenant-ff/cgroup.events"
+check "freeze fails: the tenant answers" in_ns curl -sf --max-time 5 -o /dev/null "http://$(addr_of ff):8080/"
+tpt rm ff >/dev/null
+out=$(leftovers)
+check "nothing left after rm ($out)" test -z "$out"
+daemon_down
+done_testing
