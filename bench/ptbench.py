@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 
+import idlebench
 import ptapi
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -1061,6 +1062,8 @@ class Ctx:
         self.args = args
         self.runs = args.runs
         self.warmup = args.warmup
+        self.top = TOP
+        self.prefix = PREFIX
         self.build = args.build
         self.work = tempfile.mkdtemp(prefix="ptbench.", dir="/var/tmp")
         os.chmod(self.work, 0o755)
@@ -1275,6 +1278,9 @@ def markdown(res):
                       f"{t['median']:.3f} | {t['min']:.3f} | {t['max']:.3f} |", ""]
     if "left_behind" in res:
         left = res["left_behind"]
+        extra = idlebench.markdown(res)
+        if extra:
+            lines += [extra]
         lines += ["## Cleanup", "",
                   "Nothing left behind (runc containers, tenants and their processes, "
                   "daemons, network namespaces, cgroups)." if not left else
@@ -1290,7 +1296,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--memory-levels", default="1,100,500")
-    ap.add_argument("--only", default="cold,profile,respawn,exec,batch,memory",
+    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,batch,memory",
                     help="comma-separated sections to run; they always run in this "
                     "order, the ones that leave many namespaces to tear down last")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1329,6 +1335,12 @@ def main():
         if "exec" in only:
             log("exec")
             res["exec"] = bench_exec(ctx)
+        if "idle" in only:
+            log("idle tenants, woken through the ingress")
+            res["idle"] = idlebench.bench_idle(ctx)
+        if "ingress" in only:
+            log("ptenant-ingress and nginx")
+            res["ingress"] = idlebench.bench_ingress(ctx)
         if "batch" in only:
             log(f"{args.batch} at once")
             res["batch"] = bench_batch(ctx, args.batch)

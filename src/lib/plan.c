@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "notify-msg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -191,6 +192,18 @@ static int add_secrets(struct pt_plan *plan, const struct pt_spec *spec)
 	return r;
 }
 
+/* /run/ptenant: a small tmpfs of its own holding the notify socket the
+ * daemon binds (rootfs-premade.c), NOTIFY_SOCKET in the environment. */
+static int add_notify(struct pt_plan *plan)
+{
+	int r = add_mount(plan, PT_STEP_TMPFS, "run/ptenant", "mode=0755,size=16k",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+	if (r == 0)
+		plan->steps[plan->n_steps - 1].notify = true;
+	return r;
+}
+
 static int add_etc(struct pt_plan *plan, const char *slug)
 {
 	const char *hostname = plan_printf(plan, "%s\n", slug);
@@ -239,6 +252,8 @@ static int add_mounts(struct pt_plan *plan, const struct pt_spec *spec)
 			      MS_NOSUID | MS_NODEV);
 	if (r == 0)
 		r = add_secrets(plan, spec);
+	if (r == 0)
+		r = add_notify(plan);
 	if (r == 0)
 		r = add_etc(plan, spec->slug);
 	return r;
@@ -349,7 +364,7 @@ static int env_set(char **envp, size_t *n, const char *key, const char *value,
 int pt_plan_env(const struct pt_spec *spec, const struct pt_blueprint *bp,
 		char ***ret_envp, pt_err *err)
 {
-	size_t cap = bp->n_env + spec->n_env + 5, n = 0;
+	size_t cap = bp->n_env + spec->n_env + 6, n = 0;
 	char **envp = calloc(cap, sizeof(char *));
 	char port[8];
 	int r = 0;
@@ -370,6 +385,9 @@ int pt_plan_env(const struct pt_spec *spec, const struct pt_blueprint *bp,
 		r = env_set(envp, &n, "HOME", spec->user.set && spec->user.uid ? "/data" : "/root", 0);
 	if (r == 0 && (spec->port || bp->port))
 		r = env_set(envp, &n, "PORT", port, 0);
+	/* The daemon's socket, whatever the spec says: it is the only one. */
+	if (r == 0)
+		r = env_set(envp, &n, "NOTIFY_SOCKET", PT_NOTIFY_SOCKET, 1);
 	if (r < 0) {
 		strv_free(envp);
 		return pt_err_set(err, r, "build environment");

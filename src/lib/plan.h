@@ -35,6 +35,7 @@ struct pt_step {
 	unsigned long flags;     /* MS_* */
 	mode_t mode;
 	bool chown;              /* PT_STEP_FILE: owned by uid:gid (tenant ids) */
+	bool notify;             /* PT_STEP_TMPFS: holds the notify socket */
 	uid_t uid;
 	gid_t gid;
 };

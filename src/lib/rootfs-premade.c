@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -19,6 +21,7 @@ void pt_premade_init(struct pt_premade *pm)
 		pm->node_made[i] = false;
 	}
 	pm->mask = -1;
+	pm->notify = -1;
 }
 
 void pt_premade_close(struct pt_premade *pm)
@@ -26,6 +29,7 @@ void pt_premade_close(struct pt_premade *pm)
 	for (size_t i = 0; i < PT_PLAN_STEPS_MAX; i++)
 		pt_closep(&pm->step_fd[i]);
 	pt_closep(&pm->mask);
+	pt_closep(&pm->notify);
 }
 
 static unsigned attrs_of(unsigned long ms)
@@ -131,6 +135,31 @@ static int make_mask(pt_err *err)
 	return TAKE_FD(mnt);
 }
 
+/* The notify socket, "notify" in directory dirfd: bound through
+ * /proc/self/fd (a premade tmpfs is in no mount tree yet). Writable by
+ * everyone inside (any of the tenant's users may say READY=1): made so by
+ * the umask at bind, never by a chmod of a name the tenant could have
+ * swapped for a symlink meanwhile; a name already there is unlinked (not
+ * followed) and, if the tenant races one back in, bind fails. */
+int pt_notify_bind_at(int dirfd, pt_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old;
+	int r;
+
+	if (fd < 0)
+		return pt_err_set(err, -errno, "notify socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/notify", dirfd);
+	unlinkat(dirfd, "notify", 0);
+	old = umask(0);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return pt_err_set(err, -errno, "bind the notify socket");
+	return TAKE_FD(fd);
+}
+
 int pt_premade_make(const struct pt_plan *plan, struct pt_premade *pm, pt_err *err)
 {
 	int dev = -1;
@@ -145,6 +174,11 @@ int pt_premade_make(const struct pt_plan *plan, struct pt_premade *pm, pt_err *e
 				return pm->step_fd[i];
 			if (strcmp(s->target, "dev") == 0)
 				dev = pm->step_fd[i];
+			if (s->notify && pm->notify < 0) {
+				pm->notify = pt_notify_bind_at(pm->step_fd[i], err);
+				if (pm->notify < 0)
+					return pt_err_prefix(err, "/%s", s->target);
+			}
 		} else if (s->kind == PT_STEP_BIND_DEV && dev >= 0 &&
 			   strncmp(s->target, "dev/", 4) == 0 && !strchr(s->target + 4, '/')) {
 			int r = make_node(dev, s, err);

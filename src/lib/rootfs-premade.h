@@ -23,9 +23,14 @@ struct pt_premade {
 	int step_fd[PT_PLAN_STEPS_MAX]; /* a detached tmpfs per PT_STEP_TMPFS, else -1 */
 	bool node_made[PT_PLAN_STEPS_MAX]; /* a PT_STEP_BIND_DEV done as a node in /dev */
 	int mask;                       /* detached tmpfs holding "dir" and "file" */
+	int notify;                     /* the notify socket bound in its tmpfs, or -1 */
 };
 
 void pt_premade_init(struct pt_premade *pm);
 /* Makes them all for `plan` (whose host_uid owns the tmpfs roots). */
 int pt_premade_make(const struct pt_plan *plan, struct pt_premade *pm, pt_err *err);
 void pt_premade_close(struct pt_premade *pm);
+/* Binds the tenant's notify socket as "notify" in directory dirfd (its
+ * /run/ptenant: a premade tmpfs, or reached in a running tenant for one
+ * adopted after a daemon restart). Returns the socket. */
+int pt_notify_bind_at(int dirfd, pt_err *err);

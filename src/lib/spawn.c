@@ -433,6 +433,7 @@ static void job_close(struct pt_spawn_job *job)
 {
 	pt_closep(&job->sock);
 	pt_closep(&job->pidfd);
+	pt_closep(&job->notify);
 }
 
 void pt_spawn_cancel(struct pt_spawn_job *job)
@@ -506,6 +507,7 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	job->pid = pid;
 	job->pidfd = TAKE_FD(pidfd);
 	job->sock = TAKE_FD(psock);
+	job->notify = TAKE_FD(pm.notify);
 	job->trace = req->trace;
 	job->child_trace = req->child_trace;
 	snprintf(job->slug, sizeof(job->slug), "%s", req->plan->slug);

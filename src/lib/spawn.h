@@ -55,11 +55,12 @@ struct pt_spawn_job {
 	pid_t pid;               /* host pid of the child, then of ptenant-init */
 	int pidfd;
 	int sock;                /* the parent's end of the sync socket */
+	int notify;              /* the tenant's notify socket (NOTIFY_SOCKET), or -1 */
 	struct pt_trace *trace, *child_trace;
 	char slug[64];
 };
 
-#define PT_SPAWN_JOB_INIT { .pid = 0, .pidfd = -1, .sock = -1 }
+#define PT_SPAWN_JOB_INIT { .pid = 0, .pidfd = -1, .sock = -1, .notify = -1 }
 
 /* Clones the child into its namespaces and does the parent's steps up to
  * its release (P0-P3). Nothing here waits for the child's own setup. On

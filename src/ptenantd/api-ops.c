@@ -202,6 +202,7 @@ static void op_inspect(struct daemon *d, struct conn *c, json_t *req)
 	json_object_set_new(info, "id_range", json_integer(65536));
 	net_inspect(d, t, info);
 	standby_inspect(d, t, info);
+	notify_inspect(t, info);
 	resp = pt_api_ok_response();
 	json_object_set_new(resp, "tenant", info);
 	conn_reply(d, c, resp);

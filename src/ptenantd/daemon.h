@@ -134,6 +134,15 @@ struct tenant {
 	bool freezing;                   /* freeze asked, not yet complete */
 	uint64_t freeze_deadline;        /* monotonic ms: give up, thaw */
 	char freeze_why[64];             /* "idle for 10m", "ptenant pause" */
+	/* Its notify socket (notify.c), for the current run. */
+	struct watch notify;
+	bool ready;                      /* said READY=1 in this run */
+	bool busy;                       /* said BUSY=1, not yet BUSY=0 */
+	uint64_t ready_at;               /* unix ms */
+	uint64_t notify_msgs, notify_ignored; /* since ptenantd started */
+	uint64_t notify_window;          /* rate window, monotonic s */
+	unsigned notify_in_window;
+	uint64_t notify_paused_at;       /* flooded: not read since (monotonic ms) */
 };
 
 struct daemon {
@@ -282,6 +291,15 @@ uint64_t idle_next_deadline(struct daemon *d, const struct tenant *t);
 void tenant_answer_waiters(struct daemon *d, struct tenant *t, const pt_err *err);
 int tenant_stop_to_sleep(struct daemon *d, struct tenant *t, struct conn *waiter,
 			 pt_err *err);
+
+/* notify.c: the tenant's NOTIFY_SOCKET (READY=1, BUSY=1/0) */
+void notify_attach(struct daemon *d, struct tenant *t, int fd);
+void notify_detach(struct daemon *d, struct tenant *t);
+/* Live restore: binds a new socket in the running tenant. */
+void notify_adopt(struct daemon *d, struct tenant *t);
+void notify_tick(struct daemon *d, struct tenant *t, uint64_t now);
+uint64_t notify_next_deadline(const struct tenant *t);
+void notify_inspect(struct tenant *t, struct json_t *info);
 
 /* budget.c: cgroup limits, OOM detection, stats, live update */
 int budget_init(struct daemon *d, pt_err *err);

@@ -251,7 +251,8 @@ void idle_tick(struct daemon *d, struct tenant *t, uint64_t now)
 		freeze_check(d, t, now);
 		return;
 	}
-	if (t->phase != PHASE_RUNNING || t->st.idle == PT_IDLE_ASLEEP)
+	/* BUSY=1 on its notify socket: it works, whoever talks to it. */
+	if (t->phase != PHASE_RUNNING || t->st.idle == PT_IDLE_ASLEEP || t->busy)
 		return;
 	f = freeze_after(d, t);
 	s = stop_after(d, t);
@@ -273,7 +274,7 @@ uint64_t idle_next_deadline(struct daemon *d, const struct tenant *t)
 	if (t->freezing)
 		return t->freeze_deadline < now_mono_ms() + 5 ? t->freeze_deadline
 							      : now_mono_ms() + 5;
-	if (t->phase != PHASE_RUNNING)
+	if (t->phase != PHASE_RUNNING || t->busy)
 		return 0;
 	f = freeze_after(d, t);
 	s = stop_after(d, t);

@@ -106,6 +106,7 @@ static bool adopt(struct daemon *d, struct tenant *t)
 					   now_real - t->st.started_at : 0);
 	tenant_watch_process(d, t, pidfd);
 	reattach_log(d, t);
+	notify_adopt(d, t);
 	adopt_idle(d, t);
 	return true;
 }
@@ -223,7 +224,7 @@ static struct tenant *broken_tenant(struct daemon *d, const char *slug, const ch
 
 	if (!t)
 		return NULL;
-	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
 	budget_tenant_init(t);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	salvage_spec(t, slug);
@@ -245,7 +246,7 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 	snprintf(dir, sizeof(dir), "%s/%s", d->tenants_dir, slug);
 	if (!t)
 		return NULL;
-	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
 	budget_tenant_init(t);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	if (pt_slug_validate(slug, "slug", &err) < 0 || load_files(d, t, &err) < 0 ||

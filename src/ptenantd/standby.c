@@ -80,6 +80,7 @@ static void standby_free(struct daemon *d, struct tenant *t)
 	pt_closep(&sb->log_read);
 	pt_closep(&sb->job.sock);
 	pt_closep(&sb->job.pidfd);
+	pt_closep(&sb->job.notify);
 	free(sb);
 	t->standby = NULL;
 }
@@ -417,6 +418,7 @@ bool standby_take_over(struct daemon *d, struct tenant *t)
 	pidfd = sb->job.pidfd;
 	sb->job.pidfd = -1;
 	tenant_watch_process(d, t, pidfd);
+	notify_attach(d, t, TAKE_FD(sb->job.notify));
 	if (logs_attach(d, t, sb->log_read, NULL) == 0)
 		sb->log_read = -1;
 	budget_standby_took_over(d, t);

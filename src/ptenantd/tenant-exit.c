@@ -174,6 +174,7 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	(void)events;
 	pt_trace_init(&tr, d->trace_spawn);
 	idle_on_exit(t);
+	notify_detach(d, t);
 	read_exit(t, &reason, &code);
 	loop_del(d, &t->proc);
 	pt_closep(&t->proc.fd);
@@ -411,6 +412,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 		if (t->state_unsaved && now >= t->state_retry_at)
 			tenant_persist(d, t);
 		logs_tick(d, t, now);
+		notify_tick(d, t, now);
 		idle_tick(d, t, now);
 		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
@@ -454,6 +456,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 		if (at && (!next || at < next))
 			next = at;
 		at = idle_next_deadline(d, t);
+		if (at && (!next || at < next))
+			next = at;
+		at = notify_next_deadline(t);
 		if (at && (!next || at < next))
 			next = at;
 	}

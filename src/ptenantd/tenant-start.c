@@ -147,6 +147,7 @@ static void spawn_free(struct tenant_spawn *sp)
 	pt_closep(&sp->log_read);
 	pt_closep(&sp->job.sock);
 	pt_closep(&sp->job.pidfd);
+	pt_closep(&sp->job.notify);
 	free(sp->tr);
 	free(sp->child_tr);
 	free(sp);
@@ -260,6 +261,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 			sp->log_read = -1;
 		pt_trace_mark(sp->tr, "d-logs-attach");
 		tenant_watch_process(d, t, TAKE_FD(sp->job.pidfd));
+		notify_attach(d, t, TAKE_FD(sp->job.notify));
 		pt_trace_mark(sp->tr, "d-watch-pidfd");
 	} else if (sp) {
 		budget_spawned(d, t, false);

@@ -123,6 +123,7 @@ void tenant_free(struct tenant *t)
 		return;
 	pt_closep(&t->proc.fd);
 	pt_closep(&t->log.fd);
+	pt_closep(&t->notify.fd);
 	pt_closep(&t->budget.oom.fd);
 	pt_closep(&t->budget.leaf_fd);
 	pt_logfile_close(&t->logfile);
@@ -282,7 +283,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		return pt_err_set(err, -ENOMEM, "allocate tenant");
 	}
 	t->seccomp = bpf;
-	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = -1;
+	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
 	budget_tenant_init(t);
 	r = pt_idmap_pick(used, d->n_tenants, d->cfg.uid_base, d->cfg.uid_ranges,
 			  &t->st.host_uid, err);

@@ -4,11 +4,17 @@
  *   hog cpu        spin on one core, forever
  *   hog fork       fork sleeping children until fork fails, then report
  *                  the count on stdout and sleep
+ *   hog notify MSG send MSG to $NOTIFY_SOCKET (sd_notify), once
+ *   hog notify-flood N  send N datagrams as fast as it can; prints how
+ *                  many the socket took
+ * (busybox has no datagram sender for a Unix socket.)
  * Built with gcc -static: the blueprint has no libc. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void touch(size_t mib)
@@ -50,6 +56,28 @@ static void forkbomb(void)
 	}
 }
 
+static int notify(const char *msg, long count)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = getenv("NOTIFY_SOCKET");
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	long sent = 0;
+
+	if (!path || fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "hog: no NOTIFY_SOCKET\n");
+		return 1;
+	}
+	strcpy(sa.sun_path, path);
+	for (long i = 0; i < count; i++)
+		if (sendto(fd, msg, strlen(msg), count > 1 ? MSG_DONTWAIT : 0,
+			   (struct sockaddr *)&sa, sizeof(sa)) >= 0)
+			sent++;
+		else if (count == 1)
+			perror("hog: sendto");
+	printf("hog: sent %ld of %ld\n", sent, count);
+	return count == 1 && sent != 1;
+}
+
 int main(int argc, char **argv)
 {
 	volatile unsigned long spin = 0;
@@ -68,6 +96,10 @@ int main(int argc, char **argv)
 			spin++;
 	if (argc >= 2 && strcmp(argv[1], "fork") == 0)
 		forkbomb();
-	fprintf(stderr, "usage: hog mem | hold MIB | cpu | fork\n");
+	if (argc >= 3 && strcmp(argv[1], "notify") == 0)
+		return notify(argv[2], 1);
+	if (argc >= 3 && strcmp(argv[1], "notify-flood") == 0)
+		return notify("BUSY=1", atol(argv[2]));
+	fprintf(stderr, "usage: hog mem | hold MIB | cpu | fork | notify MSG | notify-flood N\n");
 	return 2;
 }

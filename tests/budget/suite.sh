@@ -60,7 +60,7 @@ journal() {
 # pid, after checking its uid; a leftover fails the run), then the cgroups.
 cleanup() {
 	local rc=$? left
-	for s in nb hog fb cpu hold crash iso lost fz cpuz idl; do pt rm "$s" >/dev/null 2>&1; done
+	for s in nb hog fb cpu hold crash iso lost fz cpuz idl nt; do pt rm "$s" >/dev/null 2>&1; done
 	[[ -n $dpid ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
 		echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
@@ -388,10 +388,37 @@ check "stop of an asleep tenant: stopped (by the operator)" state_is fz stopped
 check "stop of an asleep tenant: state.json says stopped, not asleep" \
 	bash -c '! grep -q "\"idle\"" "$1" && grep -q "\"desired\": \"stopped\"" "$1"' _ "$T/state/tenants/fz/state.json"
 pt rm fz >/dev/null
+# The notify socket (NOTIFY_SOCKET, sd_notify): READY=1 recorded; BUSY=1
+# holds a tenant awake past freeze_after, BUSY=0 lets it freeze; a flood
+# is counted and paused, the daemon unharmed.
+pt create nt --blueprint budget@1 --freeze-after 2s >/dev/null
+wait_for 30 state_is nt running
+nfield() { pt --json inspect nt | grep -A6 '"notify":' | jget "$1"; }
+check "notify: NOTIFY_SOCKET in the tenant's environment" \
+	bash -c '[[ $("$@") == *NOTIFY_SOCKET=/run/ptenant/notify* ]]' _ "$BUILD/src/ptenant/ptenant" --socket "$SOCK" exec nt -- env
+pt exec nt -- /bot/hog notify READY=1 >/dev/null
+ready_seen() { [[ $(nfield ready) == true ]]; }
+check "notify: READY=1 is seen (inspect)" wait_for 5 ready_seen
+check "notify: READY=1 is in the journal" bash -c 'grep -q "^ready " <<<"$1"' _ "$(journal nt)"
+pt exec nt -- /bot/hog notify BUSY=1 >/dev/null
+sleep 3.5
+check "notify: BUSY=1 holds it awake past freeze_after (2 s; 3.5 s later)" state_is nt running
+pt exec nt -- /bot/hog notify BUSY=0 >/dev/null
+check "notify: after BUSY=0 it freezes" wait_for 10 state_is nt frozen
+pt resume nt >/dev/null
+out=$(pt exec nt -- /bot/hog notify-flood 20000 2>&1)
+check "notify: a flood of datagrams ($out) is counted as ignored" \
+	bash -c '(( $1 > 0 ))' _ "$(pt --json inspect nt | grep -A6 '"notify":' | jget ignored)"
+check "notify: the flood is in the journal" bash -c 'grep -q "^notify-flood " <<<"$1"' _ "$(journal nt)"
+daemon_answers() { pt ls >/dev/null; }
+check "notify: the daemon still answers" daemon_answers
+out=$(pt exec nb -- ls -A /run/ptenant 2>&1)
+check "notify: a neighbour sees only its own socket in /run/ptenant ($out)" test "$out" = notify
+pt rm nt >/dev/null
 
 # ---- rm leaves no cgroup --------------------------------------------------
 for s in crash iso hold nb; do pt rm "$s" >/dev/null; done
-gone() { local s d; for s in crash iso hold nb hog fb cpu lost counted fz cpuz idl; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
+gone() { local s d; for s in crash iso hold nb hog fb cpu lost counted fz cpuz idl nt; do for d in $(all_dirs "$s"); do [[ -e $d ]] && return 1; done; done; return 0; }
 check "rm leaves no tenant cgroup behind" gone
 
 echo "1..$n"

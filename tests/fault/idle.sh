@@ -134,6 +134,19 @@ for _ in $(seq 60); do grep -c "wake channel .*: connected" "$W/ingress.log" | g
 check "the ingress reconnected to the new daemon's channel" \
   test "$(grep -c 'wake channel .*: connected' "$W/ingress.log")" = 2
 check "daemon restart: a request wakes frozen fr" test "$(get fr)" = "200 hostname: fr"
+# The notify socket died with the old daemon; the new one bound another in
+# the running tenant (sent to here from the host, through its root).
+notify_ready() {
+  for _ in $(seq 50); do
+    [[ $(tpt --json inspect fr | jq -r .notify.ready) == true ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+"$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"READY=1", sys.argv[1])' \
+  "/proc/$(pid_of fr)/root/run/ptenant/notify" 2>"$W/notify.err"
+check "daemon restart: fr's notify socket works again ($(cat "$W/notify.err"))" \
+  notify_ready
 check "daemon restart: a request wakes asleep sl" test "$(get sl)" = "200 hostname: sl"
 wait_state fr frozen 100
 ingress_down

@@ -444,6 +444,46 @@ static int a_connect_unix(const char *path)
 	return must_fail(path, connect(s, (struct sockaddr *)&a, len));
 }
 
+/* The daemon's ingress channel is SOCK_SEQPACKET: a stream connect would
+ * fail on the type alone, whether or not the path were reachable. */
+static int a_connect_seqpacket(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	return must_fail(path, connect(s, (struct sockaddr *)&a, sizeof(a)));
+}
+
+/* Floods the tenant's own notify socket with everything but what it
+ * understands: oversized, binary, unknown keys, and a burst of valid
+ * ones. Always "blocked" here: the host checks that the daemon and the
+ * neighbour did not notice (run.sh). */
+static int a_notify_flood(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	const char *path = getenv("NOTIFY_SOCKET");
+	static char big[65536];
+	int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	long sent = 0, refused = 0;
+
+	if (!path || s < 0)
+		return BREACH("no NOTIFY_SOCKET to flood");
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	memset(big, 'B', sizeof(big));
+	for (long i = 0; i < 100000; i++) {
+		const char *m = i % 4 == 0 ? big : i % 4 == 1 ? "READY=1\0\x01" :
+				i % 4 == 2 ? "FDSTORE=1\nWATCHDOG=1" : "BUSY=1";
+		size_t len = i % 4 == 0 ? sizeof(big) : i % 4 == 1 ? 9 : strlen(m);
+
+		if (sendto(s, m, len, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a)) >= 0)
+			sent++;
+		else
+			refused++;
+	}
+	return BLOCKED("flooded the notify socket: %ld datagrams taken, %ld refused", sent, refused);
+}
+
 static int a_connect_tcp(const char *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
@@ -582,6 +622,7 @@ static const struct attack attacks[] = {
 	{ "i386-abi", a_i386, NULL }, { "x32-abi", a_x32, NULL },
 	{ "scan-cmdline", NULL, a_scan_cmdline }, { "scan-environ", NULL, a_scan_environ },
 	{ "no-path", NULL, a_no_path }, { "connect-unix", NULL, a_connect_unix },
+	{ "connect-seqpacket", NULL, a_connect_seqpacket }, { "notify-flood", a_notify_flood, NULL },
 	{ "connect-tcp", NULL, a_connect_tcp }, { "caps", a_caps, NULL },
 	{ "capset", a_capset, NULL }, { "chroot-escape", a_chroot_escape, NULL },
 	{ "raise-rlimit", a_raise_rlimit, NULL }, { "syslog", a_syslog, NULL },

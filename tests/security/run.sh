@@ -191,6 +191,28 @@ if ((have_setcap)); then
 fi
 attack_in gamma caps-of-uid-1000 caps
 
+# ---- the daemon's channels: notify (the tenant's own) and ingress (not its) --
+attack connect-ingress-channel connect-seqpacket "$RUN/ingress.sock"
+if command -v python3 >/dev/null; then
+  attack_host control-ingress-channel "the host (root) reaches that very socket, so the path is real" \
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' "$RUN/ingress.sock"
+else
+  ok "control-ingress-channel # SKIP no python3 here to connect from the host"
+fi
+notify_of() { pt --json inspect "$1" | jq -r ".notify.$2"; }
+beta_ignored=$(notify_of beta ignored)
+attack notify-flood notify-flood
+t0=$(date +%s%N)
+pt ls >/dev/null
+t1=$(date +%s%N)
+attack_host notify-flood-daemon "the daemon answers at once after alpha's flood ($(( (t1 - t0) / 1000000 )) ms)" \
+  test $(( (t1 - t0) / 1000000 )) -lt 2000
+attack_host notify-flood-counted "alpha's flood was counted as ignored ($(notify_of alpha ignored))" \
+  test "$(notify_of alpha ignored)" -gt 0
+attack_host notify-flood-neighbour "beta's notify counters did not move" \
+  test "$(notify_of beta ignored)" = "$beta_ignored"
+attack_host notify-flood-alive "alpha still runs" test "$(ls_field alpha state)" = running
+
 # ---- host-side checks -------------------------------------------------------
 bp_sum=$(sha256sum "$STATE"/blueprints/sec/1/rootfs/etc/passwd 2>/dev/null | cut -d' ' -f1)
 pt exec alpha -- sh -c 'echo "evil::0:0::/:/bin/sh" >>/etc/passwd' >/dev/null 2>&1
