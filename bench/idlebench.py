@@ -13,6 +13,7 @@ to the same backend: a second nginx serving a small static file. wrk,
 keep-alive, in one run, alternated. Then the ingress's memory with
 10,000 idle keep-alive client connections.
 """
+import ctypes
 import json
 import os
 import re
@@ -38,10 +39,32 @@ def _stats(samples):
             "p99": s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]}
 
 
-def first_byte_ms(port, slug, timeout=40):
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def connect_in(netns, port, timeout):
+    """A TCP connection to 127.0.0.1:port of network namespace netns: the
+    socket is made there (setns for a moment), so no subprocess is timed."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    there = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+    try:
+        if _libc.setns(there, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    finally:
+        _libc.setns(own, CLONE_NEWNET)
+        os.close(own)
+        os.close(there)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def first_byte_ms(netns, port, slug, timeout=40):
     """Sends one GET through the ingress, returns ms to the first byte of
     the answer, and the status line."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s = connect_in(netns, port, timeout)
     t0 = time.monotonic_ns()
     s.sendall(b"GET / HTTP/1.1\r\nHost: %s.%s\r\nConnection: close\r\n\r\n"
               % (slug.encode(), DOMAIN.encode()))
@@ -118,14 +141,14 @@ def bench_idle(ctx):
 def idle_rows(ctx, d):
     d.pt("create", "wk", "--blueprint", "echo-bot@1")
     for _ in range(100):  # the bot listens
-        if first_byte_ms(IPORT, "wk")[1].startswith("HTTP/1.1 200"):
+        if first_byte_ms(d.netns, IPORT, "wk")[1].startswith("HTTP/1.1 200"):
             break
         time.sleep(0.05)
     run, frozen, asleep, pause, resume = [], [], [], [], []
     bad = []
     for i in range(ctx.warmup + ctx.runs):
         time.sleep(0.1)
-        ms, status = first_byte_ms(IPORT, "wk")
+        ms, status = first_byte_ms(d.netns, IPORT, "wk")
         keep = i >= ctx.warmup
         if keep:
             run.append(ms)
@@ -135,7 +158,7 @@ def idle_rows(ctx, d):
         if keep:
             pause.append((t1 - t0) / 1e6)
         time.sleep(0.1)
-        ms, status = first_byte_ms(IPORT, "wk")
+        ms, status = first_byte_ms(d.netns, IPORT, "wk")
         if not status.startswith("HTTP/1.1 200"):
             bad.append(status)
         if keep:
@@ -150,7 +173,7 @@ def idle_rows(ctx, d):
         ptapi.call(d.sock, {"op": "pause", "slug": "wk", "sleep": True})
         wait_state(d, "wk", "asleep")
         time.sleep(0.2)
-        ms, status = first_byte_ms(IPORT, "wk")
+        ms, status = first_byte_ms(d.netns, IPORT, "wk")
         if not status.startswith("HTTP/1.1 200"):
             bad.append(status)
         if i >= ctx.warmup:
@@ -221,7 +244,10 @@ def wrk(netns, port, host, seconds, conns):
     out = in_ns(netns, ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--latency",
                         "-H", f"Host: {host}", f"http://127.0.0.1:{port}/"],
                 capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"wrk on port {port}: no result: {out!r}")
+    rps = float(m.group(1))
     lat = {}
     for pct, val, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M):
         lat[pct] = float(val) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
@@ -252,7 +278,7 @@ def bench_ingress(ctx):
                          f"upstream be {{ server 127.0.0.1:{NGINX_BACKEND}; keepalive 64; }} "
                          f"server {{ listen 127.0.0.1:{NGINX_PROXY} backlog=4096; location / {{ "
                          "proxy_pass http://be; proxy_http_version 1.1; "
-                         "proxy_set_header Connection \"\"; proxy_buffering off; }} }}")]
+                         "proxy_set_header Connection \"\"; } }")]
     ing = Ingress(ctx.build, netns, routes, os.path.join(work, "ingress.log"), IBENCH,
                   ["--wake-socket", "", "--max-conns", "20000"])
     try:
@@ -285,7 +311,8 @@ def idle_conns_memory(netns, proc, port, n):
     before = rss_kib(proc.pid)
     code = f"""
 import resource, socket, sys, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (30000, 30000))
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 30000), hard))
 socks = []
 for i in range({n}):
     s = socket.create_connection(("127.0.0.1", {port}))
@@ -300,8 +327,13 @@ print("open", len(socks), flush=True)
 sys.stdin.read()
 """
     p = subprocess.Popen(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
     line = p.stdout.readline()
+    if not line.startswith("open"):
+        p.stdin.close()
+        p.wait(30)
+        raise RuntimeError(f"idle connections: {p.stderr.read()[-500:]}")
     time.sleep(1)
     during = rss_kib(proc.pid)
     p.stdin.close()
