@@ -32,6 +32,9 @@
 #define ACTIVE_INTERVAL_MS 1000      /* "active SLUG" at most this often */
 #define WAKE_RETRY_AFTER_S 5
 #define WAKE_BURST 8
+#define POOL_PER_TENANT 32           /* idle connections kept to one tenant */
+#define POOL_MAX 4096                /* ... and to all */
+#define POOL_IDLE_MS 15000           /* closed when unused this long */
 #define SLOT_BUCKETS 1024
 /* The response buffer: a whole head as forwarded, plus a relay's worth. */
 #define RELAY_OUT_CAP (PT_HTTP_RESP_FORWARD_MAX + RELAY_BUF)
@@ -67,10 +70,13 @@ int routes_lookup(struct route_table *rt, const char *slug, struct route *ret);
 
 struct ingress;
 
+struct pooled;
+
 /* One end of a proxied connection, as registered with epoll. */
 struct end {
 	int fd;
 	struct conn *c;
+	struct pooled *pooled;       /* an idle connection to a tenant (pool.c) */
 	uint32_t events;             /* what epoll has now */
 };
 
@@ -102,6 +108,8 @@ struct slot {
 	 * that just started may have a short listen backlog. */
 	unsigned releasing;          /* released and not yet over */
 	bool in_release;
+	struct pooled *pool;         /* idle connections to it (pool.c) */
+	unsigned n_pool;
 };
 
 struct wake_channel {
@@ -143,6 +151,8 @@ struct conn {
 	size_t resp_start;           /* out: where the response head not yet parsed starts */
 	size_t resp_scan;            /* out: bytes before it are counted in resp_body */
 	bool close_after;            /* the client connection ends with this response */
+	enum pt_http_fwd fwd_mode;   /* what the forwarded head said about the connection */
+	bool tenant_keep;            /* the tenant's response did not say close */
 	char peer[INET6_ADDRSTRLEN];
 	char host[PT_SLUG_MAX + 1];  /* the slug, once parsed */
 	char request[96];            /* "METHOD target", cut, for the access log */
@@ -160,6 +170,7 @@ struct ingress {
 	size_t max_conns, max_per_tenant;
 	uint64_t head_timeout_ms, keepalive_timeout_ms, idle_timeout_ms;
 	size_t n_held;               /* requests held for wakes, in total */
+	size_t n_pooled;             /* idle connections to tenants */
 	struct wake_channel wake;
 	struct slot *slots[SLOT_BUCKETS];
 	uint64_t last_sweep;
@@ -176,6 +187,9 @@ void proxy_expire(struct ingress *in, uint64_t now);
 void set_events(struct ingress *in, struct end *e, uint32_t want);
 int buf_alloc(struct buf *b, size_t cap);
 void backend_close(struct ingress *in, struct conn *c);
+/* The tenant's side of the request is over; reuse: its connection goes
+ * to the tenant's pool if it can. */
+void backend_done(struct ingress *in, struct conn *c, bool reuse);
 void conn_end(struct ingress *in, struct conn *c);
 void access_log(const struct conn *c, int status);
 __attribute__((format(printf, 5, 6)))
@@ -207,6 +221,15 @@ void slot_active(struct ingress *in, struct slot *s, uint64_t now);
  * their deadline, unused entries freed. */
 void slots_sweep(struct ingress *in, uint64_t now);
 void slots_free(struct ingress *in);
+
+/* pool.c: idle connections to tenants */
+/* An idle connection to s at addr, checked to be quiet; -1 when none. */
+int pool_take(struct ingress *in, struct slot *s, const struct sockaddr_in *addr);
+/* Keeps fd for s; false when the pool is full (the caller closes it). */
+bool pool_put(struct ingress *in, struct slot *s, int fd, const struct sockaddr_in *addr);
+void pool_ready(struct ingress *in, struct pooled *p, uint32_t events);
+/* Closes s's idle connections unused for POOL_IDLE_MS (all of them: all). */
+void pool_sweep(struct ingress *in, struct slot *s, uint64_t now, bool all);
 
 /* wake.c */
 void wake_connect(struct ingress *in);

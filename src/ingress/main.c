@@ -318,6 +318,8 @@ static int run(struct ingress *in)
 				proxy_accept(in);
 			else if (e == &in->wake.end)
 				wake_ready(in, evs[i].events);
+			else if (e->pooled)
+				pool_ready(in, e->pooled, evs[i].events);
 			else
 				proxy_ready(in, e, evs[i].events);
 		}

@@ -61,11 +61,17 @@ static void release_held(struct ingress *in, struct slot *s);
 
 void backend_close(struct ingress *in, struct conn *c)
 {
+	backend_done(in, c, false);
+}
+
+void backend_done(struct ingress *in, struct conn *c, bool reuse)
+{
 	struct slot *rs = c->released_by;
 
 	if (c->backend.fd >= 0) {
 		set_events(in, &c->backend, 0);
-		close(c->backend.fd);
+		if (!reuse || !c->slot || !pool_put(in, c->slot, c->backend.fd, &c->route.addr))
+			close(c->backend.fd);
 		c->backend.fd = -1;
 	}
 	c->backend.events = 0;
@@ -161,15 +167,39 @@ void refuse(struct ingress *in, struct conn *c, int status, unsigned retry_after
 	c->deadline = ingress_now_ms() + LINGER_MS;
 }
 
+/* An idle connection to the tenant, if its pool has one: the exchange
+ * starts at once. */
+static bool reuse_connection(struct ingress *in, struct conn *c, struct slot *s)
+{
+	int fd = pool_take(in, s, &c->route.addr);
+
+	if (fd < 0)
+		return false;
+	if (buf_alloc(&c->out, RELAY_OUT_CAP) < 0) {
+		close(fd);
+		return false;
+	}
+	c->backend = (struct end){ .fd = fd, .c = c };
+	c->slot = s;
+	s->conns++;
+	c->phase = C_RELAY;
+	c->client_rx = c->backend_rx = ingress_now_ms();
+	slot_active(in, s, c->client_rx);
+	return true;
+}
+
 static int start_connect(struct ingress *in, struct conn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	char addr[INET_ADDRSTRLEN];
 	struct slot *s = slot_get(in, c->host);
+	int fd;
 
 	inet_ntop(AF_INET, &c->route.addr.sin_addr, addr, sizeof(addr));
 	snprintf(c->backend_name, sizeof(c->backend_name), "%s:%u", addr,
 		 (unsigned)ntohs(c->route.addr.sin_port));
+	if (s && c->fwd_mode != PT_FWD_UPGRADE && reuse_connection(in, c, s))
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || !s) {
 		if (fd >= 0)
 			close(fd);
@@ -321,7 +351,9 @@ static void route_request(struct ingress *in, struct conn *c, const struct pt_ht
 	if (s->conns >= in->max_per_tenant)
 		return refuse(in, c, 503, 1, "tenant %s already has %u requests in flight", req->slug,
 			      s->conns);
-	n = pt_http_forward_head(req, c->peer, upgrade, fwd, sizeof(fwd));
+	/* Keep-alive towards the tenant too (pool.c), when its HTTP has it. */
+	c->fwd_mode = upgrade ? PT_FWD_UPGRADE : req->minor == 1 ? PT_FWD_KEEP_ALIVE : PT_FWD_CLOSE;
+	n = pt_http_forward_head(req, c->peer, c->fwd_mode, fwd, sizeof(fwd));
 	if (n < 0 || (size_t)n + rest > c->in.cap)
 		return refuse(in, c, 431, 0, "request head too large to forward");
 	/* What came after the head: body bytes, then maybe the next request. */
@@ -391,7 +423,7 @@ void next_request(struct ingress *in, struct conn *c)
 	if (!rest)
 		buf_free(&c->in); /* an idle keep-alive connection holds no buffer */
 	c->client_eof = c->backend_eof = c->client_shut = c->backend_shut = false;
-	c->head_done = c->woke = c->close_after = c->upgrade = false;
+	c->head_done = c->woke = c->close_after = c->upgrade = c->tenant_keep = false;
 	c->resp_start = c->resp_scan = 0;
 	c->status = 0;
 	c->bytes_out = 0;

@@ -132,8 +132,12 @@ static bool response_head(struct ingress *in, struct conn *c)
 		}
 		interim = resp.status < 200 && resp.status != 101;
 		pt_http_resp_body(&resp, c->head_request, &c->resp_body);
-		if (!interim)
+		if (!interim) {
 			c->close_after = !c->keep_alive || c->resp_body.kind == PT_BODY_UNTIL_CLOSE;
+			c->tenant_keep = c->fwd_mode == PT_FWD_KEEP_ALIVE &&
+					 pt_http_resp_keep_alive(&resp) &&
+					 c->resp_body.kind != PT_BODY_UNTIL_CLOSE;
+		}
 		n = pt_http_forward_response_head(&resp, c->close_after, fwd, sizeof(fwd));
 		rest = c->out.len - at - resp.head_len;
 		if (n < 0 || at + (size_t)n + rest > c->out.cap) {
@@ -161,25 +165,32 @@ static bool response_head(struct ingress *in, struct conn *c)
 static void response_body(struct ingress *in, struct conn *c)
 {
 	pt_err err = { 0 };
+	bool exact;
 	ssize_t n;
 
-	if (c->phase == C_TUNNEL || c->resp_scan >= c->out.len) {
-		if (c->phase == C_TUNNEL)
-			c->resp_scan = c->out.len;
+	if (c->phase == C_TUNNEL) {
+		c->resp_scan = c->out.len;
 		return;
 	}
-	n = pt_body_feed(&c->resp_body, c->out.data + c->resp_scan, c->out.len - c->resp_scan, &err);
-	if (n < 0) {
-		fprintf(stderr, "ptenant-ingress: %s %s: response body cut: %s\n", c->peer, c->host,
-			err.msg);
-		return conn_end(in, c);
+	if (!c->resp_body.done && c->resp_scan < c->out.len) {
+		n = pt_body_feed(&c->resp_body, c->out.data + c->resp_scan,
+				 c->out.len - c->resp_scan, &err);
+		if (n < 0) {
+			fprintf(stderr, "ptenant-ingress: %s %s: response body cut: %s\n", c->peer,
+				c->host, err.msg);
+			return conn_end(in, c);
+		}
+		c->resp_scan += (size_t)n;
 	}
-	c->resp_scan += (size_t)n;
-	if (c->resp_body.done) {
-		c->out.len = c->resp_scan; /* whatever came after it is dropped */
-		c->backend_eof = true;
-		backend_close(in, c);
-	}
+	if (!c->resp_body.done || c->backend.fd < 0)
+		return;
+	/* Reused only after an exchange that ended exactly: nothing after
+	 * the response, the whole request sent. */
+	exact = c->out.len == c->resp_scan && c->req_body.done && c->in.off == c->fwd &&
+		!c->backend_eof;
+	c->out.len = c->resp_scan; /* whatever came after it is dropped */
+	c->backend_eof = true;
+	backend_done(in, c, exact && c->tenant_keep);
 }
 
 static void backend_read(struct ingress *in, struct conn *c)

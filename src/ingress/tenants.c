@@ -47,7 +47,7 @@ void slot_active(struct ingress *in, struct slot *s, uint64_t now)
 
 static bool unused(const struct slot *s)
 {
-	return !s->conns && !s->held && !s->waking && !s->releasing;
+	return !s->conns && !s->held && !s->waking && !s->releasing && !s->n_pool;
 }
 
 void slots_sweep(struct ingress *in, uint64_t now)
@@ -60,6 +60,7 @@ void slots_sweep(struct ingress *in, uint64_t now)
 
 			if (s->conns)
 				slot_active(in, s, now);
+			pool_sweep(in, s, now, false);
 			if (s->waking && now >= s->wake_deadline)
 				proxy_wake_done(in, s, "no answer from ptenantd within the "
 						"tenant's wake_timeout");
@@ -80,6 +81,7 @@ void slots_free(struct ingress *in)
 			struct slot *s = in->slots[b];
 
 			in->slots[b] = s->next;
+			pool_sweep(in, s, 0, true);
 			free(s);
 		}
 }

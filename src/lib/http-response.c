@@ -313,6 +313,11 @@ void pt_http_req_body(const struct pt_http_req *req, struct pt_body *ret)
 		pt_body_none(ret);
 }
 
+bool pt_http_resp_keep_alive(const struct pt_http_resp *resp)
+{
+	return resp->minor == 1 && !has_token(resp->headers, resp->n_headers, "connection", "close");
+}
+
 bool pt_http_req_keep_alive(const struct pt_http_req *req)
 {
 	return req->minor == 1 && !has_token(req->headers, req->n_headers, "connection", "close");

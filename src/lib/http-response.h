@@ -100,6 +100,10 @@ struct pt_http_resp {
 int pt_http_parse_response_head(const char *buf, size_t len, struct pt_http_resp *ret,
 				pt_err *err);
 
+/* Whether the tenant lets its connection carry another request: HTTP/1.1
+ * without a "close" token in Connection. */
+bool pt_http_resp_keep_alive(const struct pt_http_resp *resp);
+
 /* Its body framing (RFC 9112 6.3): NONE for a response to HEAD, a 1xx
  * (101 included: the connection becomes a tunnel), 204 and 304; CHUNKED
  * with Transfer-Encoding; LENGTH with Content-Length; else UNTIL_CLOSE,

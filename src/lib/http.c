@@ -350,9 +350,10 @@ static void puts_(struct out *o, const char *s)
 }
 
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
-			 bool upgrade, char *out, size_t cap)
+			 enum pt_http_fwd mode, char *out, size_t cap)
 {
 	struct out o = { .p = out, .cap = cap };
+	bool upgrade = mode == PT_FWD_UPGRADE;
 
 	put(&o, req->method, req->method_len);
 	puts_(&o, " ");
@@ -373,7 +374,8 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 	puts_(&o, "\r\nX-Forwarded-Host: ");
 	put(&o, req->host->value, req->host->value_len);
 	puts_(&o, "\r\nX-Forwarded-Proto: http\r\n");
-	puts_(&o, upgrade ? "Connection: Upgrade\r\n\r\n" : "Connection: close\r\n\r\n");
+	puts_(&o, upgrade ? "Connection: Upgrade\r\n\r\n" :
+		  mode == PT_FWD_KEEP_ALIVE ? "\r\n" : "Connection: close\r\n\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
 }
 

@@ -49,8 +49,14 @@ int pt_http_parse_head(const char *buf, size_t len, const char *domain,
  * accepted), the client's Upgrade header stays and the head ends with
  * Connection: Upgrade instead. Returns its length, or -ENOBUFS when cap is
  * too small (PT_HTTP_HEAD_MAX + 512 always suffices). */
+enum pt_http_fwd {
+	PT_FWD_CLOSE = 0,        /* Connection: close: one request, then the tenant closes */
+	PT_FWD_UPGRADE = 1,      /* the client's Upgrade kept, Connection: Upgrade */
+	PT_FWD_KEEP_ALIVE = 2,   /* no Connection header: HTTP/1.1's keep-alive, so the
+				    ingress may send this tenant another request on it */
+};
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
-			 bool upgrade, char *out, size_t cap);
+			 enum pt_http_fwd mode, char *out, size_t cap);
 
 const char *pt_http_reason(int status);
 

@@ -53,18 +53,36 @@ async def chunked_tokens(w, tokens, first_pause):
     w.write(b"0\r\n\r\n")
 
 
+# Paths after which the connection is closed whatever the request said:
+# streams that end by the close, and the misbehaving ones.
+CLOSE_AFTER = {"/close-sse", "/hold", "/bad-framing", "/garbage"}
+
+
 async def handle(r, w):
+    """Requests on one connection for as long as the ingress keeps it
+    (keep-alive), each logged with the connection's number."""
     global conns
     conns += 1
     me = conns
-    try:
-        method, target, headers, body = await read_request(r)
-    except (asyncio.IncompleteReadError, ValueError):
-        w.close()
-        return
-    with open(LOG, "a") as f:
-        f.write(json.dumps({"conn": me, "method": method, "target": target,
-                            "headers": headers, "body": body.decode("latin-1")}) + "\n")
+    while True:
+        try:
+            method, target, headers, body = await read_request(r)
+        except (asyncio.IncompleteReadError, ValueError, ConnectionError):
+            break
+        with open(LOG, "a") as f:
+            f.write(json.dumps({"conn": me, "method": method, "target": target,
+                                "headers": headers, "body": body.decode("latin-1")}) + "\n")
+        await answer(w, target, headers, body)
+        try:
+            await w.drain()
+        except ConnectionError:
+            break
+        if target in CLOSE_AFTER or headers.get("connection", "").lower() == "close":
+            break
+    w.close()
+
+
+async def answer(w, target, headers, body):
     if target == "/len":
         w.write(fixed(200, b"hello"))
     elif target == "/echo":
@@ -88,17 +106,13 @@ async def handle(r, w):
     elif target == "/garbage":
         w.write(b"HELLO THERE\r\n\r\n")
     elif target == "/extra":
-        # Past its response, an answer to whatever the client sends next.
+        # Past its response, an answer to whatever is sent next on this
+        # connection: the ingress must not send anything more on it.
         w.write(fixed(200, b"hello", b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"))
     elif target == "/continue":
         w.write(b"HTTP/1.1 100 Continue\r\n\r\n" + fixed(200, body))
     else:
         w.write(fixed(404, b"no such path"))
-    try:
-        await w.drain()
-    except ConnectionError:
-        pass
-    w.close()
 
 
 async def echo(ws):

@@ -64,13 +64,21 @@ def keepalive():
     report(len(names) == 1 and None not in names, "keep-alive: one client connection for all 3",
            repr(names))
     reqs = [q for q in backend_requests() if q["target"] == "/len"]
-    report(len({q["conn"] for q in reqs[-3:]}) == 3,
-           "each request reached the tenant on a connection of its own", repr(reqs[-3:]))
+    report(len({q["conn"] for q in reqs[-3:]}) == 1,
+           "the three reached the tenant on one kept-alive connection (the ingress's pool)",
+           repr(reqs[-3:]))
     r, body = get(c, "/headers", headers={"X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive"})
     h = json.loads(body)
-    report(h.get("connection") == "close" and h.get("x-forwarded-for") == "127.0.0.1"
+    report("connection" not in h and h.get("x-forwarded-for") == "127.0.0.1"
            and h.get("x-forwarded-host", "").startswith("be."),
-           "the tenant sees Connection: close and our X-Forwarded-* only", repr(h))
+           "the tenant sees no client Connection header and our X-Forwarded-* only", repr(h))
+    c2 = conn()
+    get(c2, "/len")
+    r, body = get(c2, "/len", headers={"Connection": "close"})
+    last = [q for q in backend_requests() if q["target"] == "/len"][-2:]
+    report(last[0]["conn"] == last[1]["conn"] and "connection" not in last[1]["headers"],
+           "another client's requests reuse the same idle tenant connection (its close is "
+           "its own: not passed on)", repr(last))
     r, body = get(c, "/sse")
     report(r.status == 200 and body.count(b"data: tok") == 5, "a chunked stream is relayed whole",
            repr(body[:200]))
@@ -121,9 +129,15 @@ def pipelining():
     c = conn()
     r, body = get(c, "/extra")
     r2, body2 = get(c, "/len")
-    report(body == b"hello" and body2 == b"hello",
-           "bytes a tenant sends past its response never answer the next request",
-           "%r %r" % (body, body2))
+    c3 = conn()
+    r3, body3 = get(c3, "/len")
+    report(body == b"hello" and body2 == b"hello" and body3 == b"hello",
+           "bytes a tenant sends past its response never answer the next request "
+           "(of this client or another)", "%r %r %r" % (body, body2, body3))
+    ex = [q for q in backend_requests() if q["target"] in ("/extra", "/len")][-3:]
+    report(ex[0]["target"] == "/extra" and ex[1]["conn"] != ex[0]["conn"] and
+           ex[2]["conn"] != ex[0]["conn"],
+           "the connection that carried extra bytes was not used again", repr(ex))
 
 
 def bad_responses():
