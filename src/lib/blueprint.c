@@ -104,6 +104,11 @@ static int parse_fields(json_t *root, struct pt_blueprint *bp, pt_err *err)
 	}
 	if (r == 0)
 		r = parse_env(json_object_get(root, "env"), bp, err);
+	if (r == 0 && json_object_get(root, "notify")) {
+		if (!json_is_boolean(json_object_get(root, "notify")))
+			return pt_err_field(err, -EINVAL, "notify", "notify: expected true or false");
+		bp->notify = json_is_true(json_object_get(root, "notify"));
+	}
 	return r;
 }
 
@@ -192,6 +197,8 @@ static int write_manifest(const char *dir, const struct pt_blueprint *bp,
 	json_object_set_new(m, "args", args);
 	if (bp->port)
 		json_object_set_new(m, "port", json_integer(bp->port));
+	if (bp->notify)
+		json_object_set_new(m, "notify", json_true());
 	json_object_set_new(m, "env", env);
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(m);

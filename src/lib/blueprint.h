@@ -5,6 +5,7 @@
  * mount, so it is never chowned or copied per tenant. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -22,6 +23,9 @@ struct pt_blueprint {
 	struct pt_kv *env;
 	size_t n_env;
 	uint16_t port;
+	/* Its bot says READY=1 on NOTIFY_SOCKET once it serves: a wake waits
+	 * for that rather than for its port to accept. */
+	bool notify;
 };
 
 /* Parses a manifest.json text (name, version, entrypoint, args, port,

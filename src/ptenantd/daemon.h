@@ -119,6 +119,8 @@ struct tenant {
 	bool fw_elements;                /* its nftables elements are in (net.c) */
 	bool old_layer;                  /* upper.old/work.old to remove, when idle */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
+	bool bp_notify;                  /* its blueprint's bot says READY=1 */
+	bool bp_loaded;                  /* bp_port and bp_notify are known */
 	char last_error[256];            /* why the last start failed */
 	struct tenant_spawn *spawn;      /* the start under way, PHASE_STARTING */
 	struct tenant_standby *standby;  /* its next run, parked (standby.c) */
@@ -429,6 +431,8 @@ uint64_t idle_wake_timeout(const struct daemon *d, const struct tenant *t);
 void routes_changed(struct daemon *d);
 /* The spec's port, or its blueprint's (0: none). */
 uint16_t routes_tenant_port(struct daemon *d, struct tenant *t);
+/* Its blueprint declares that its bot says READY=1 (manifest "notify"). */
+bool routes_tenant_notifies(struct daemon *d, struct tenant *t);
 /* Writes the file when marked; once per loop round. */
 void routes_flush(struct daemon *d);
 

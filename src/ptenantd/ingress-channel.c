@@ -168,9 +168,16 @@ static void wake_step(struct daemon *d, struct wake *w, uint64_t now)
 		/* its start, or a probe, is under way */
 	} else if (t->phase == PHASE_RUNNING && t->st.idle == PT_IDLE_AWAKE && !t->freezing) {
 		idle_activity(t); /* someone waits for it: not idle */
-		if (now >= w->retry_at)
+		/* A bot that says READY=1 is ready when it says so. */
+		if (routes_tenant_notifies(d, t)) {
+			if (t->ready) {
+				wake_finish(d, w, NULL);
+				return;
+			}
+		} else if (now >= w->retry_at) {
 			probe_start(d, w, t);
-		return;
+			return;
+		}
 	} else {
 		snprintf(why, sizeof(why), "tenant %s is %s%s%s", t->spec.slug,
 			 tenant_state_name(t), t->last_error[0] ? ": " : "", t->last_error);
@@ -181,6 +188,7 @@ static void wake_step(struct daemon *d, struct wake *w, uint64_t now)
 		pt_duration_format(idle_wake_timeout(d, t), dur, sizeof(dur));
 		snprintf(why, sizeof(why), "tenant %s did not %s within its wake_timeout %s",
 			 t->spec.slug, t->phase == PHASE_STARTING ? "start"
+				: routes_tenant_notifies(d, t) ? "say READY=1 on its notify socket"
 				: "accept a connection on its port", dur);
 		wake_finish(d, w, why);
 	}

@@ -80,6 +80,7 @@ static void apply(struct daemon *d, struct tenant *t, const struct pt_notify_msg
 		t->ready = true;
 		t->ready_at = now_real_ms();
 		tenant_record(d, t, "ready", NULL, -1, "READY=1 on its notify socket");
+		ingress_start_settled(d, t); /* a wake may wait for this */
 	}
 	if (m->busy == 1)
 		t->busy = true;

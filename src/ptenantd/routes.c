@@ -23,21 +23,35 @@ void routes_changed(struct daemon *d)
 	d->routes_dirty = true;
 }
 
-/* The spec's port, or its blueprint's: known from the last start, or
- * read once from the manifest (a tenant adopted at daemon start). */
-uint16_t routes_tenant_port(struct daemon *d, struct tenant *t)
+/* What the tenant's blueprint says (port, notify): read once from its
+ * manifest (at the last start, or for a tenant adopted at daemon start). */
+static void load_blueprint_facts(struct daemon *d, struct tenant *t)
 {
 	struct pt_blueprint bp;
 
-	if (t->spec.port)
-		return t->spec.port;
-	if (!t->bp_port && !t->broken &&
-	    pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
+	if (t->bp_loaded || t->broken)
+		return;
+	if (pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, NULL) == 0) {
 		t->bp_port = bp.port;
+		t->bp_notify = bp.notify;
+		t->bp_loaded = true;
 		pt_blueprint_free(&bp);
 	}
+}
+
+uint16_t routes_tenant_port(struct daemon *d, struct tenant *t)
+{
+	if (t->spec.port)
+		return t->spec.port;
+	load_blueprint_facts(d, t);
 	return t->bp_port;
+}
+
+bool routes_tenant_notifies(struct daemon *d, struct tenant *t)
+{
+	load_blueprint_facts(d, t);
+	return t->bp_notify;
 }
 
 static json_t *routes_build(struct daemon *d)

@@ -381,7 +381,11 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
 			      t->spec.blueprint_version, &bp, &err);
 	pt_trace_mark(sp->tr, "d-blueprint-load");
-	t->bp_port = r == 0 ? bp.port : t->bp_port;
+	if (r == 0) {
+		t->bp_port = bp.port;
+		t->bp_notify = bp.notify;
+		t->bp_loaded = true;
+	}
 	if (r == 0)
 		r = tenant_load_secrets(t, &secrets, &err);
 	pt_trace_mark(sp->tr, "d-secrets-load");

@@ -186,6 +186,42 @@ check "the ingress still serves" test "$(get sl)" = "200 hostname: sl"
 check "the daemon logged the refusals (at most once a minute)" \
   test "$(grep -c 'ingress channel: .* dropped' "$W/daemon.log")" -le 3
 
+# ---- 6b. a bot that says READY=1 (its blueprint declares "notify") ------------------
+# Its port accepts at once; READY=1 comes READY_AFTER seconds later (or
+# never): a wake is over when it says so, not when the port accepts.
+rb=$W/ready-bot
+mkdir -p "$rb/www"
+echo hello >"$rb/www/index.html"
+gcc -static -O2 -o "$rb/hog" "$top/tests/budget/hog.c" || { echo "Bail out! gcc"; exit 1; }
+cat >"$rb/start" <<'SH'
+#!/bin/sh
+httpd -f -p 8080 -h /bot/www &
+if [ "$READY_AFTER" != never ]; then sleep "$READY_AFTER"; /bot/hog notify READY=1; fi
+wait
+SH
+chmod +x "$rb/start"
+"$top/rootfs-tools/ptenant-mkblueprint" --bot "$rb" --name ready --version 1 "$W/ready-bp" >/dev/null
+jq '.notify = true' "$W/ready-bp/manifest.json" >"$W/m.json" && mv "$W/m.json" "$W/ready-bp/manifest.json"
+tpt blueprint import ready@1 "$W/ready-bp" >/dev/null || { echo "Bail out! import ready@1"; exit 1; }
+for s in rd:2 nr:never; do
+  printf '{"slug": "%s", "blueprint": "ready@1", "env": {"READY_AFTER": "%s"}, "idle": {"freeze_after": "1s", "stop_after": "3s", "wake_timeout": "%s"}}\n' \
+    "${s%%:*}" "${s#*:}" "$([[ ${s#*:} == never ]] && echo 2s || echo 10s)" >"$W/$s.json"
+  tpt create -f "$W/$s.json" >/dev/null
+done
+wait_state rd asleep 150
+t0=$(date +%s%N)
+out=$(get rd)
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "notify bot: a request wakes it and is answered ($out)" test "$out" = "200 hello"
+check "notify bot: the wake waited for READY=1, not the port (${took} ms >= 2000)" test "$took" -ge 2000
+check "notify bot: its READY=1 is in the journal" test "$(count_event rd ready)" -ge 2
+wait_state nr asleep 150
+out=$(get nr)
+check "notify bot that never says READY=1: 503 ($out)" bash -c '[[ $1 == 503* ]]' _ "$out"
+check "... naming READY=1 ($(cat "$W/body"))" grep -q "say READY=1" "$W/body"
+tpt rm rd >/dev/null
+tpt rm nr >/dev/null
+
 # ---- 6. a freeze that fails rolls back ---------------------------------------------
 ingress_down
 tpt rm fr >/dev/null
