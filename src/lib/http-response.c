@@ -448,28 +448,9 @@ static int parse_status_line(struct cursor *c, struct pt_http_resp *resp)
 
 static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
 {
-	const char *p = c->buf + c->pos, *e = c->buf + eol;
-	size_t i = 0;
+	const char *why = pt_http_parse_field(c->buf + c->pos, c->buf + eol, h);
 
-	if (*p == ' ' || *p == '\t')
-		return fail(c->err, "folded header line (obs-fold)");
-	while (p + i < e && pt_http_is_tchar((unsigned char)p[i]))
-		i++;
-	if (i == 0 || p + i >= e || p[i] != ':')
-		return fail(c->err, "malformed header name (or whitespace before ':')");
-	h->name = p;
-	h->name_len = i;
-	p += i + 1;
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
-	for (const char *q = p; q < e; q++)
-		if (!pt_http_is_value_char((unsigned char)*q))
-			return fail(c->err, "control character in a header value");
-	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	h->value = p;
-	h->value_len = (size_t)(e - p);
-	return 0;
+	return why ? fail(c->err, why) : 0;
 }
 
 static int parse_headers(struct cursor *c, struct pt_http_resp *resp)
@@ -609,54 +590,34 @@ static bool resp_dropped(const struct pt_http_header *h, int status)
 	return false;
 }
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (o->full || n > o->cap - o->len) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
 
 /* Connection: close on an interim response would be read as ending a
  * connection that still has the final response to carry. */
 int pt_http_forward_response_head(const struct pt_http_resp *resp, bool close, char *out,
 				  size_t cap)
 {
-	struct out o = { .p = out, .cap = cap };
+	struct pt_http_out o = { .p = out, .cap = cap };
 	char status[8];
 
 	snprintf(status, sizeof(status), "%03d ", resp->status % 1000);
-	puts_(&o, "HTTP/1.1 ");
-	puts_(&o, status);
-	put(&o, resp->reason, resp->reason_len);
-	puts_(&o, "\r\n");
+	pt_http_puts(&o, "HTTP/1.1 ");
+	pt_http_puts(&o, status);
+	pt_http_put(&o, resp->reason, resp->reason_len);
+	pt_http_puts(&o, "\r\n");
 	for (size_t i = 0; i < resp->n_headers; i++) {
 		const struct pt_http_header *h = &resp->headers[i];
 
 		if (resp_dropped(h, resp->status))
 			continue;
-		put(&o, h->name, h->name_len);
-		puts_(&o, ": ");
-		put(&o, h->value, h->value_len);
-		puts_(&o, "\r\n");
+		pt_http_put(&o, h->name, h->name_len);
+		pt_http_puts(&o, ": ");
+		pt_http_put(&o, h->value, h->value_len);
+		pt_http_puts(&o, "\r\n");
 	}
 	if (resp->status == 101)
-		puts_(&o, "Connection: Upgrade\r\n");
+		pt_http_puts(&o, "Connection: Upgrade\r\n");
 	else if (close && resp->status >= 200)
-		puts_(&o, "Connection: close\r\n");
-	puts_(&o, "\r\n");
+		pt_http_puts(&o, "Connection: close\r\n");
+	pt_http_puts(&o, "\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
 }

@@ -113,17 +113,16 @@ static int parse_request_line(struct cursor *c, struct pt_http_req *req)
 	return parse_version(c, p, (size_t)(e - p), &req->minor);
 }
 
-static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
+const char *pt_http_parse_field(const char *p, const char *e, struct pt_http_header *h)
 {
-	const char *p = c->buf + c->pos, *e = c->buf + eol;
 	size_t i = 0;
 
 	if (*p == ' ' || *p == '\t')
-		return fail(c, 400, "folded header line (obs-fold)");
+		return "folded header line (obs-fold)";
 	while (p + i < e && pt_http_is_tchar((unsigned char)p[i]))
 		i++;
 	if (i == 0 || p + i >= e || p[i] != ':')
-		return fail(c, 400, "malformed header name (or whitespace before ':')");
+		return "malformed header name (or whitespace before ':')";
 	h->name = p;
 	h->name_len = i;
 	p += i + 1;
@@ -131,12 +130,19 @@ static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
 		p++;
 	for (const char *q = p; q < e; q++)
 		if (!pt_http_is_value_char((unsigned char)*q))
-			return fail(c, 400, "control character in a header value");
+			return "control character in a header value";
 	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	h->value = p;
 	h->value_len = (size_t)(e - p);
-	return 0;
+	return NULL;
+}
+
+static int parse_header(struct cursor *c, size_t eol, struct pt_http_header *h)
+{
+	const char *why = pt_http_parse_field(c->buf + c->pos, c->buf + eol, h);
+
+	return why ? fail(c, 400, why) : 0;
 }
 
 static int parse_headers(struct cursor *c, struct pt_http_req *req)
@@ -328,13 +334,7 @@ static bool dropped(const struct pt_http_header *h, bool upgrade)
 	return false;
 }
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+void pt_http_put(struct pt_http_out *o, const char *s, size_t n)
 {
 	if (o->full || n > o->cap - o->len) {
 		o->full = true;
@@ -344,37 +344,37 @@ static void put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void puts_(struct out *o, const char *s)
+void pt_http_puts(struct pt_http_out *o, const char *s)
 {
-	put(o, s, strlen(s));
+	pt_http_put(o, s, strlen(s));
 }
 
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 			 enum pt_http_fwd mode, char *out, size_t cap)
 {
-	struct out o = { .p = out, .cap = cap };
+	struct pt_http_out o = { .p = out, .cap = cap };
 	bool upgrade = mode == PT_FWD_UPGRADE;
 
-	put(&o, req->method, req->method_len);
-	puts_(&o, " ");
-	put(&o, req->target, req->target_len);
-	puts_(&o, req->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	pt_http_put(&o, req->method, req->method_len);
+	pt_http_puts(&o, " ");
+	pt_http_put(&o, req->target, req->target_len);
+	pt_http_puts(&o, req->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct pt_http_header *h = &req->headers[i];
 
 		if (dropped(h, upgrade))
 			continue;
-		put(&o, h->name, h->name_len);
-		puts_(&o, ": ");
-		put(&o, h->value, h->value_len);
-		puts_(&o, "\r\n");
+		pt_http_put(&o, h->name, h->name_len);
+		pt_http_puts(&o, ": ");
+		pt_http_put(&o, h->value, h->value_len);
+		pt_http_puts(&o, "\r\n");
 	}
-	puts_(&o, "X-Forwarded-For: ");
-	puts_(&o, client);
-	puts_(&o, "\r\nX-Forwarded-Host: ");
-	put(&o, req->host->value, req->host->value_len);
-	puts_(&o, "\r\nX-Forwarded-Proto: http\r\n");
-	puts_(&o, upgrade ? "Connection: Upgrade\r\n\r\n" :
+	pt_http_puts(&o, "X-Forwarded-For: ");
+	pt_http_puts(&o, client);
+	pt_http_puts(&o, "\r\nX-Forwarded-Host: ");
+	pt_http_put(&o, req->host->value, req->host->value_len);
+	pt_http_puts(&o, "\r\nX-Forwarded-Proto: http\r\n");
+	pt_http_puts(&o, upgrade ? "Connection: Upgrade\r\n\r\n" :
 		  mode == PT_FWD_KEEP_ALIVE ? "\r\n" : "Connection: close\r\n\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
 }

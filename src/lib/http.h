@@ -60,6 +60,21 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 
 const char *pt_http_reason(int status);
 
+/* One header field line [p, e) (no CRLF) into *h, strictly (no obs-fold,
+ * a token name right before ':', no control character in the value, OWS
+ * trimmed): NULL, or why not. Shared by the request and response parsers. */
+const char *pt_http_parse_field(const char *p, const char *e, struct pt_http_header *h);
+
+/* A bounded writer of heads: once something does not fit, full is set
+ * and nothing more is written (the caller says -ENOBUFS). */
+struct pt_http_out {
+	char *p;
+	size_t len, cap;
+	bool full;
+};
+void pt_http_put(struct pt_http_out *o, const char *s, size_t n);
+void pt_http_puts(struct pt_http_out *o, const char *s);
+
 /* RFC 9110's token characters and field-value characters (obs-text
  * passes), and a case-insensitive header name match: shared with the
  * response side (http-response.c). */
