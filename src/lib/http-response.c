@@ -407,17 +407,9 @@ static int check_incomplete(const char *buf, size_t len, pt_err *err)
 	return -EAGAIN;
 }
 
-/* The end of the line starting at pos (the index of its CR), or -1 when
- * a LF comes without CR or a CR without LF. */
 static long line_end(const struct cursor *c, size_t pos)
 {
-	for (size_t i = pos; i + 1 < c->end + 2; i++) {
-		if (c->buf[i] == '\n')
-			return -1;
-		if (c->buf[i] == '\r')
-			return c->buf[i + 1] == '\n' ? (long)i : -1;
-	}
-	return -1;
+	return pt_http_line_end(c->buf, pos, c->end);
 }
 
 /* HTTP-version SP 3DIGIT SP reason-phrase; a line ending right after the

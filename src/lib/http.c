@@ -48,15 +48,20 @@ bool pt_http_is_value_char(unsigned char ch)
 /* The end of the line starting at pos (the index of its CR), or -1 when
  * a LF comes without CR or a CR without LF. Lines never run past the
  * head: it ends in CRLFCRLF. */
-static long line_end(const struct cursor *c, size_t pos)
+long pt_http_line_end(const char *buf, size_t pos, size_t end)
 {
-	for (size_t i = pos; i + 1 < c->end + 2; i++) {
-		if (c->buf[i] == '\n')
+	for (size_t i = pos; i + 1 < end + 2; i++) {
+		if (buf[i] == '\n')
 			return -1;
-		if (c->buf[i] == '\r')
-			return c->buf[i + 1] == '\n' ? (long)i : -1;
+		if (buf[i] == '\r')
+			return buf[i + 1] == '\n' ? (long)i : -1;
 	}
 	return -1;
+}
+
+static long line_end(const struct cursor *c, size_t pos)
+{
+	return pt_http_line_end(c->buf, pos, c->end);
 }
 
 /* The first CRLFCRLF within the cap: its offset past the end, or 0. */

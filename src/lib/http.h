@@ -60,6 +60,11 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 
 const char *pt_http_reason(int status);
 
+/* The end of the line of buf starting at pos (the index of its CR), or -1
+ * when a LF comes without CR or a CR without LF; end is where the head's
+ * last line ends (its CRLFCRLF follows). */
+long pt_http_line_end(const char *buf, size_t pos, size_t end);
+
 /* One header field line [p, e) (no CRLF) into *h, strictly (no obs-fold,
  * a token name right before ':', no control character in the value, OWS
  * trimmed): NULL, or why not. Shared by the request and response parsers. */
