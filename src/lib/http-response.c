@@ -369,17 +369,6 @@ static int fail(pt_err *err, const char *reason)
 	return pt_err_field(err, -EBADMSG, "", "%s", reason);
 }
 
-/* The first CRLFCRLF within the cap: its offset past the end, or 0. */
-static size_t find_head_end(const char *buf, size_t len)
-{
-	size_t n = len < PT_HTTP_RESP_HEAD_MAX ? len : PT_HTTP_RESP_HEAD_MAX;
-
-	for (size_t i = 0; i + 4 <= n; i++)
-		if (buf[i] == '\r' && memcmp(buf + i, "\r\n\r\n", 4) == 0)
-			return i + 4;
-	return 0;
-}
-
 /* A LF without CR, or a CR followed by anything but LF, in buf[0..n). */
 static bool stray_cr_lf(const char *buf, size_t n)
 {
@@ -531,7 +520,7 @@ int pt_http_parse_response_head(const char *buf, size_t len, struct pt_http_resp
 				pt_err *err)
 {
 	struct cursor c = { .buf = buf, .err = err };
-	size_t head = find_head_end(buf, len);
+	size_t head = pt_http_head_end(buf, len, PT_HTTP_RESP_HEAD_MAX);
 	int r;
 
 	memset(ret, 0, sizeof(*ret));

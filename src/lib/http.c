@@ -64,10 +64,9 @@ static long line_end(const struct cursor *c, size_t pos)
 	return pt_http_line_end(c->buf, pos, c->end);
 }
 
-/* The first CRLFCRLF within the cap: its offset past the end, or 0. */
-static size_t find_head_end(const char *buf, size_t len)
+size_t pt_http_head_end(const char *buf, size_t len, size_t cap)
 {
-	size_t n = len < PT_HTTP_HEAD_MAX ? len : PT_HTTP_HEAD_MAX;
+	size_t n = len < cap ? len : cap;
 
 	for (size_t i = 0; i + 4 <= n; i++)
 		if (buf[i] == '\r' && memcmp(buf + i, "\r\n\r\n", 4) == 0)
@@ -296,7 +295,7 @@ int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 		       struct pt_http_req *ret, int *ret_status, pt_err *err)
 {
 	struct cursor c = { .buf = buf, .status = ret_status, .err = err };
-	size_t head = find_head_end(buf, len);
+	size_t head = pt_http_head_end(buf, len, PT_HTTP_HEAD_MAX);
 	int r;
 
 	memset(ret, 0, sizeof(*ret));

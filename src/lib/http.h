@@ -60,6 +60,10 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 
 const char *pt_http_reason(int status);
 
+/* The first CRLFCRLF of buf within its first cap bytes: the offset just
+ * past it, or 0 when there is none (yet). */
+size_t pt_http_head_end(const char *buf, size_t len, size_t cap);
+
 /* The end of the line of buf starting at pos (the index of its CR), or -1
  * when a LF comes without CR or a CR without LF; end is where the head's
  * last line ends (its CRLFCRLF follows). */
