@@ -14,7 +14,9 @@
 
 #include "http.h"
 #include "http-response.h"
+#include "ingress-conf.h"
 #include "ptenant/spec.h"
+#include "tls.h"
 
 #define DEFAULT_MAX_CONNS 16384      /* client connections in total */
 #define DEFAULT_MAX_PER_TENANT 512   /* requests in flight to one tenant */
@@ -153,6 +155,14 @@ struct conn {
 	bool close_after;            /* the client connection ends with this response */
 	enum pt_http_fwd fwd_mode;   /* what the forwarded head said about the connection */
 	bool tenant_keep;            /* the tenant's response did not say close */
+	size_t domain;               /* the request's, in in->conf */
+	/* HTTPS (transport.c) */
+	SSL *ssl;                    /* NULL: plain HTTP */
+	struct tls_peer tls;         /* what its hello said */
+	bool sniff;                  /* on the HTTPS port, first byte not yet seen */
+	bool tls_queued;             /* on in->tls_ready */
+	uint32_t tls_want;           /* socket events the last SSL call waits for */
+	struct conn *tls_next;
 	char peer[INET6_ADDRSTRLEN];
 	char host[PT_SLUG_MAX + 1];  /* the slug, once parsed */
 	char request[96];            /* "METHOD target", cut, for the access log */
@@ -162,7 +172,14 @@ struct conn {
 struct ingress {
 	int epfd;
 	int listen_fd;
-	const char *domain;
+	int https_fd;                /* -1: no HTTPS */
+	uint16_t https_port;         /* for redirects */
+	const struct pt_ingress_conf *conf;
+	const char *domains[PT_INGRESS_DOMAINS_MAX]; /* conf's names, for the parser */
+	struct tls_state tls;
+	int keys_fd;                 /* the key helper (keyhelper.c); -1: none */
+	uint64_t tls_failures;       /* handshakes refused or failed */
+	struct conn *tls_ready;      /* TLS connections with bytes SSL holds */
 	struct route_table routes;
 	struct conn *conns;
 	struct conn *dead;           /* ended in this batch of events */
@@ -179,7 +196,7 @@ struct ingress {
 uint64_t ingress_now_ms(void);
 
 /* proxy.c */
-void proxy_accept(struct ingress *in);
+void proxy_accept(struct ingress *in, bool https);
 void proxy_ready(struct ingress *in, struct end *e, uint32_t events);
 /* Ends connections past their deadline. */
 void proxy_expire(struct ingress *in, uint64_t now);
@@ -197,6 +214,23 @@ void refuse(struct ingress *in, struct conn *c, int status, unsigned retry_after
 	    const char *fmt, ...);
 void next_request(struct ingress *in, struct conn *c);
 void update_interest(struct ingress *in, struct conn *c);
+
+/* transport.c: a client's bytes, plain or TLS. recv and send return
+ * bytes, 0 at EOF (recv), -2 to wait for the next event, -1 when the
+ * connection is over. */
+ssize_t client_recv(struct ingress *in, struct conn *c, void *buf, size_t len);
+ssize_t client_send(struct ingress *in, struct conn *c, const void *buf, size_t len);
+/* Sends what b holds; false when the connection is over. */
+bool client_drain(struct ingress *in, struct conn *c, struct buf *b);
+void client_shutdown(struct ingress *in, struct conn *c);
+void client_close(struct ingress *in, struct conn *c);
+/* On the HTTPS port, before anything: 1 TLS is set up, 0 wait (or
+ * answered), -1 end the connection. */
+int client_sniff(struct ingress *in, struct conn *c);
+/* c goes on in->tls_ready when SSL holds decrypted bytes for it. */
+void tls_queue(struct ingress *in, struct conn *c);
+/* Reads those connections again (before the loop waits). */
+void tls_run_ready(struct ingress *in);
 
 /* relay.c: a request and its response, or a tunnel, once connected */
 void relay(struct ingress *in, struct conn *c, struct end *e, uint32_t events);

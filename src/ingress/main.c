@@ -26,14 +26,23 @@
 
 #include "config-build.h"
 #include "ingress.h"
+#include "keyhelper.h"
+
+#define DOMAIN_ARGS_MAX PT_INGRESS_DOMAINS_MAX
 
 struct options {
-	const char *listen, *domain, *routes, *user, *wake_socket;
+	const char *listen, *https_listen, *routes, *user, *wake_socket, *config;
+	const char *tls_min_version, *tls_ciphers;
+	const char *domains[DOMAIN_ARGS_MAX];   /* --domain, in order */
+	size_t n_domains;
 	long max_conns, max_per_tenant;
 	long head_timeout, keepalive_timeout, idle_timeout; /* ms */
+	bool given[128];                       /* set on the command line, by option */
+	char *file_values[32];                 /* the config file's, kept for the above */
+	size_t n_file_values;
 };
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, reload;
 
 uint64_t ingress_now_ms(void)
 {
@@ -46,10 +55,14 @@ uint64_t ingress_now_ms(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: ptenant-ingress --listen ADDR:PORT --domain DOMAIN --routes PATH [--user NAME]\n"
-		"Route HTTP requests for SLUG.DOMAIN to that tenant's address.\n\n"
+		"Usage: ptenant-ingress [--config FILE] --listen ADDR:PORT --domain DOMAIN --routes PATH\n"
+		"Route HTTP(S) requests for SLUG.DOMAIN to that tenant's address.\n\n"
+		"  -c, --config FILE       options (key = value, '_' for '-') and [DOMAIN] sections with\n"
+		"                          cert, key, http, hsts: see ptenant-ingress(8)\n"
 		"  -l, --listen ADDR:PORT  where to accept clients (IPv4, or [IPv6]:PORT)\n"
-		"  -d, --domain DOMAIN     the domain tenants live under (SLUG.DOMAIN)\n"
+		"      --https-listen ADDR:PORT  where to accept HTTPS clients (needs a domain with a\n"
+		"                          certificate, from --config)\n"
+		"  -d, --domain DOMAIN     a domain tenants live under (SLUG.DOMAIN); may be repeated\n"
 		"  -r, --routes PATH       the daemon's routes.json (RUNTIME_DIR/routes.json)\n"
 		"  -u, --user NAME         the user to run as when started as root (default nobody)\n"
 		"  -w, --wake-socket PATH  ptenantd's ingress channel (default: ingress.sock beside\n"
@@ -60,8 +73,11 @@ static void usage(FILE *out)
 		"      --keepalive-timeout MS  an idle client connection is closed after (default 60000)\n"
 		"      --idle-timeout MS   a tenant or client silent this long mid-exchange is cut\n"
 		"                          (default 300000; a tunnel: silent both ways)\n"
+		"      --tls-min-version V 1.2 (default) or 1.3\n"
+		"      --tls-ciphers LIST  TLS 1.2 cipher suites (OpenSSL syntax; default ECDHE+AEAD)\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n\n"
+		"SIGHUP loads the certificates and keys again (a bad one keeps the old).\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when startup fails, 2 on bad usage.\n");
 }
 
@@ -97,67 +113,151 @@ static int number_arg(int opt, const char *arg, struct options *o)
 	return -EINVAL;
 }
 
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "https-listen", required_argument, NULL, 'S' },
+	{ "domain", required_argument, NULL, 'd' },
+	{ "routes", required_argument, NULL, 'r' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "wake-socket", required_argument, NULL, 'w' },
+	{ "max-conns", required_argument, NULL, 'C' },
+	{ "max-per-tenant", required_argument, NULL, 'T' },
+	{ "head-timeout", required_argument, NULL, 'H' },
+	{ "keepalive-timeout", required_argument, NULL, 'K' },
+	{ "idle-timeout", required_argument, NULL, 'I' },
+	{ "tls-min-version", required_argument, NULL, 'M' },
+	{ "tls-ciphers", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+
+/* One option's value, from the command line or the config file. */
+static int apply_option(int opt, const char *arg, struct options *o)
+{
+	switch (opt) {
+	case 'C':
+	case 'T':
+	case 'H':
+	case 'K':
+	case 'I':
+		return number_arg(opt, arg, o);
+	case 'd':
+		if (o->n_domains == DOMAIN_ARGS_MAX) {
+			fprintf(stderr, "ptenant-ingress: --domain: more than %d\n", DOMAIN_ARGS_MAX);
+			return -EINVAL;
+		}
+		o->domains[o->n_domains++] = arg;
+		return 0;
+	case 'w': o->wake_socket = arg; return 0;
+	case 'l': o->listen = arg; return 0;
+	case 'S': o->https_listen = arg; return 0;
+	case 'r': o->routes = arg; return 0;
+	case 'u': o->user = arg; return 0;
+	case 'M': o->tls_min_version = arg; return 0;
+	case 'P': o->tls_ciphers = arg; return 0;
+	case 'c': o->config = arg; return 0;
+	default: return -EINVAL;
+	}
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "domain", required_argument, NULL, 'd' },
-		{ "routes", required_argument, NULL, 'r' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "wake-socket", required_argument, NULL, 'w' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "max-per-tenant", required_argument, NULL, 'T' },
-		{ "head-timeout", required_argument, NULL, 'H' },
-		{ "keepalive-timeout", required_argument, NULL, 'K' },
-		{ "idle-timeout", required_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "l:d:r:u:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:d:r:u:w:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'w': o->wake_socket = optarg; break;
-		case 'C':
-		case 'T':
-		case 'H':
-		case 'K':
-		case 'I':
-			if (number_arg(c, optarg, o) < 0)
-				return -EINVAL;
-			break;
-		case 'l': o->listen = optarg; break;
-		case 'd': o->domain = optarg; break;
-		case 'r': o->routes = optarg; break;
-		case 'u': o->user = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ptenant-ingress %s\n", PTENANT_VERSION); exit(0);
-		default: usage(stderr); return -EINVAL;
+		case '?': usage(stderr); return -EINVAL;
+		default:
+			if (apply_option(c, optarg, o) < 0)
+				return -EINVAL;
+			if (c > 0 && c < 128)
+				o->given[c] = true;
 		}
 	}
-	if (optind < argc || !o->listen || !o->domain || !o->routes) {
+	if (optind < argc) {
 		usage(stderr);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The domain as the parser compares it: lower case, no trailing dot,
- * letters, digits, '-' and '.' only. */
-static int check_domain(const char *domain, char *out, size_t n)
+/* A key before the config file's first section: a long option, which
+ * the command line overrides. */
+static int file_option(void *ctx, const char *key, const char *value, pt_err *err)
 {
-	size_t len = strlen(domain);
+	struct options *o = ctx;
+	char name[32];
+	size_t len = strlen(key);
 
-	if (len == 0 || len >= n || domain[0] == '.' || domain[len - 1] == '.')
-		return -EINVAL;
-	for (size_t i = 0; i <= len; i++) {
-		char ch = domain[i];
+	if (len >= sizeof(name))
+		return pt_err_field(err, -EINVAL, "", "unknown key %s", key);
+	for (size_t i = 0; i <= len; i++)
+		name[i] = key[i] == '_' ? '-' : key[i];
+	for (const struct option *lo = longopts; lo->name; lo++) {
+		char *copy;
 
-		if (ch && !(ch == '-' || ch == '.' || (ch >= '0' && ch <= '9') ||
-			    (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
-			return -EINVAL;
-		out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+		if (strcmp(lo->name, name) || lo->has_arg != required_argument || lo->val == 'c')
+			continue;
+		if (o->given[lo->val] && lo->val != 'd')
+			return 0;
+		if (o->n_file_values == sizeof(o->file_values) / sizeof(o->file_values[0]) ||
+		    !(copy = strdup(value)))
+			return pt_err_field(err, -E2BIG, "", "too many keys");
+		o->file_values[o->n_file_values++] = copy;
+		if (apply_option(lo->val, copy, o) < 0)
+			return pt_err_field(err, -EINVAL, "", "%s = %s: see the message above", key,
+					    value);
+		return 0;
+	}
+	return pt_err_field(err, -EINVAL, "", "unknown key %s", key);
+}
+
+/* The config file (read as root, before anything else), then the
+ * command line's domains. */
+static int load_config(struct options *o, struct pt_ingress_conf *conf)
+{
+	pt_err err = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (o->config) {
+		f = fopen(o->config, "re");
+		if (!f) {
+			fprintf(stderr, "ptenant-ingress: --config %s: %s\n", o->config, strerror(errno));
+			return -1;
+		}
+		text = malloc(1024 * 1024);
+		len = text ? fread(text, 1, 1024 * 1024, f) : 0;
+		if (!text || ferror(f) || !feof(f)) {
+			fprintf(stderr, "ptenant-ingress: --config %s: %s\n", o->config,
+				!text ? "out of memory" : ferror(f) ? "read error" : "larger than 1 MiB");
+			fclose(f);
+			free(text);
+			return -1;
+		}
+		fclose(f);
+		if (pt_ingress_conf_parse(conf, text, len, o->config, file_option, o, &err) < 0) {
+			fprintf(stderr, "ptenant-ingress: %s\n", err.msg);
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	for (size_t i = 0; i < o->n_domains; i++)
+		if (pt_ingress_conf_add(conf, o->domains[i], &err) < 0 && err.code != -EEXIST) {
+			fprintf(stderr, "ptenant-ingress: --%s\n", err.msg);
+			return -1;
+		}
+	if (!o->listen || !conf->n_domains || !o->routes) {
+		fprintf(stderr, "ptenant-ingress: %s is needed (on the command line or in --config)\n",
+			!o->listen ? "--listen" : !o->routes ? "--routes" : "a --domain or a [DOMAIN] section");
+		usage(stderr);
+		return -1;
 	}
 	return 0;
 }
@@ -277,8 +377,10 @@ static int wake_path(const struct options *o, char *out, size_t n)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	quit = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		quit = 1;
 }
 
 static void setup_process(void)
@@ -288,6 +390,7 @@ static void setup_process(void)
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Two fds per connection at the cap: past the usual soft 1024. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -296,17 +399,105 @@ static void setup_process(void)
 	}
 }
 
+/* Domain i's certificate and key, read by the key helper now, checked,
+ * put in use. At startup a bad one stops the ingress; on reload it keeps
+ * the one in use, and the log says why. */
+static int load_certificate(struct ingress *in, size_t i, bool startup)
+{
+	const struct pt_ingress_domain *d = &in->conf->domains[i];
+	struct pem_pair pem;
+	char why[512];
+	SSL_CTX *ctx = NULL;
+
+	if (keyhelper_fetch(in->keys_fd, d, i, &pem, why, sizeof(why)) == 0) {
+		ctx = tls_context(&in->tls, d->name, pem.cert, pem.cert_len, pem.key, pem.key_len, why,
+				  sizeof(why));
+		pem_pair_free(&pem);
+	}
+	if (!ctx) {
+		if (startup)
+			fprintf(stderr, "ptenant-ingress: [%s] certificate %s, key %s: %s\n", d->name,
+				d->cert, d->key, why);
+		else
+			fprintf(stderr, "ptenant-ingress: reload: [%s] certificate %s, key %s: %s; "
+				"still using the one valid until %s\n", d->name, d->cert, d->key, why,
+				in->tls.not_after[i]);
+		return -1;
+	}
+	tls_install(&in->tls, i, ctx);
+	fprintf(stderr, "ptenant-ingress: [%s] certificate %s %s, valid until %s\n", d->name, d->cert,
+		startup ? "loaded" : "reloaded", in->tls.not_after[i]);
+	return 0;
+}
+
+static void reload_certificates(struct ingress *in)
+{
+	unsigned ok = 0, bad = 0;
+
+	for (size_t i = 0; i < in->conf->n_domains; i++)
+		if (in->conf->domains[i].cert[0])
+			load_certificate(in, i, false) == 0 ? ok++ : bad++;
+	fprintf(stderr, "ptenant-ingress: reload: %u certificate(s) loaded, %u kept as they were\n",
+		ok, bad);
+}
+
+/* HTTPS, set up as root: the listener, the key helper, every domain's
+ * certificate. */
+static int setup_https(struct ingress *in, const struct options *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	pid_t pid;
+	char why[512];
+	bool any = false;
+
+	for (size_t i = 0; i < in->conf->n_domains; i++)
+		any |= in->conf->domains[i].cert[0] != '\0';
+	if (!o->https_listen && !any)
+		return 0;
+	if (!o->https_listen || !any) {
+		fprintf(stderr, "ptenant-ingress: %s\n", any ?
+			"a domain has a certificate but there is no --https-listen (https_listen)" :
+			"--https-listen needs a domain with a certificate (cert, key in --config)");
+		return -1;
+	}
+	if (parse_listen(o->https_listen, &ss, &len) < 0) {
+		fprintf(stderr, "ptenant-ingress: --https-listen %s: want ADDR:PORT\n", o->https_listen);
+		return -1;
+	}
+	in->https_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+			       ((struct sockaddr_in *)&ss)->sin_port);
+	if (tls_init(&in->tls, in->conf, o->tls_min_version, o->tls_ciphers, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ptenant-ingress: %s\n", why);
+		return -1;
+	}
+	in->keys_fd = keyhelper_start(in->conf, &pid);
+	if (in->keys_fd < 0) {
+		fprintf(stderr, "ptenant-ingress: start the key helper: %s\n", strerror(-in->keys_fd));
+		return -1;
+	}
+	for (size_t i = 0; i < in->conf->n_domains; i++)
+		if (in->conf->domains[i].cert[0] && load_certificate(in, i, true) < 0)
+			return -1;
+	in->https_fd = open_listener(o->https_listen);
+	return in->https_fd < 0 ? -1 : 0;
+}
+
 static int run(struct ingress *in)
 {
-	struct end listener = { .fd = in->listen_fd };
+	struct end listener = { .fd = in->listen_fd }, https = { .fd = in->https_fd };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener }, evs[64];
 	uint64_t last_expire = 0;
 
 	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->listen_fd, &ev) < 0)
 		return -errno;
+	ev.data.ptr = &https;
+	if (in->https_fd >= 0 && epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->https_fd, &ev) < 0)
+		return -errno;
 	while (!quit) {
-		/* 250 ms: the deadline scan's resolution. */
-		int n = epoll_wait(in->epfd, evs, 64, 250);
+		/* 250 ms: the deadline scan's resolution; 0 while SSL holds
+		 * bytes for a connection. */
+		int n = epoll_wait(in->epfd, evs, 64, in->tls_ready ? 0 : 250);
 		uint64_t now;
 
 		if (n < 0 && errno != EINTR)
@@ -314,14 +505,22 @@ static int run(struct ingress *in)
 		for (int i = 0; i < n; i++) {
 			struct end *e = evs[i].data.ptr;
 
-			if (e == &listener)
-				proxy_accept(in);
+			if (e == &listener || e == &https)
+				proxy_accept(in, e == &https);
 			else if (e == &in->wake.end)
 				wake_ready(in, evs[i].events);
 			else if (e->pooled)
 				pool_ready(in, e->pooled, evs[i].events);
 			else
 				proxy_ready(in, e, evs[i].events);
+		}
+		tls_run_ready(in);
+		if (reload) {
+			reload = 0;
+			if (in->keys_fd >= 0)
+				reload_certificates(in);
+			else
+				fprintf(stderr, "ptenant-ingress: SIGHUP: no HTTPS, nothing to reload\n");
 		}
 		now = ingress_now_ms();
 		/* Scans of every connection and tenant, not once per event. */
@@ -345,17 +544,16 @@ int main(int argc, char **argv)
 			     .max_per_tenant = DEFAULT_MAX_PER_TENANT,
 			     .head_timeout = HEAD_TIMEOUT_MS, .keepalive_timeout = KEEPALIVE_TIMEOUT_MS,
 			     .idle_timeout = IDLE_TIMEOUT_MS };
-	struct ingress in = { .epfd = -1, .listen_fd = -1, .wake.end.fd = -1 };
-	char domain[254];
+	struct ingress in = { .epfd = -1, .listen_fd = -1, .https_fd = -1, .keys_fd = -1,
+			      .wake.end.fd = -1 };
+	struct pt_ingress_conf *conf = calloc(1, sizeof(*conf));
 	int r;
 
-	if (parse_args(argc, argv, &o) < 0)
+	if (!conf || parse_args(argc, argv, &o) < 0 || load_config(&o, conf) < 0)
 		return 2;
-	if (check_domain(o.domain, domain, sizeof(domain)) < 0) {
-		fprintf(stderr, "ptenant-ingress: --domain %s: not a domain name\n", o.domain);
-		return 2;
-	}
-	in.domain = domain;
+	in.conf = conf;
+	for (size_t i = 0; i < conf->n_domains; i++)
+		in.domains[i] = conf->domains[i].name;
 	in.max_conns = (size_t)o.max_conns;
 	in.max_per_tenant = (size_t)o.max_per_tenant;
 	in.head_timeout_ms = (uint64_t)o.head_timeout;
@@ -367,16 +565,21 @@ int main(int argc, char **argv)
 	}
 	setup_process();
 	in.listen_fd = open_listener(o.listen);
-	if (in.listen_fd < 0 || open_routes(&in.routes, o.routes) < 0 ||
+	if (in.listen_fd < 0 || setup_https(&in, &o) < 0 || open_routes(&in.routes, o.routes) < 0 ||
 	    drop_privileges(o.user) < 0)
 		return 1;
 	in.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (in.epfd < 0)
 		return 1;
 	routes_refresh(&in.routes);
-	fprintf(stderr, "ptenant-ingress %s: http://*.%s on %s, routes %s, wake channel %s, uid %u\n",
-		PTENANT_VERSION, domain, o.listen, o.routes, in.wake.path[0] ? in.wake.path : "off",
-		(unsigned)getuid());
+	for (size_t i = 0; i < conf->n_domains; i++)
+		fprintf(stderr, "ptenant-ingress %s: http%s://*.%s%s\n", PTENANT_VERSION,
+			in.tls.ctx[i] ? "(s)" : "", conf->domains[i].name,
+			conf->domains[i].redirect ? " (http redirects to https)" : "");
+	fprintf(stderr, "ptenant-ingress %s: http on %s%s%s, routes %s, wake channel %s, uid %u\n",
+		PTENANT_VERSION, o.listen, o.https_listen ? ", https on " : "",
+		o.https_listen ? o.https_listen : "", o.routes,
+		in.wake.path[0] ? in.wake.path : "off", (unsigned)getuid());
 	wake_connect(&in);
 	r = run(&in);
 	if (r < 0) {
@@ -386,5 +589,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ptenant-ingress: stopping\n");
 	proxy_close_all(&in);
 	slots_free(&in);
+	tls_free(&in.tls);
+	for (size_t i = 0; i < o.n_file_values; i++)
+		free(o.file_values[i]);
+	free(conf);
 	return 0;
 }

@@ -94,8 +94,7 @@ void conn_end(struct ingress *in, struct conn *c)
 	if (c->phase == C_WAKE)
 		hold_remove(in, c);
 	backend_close(in, c);
-	close(c->client.fd);
-	c->client.fd = -1;
+	client_close(in, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -133,31 +132,43 @@ void access_log(const struct conn *c, int status)
  * what it still sends until it closes or LINGER_MS: closing with unread
  * bytes would reset the connection and lose the answer. retry_after (s)
  * adds a Retry-After header when not 0. */
+static void answer(struct ingress *in, struct conn *c, int status, const char *headers,
+		   const char *body);
+
 __attribute__((format(printf, 5, 6)))
 void refuse(struct ingress *in, struct conn *c, int status, unsigned retry_after,
 	    const char *fmt, ...)
 {
 	char body[400], retry[48] = "";
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
+	if (retry_after)
+		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after);
+	answer(in, c, status, retry, body);
+}
+
+/* The reply of refuse, and of a redirect: headers are whole lines. */
+static void answer(struct ingress *in, struct conn *c, int status, const char *headers,
+		   const char *body)
+{
+	size_t cap = 1024 + strlen(headers);
+	int n;
+
 	if (c->phase == C_WAKE)
 		hold_remove(in, c);
 	backend_close(in, c);
 	free(c->out.data);
 	c->out = (struct buf){ 0 };
-	if (buf_alloc(&c->out, 1024) < 0)
+	if (buf_alloc(&c->out, cap) < 0)
 		return conn_end(in, c);
-	if (retry_after)
-		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after);
 	n = snprintf(c->out.data, c->out.cap,
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		     "X-Content-Type-Options: nosniff\r\n%sContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n%s\n",
-		     status, pt_http_reason(status), retry, strlen(body) + 1, body);
+		     status, pt_http_reason(status), headers, strlen(body) + 1, body);
 	c->out.len = n > 0 && (size_t)n < c->out.cap ? (size_t)n : 0;
 	c->bytes_out = c->out.len;
 	fprintf(stderr, "ptenant-ingress: %s %s %d %s\n", c->peer, c->host[0] ? c->host : "-",
@@ -315,6 +326,25 @@ void proxy_wake_done(struct ingress *in, struct slot *s, const char *why)
 	}
 }
 
+/* http = redirect: the same URL over HTTPS, 308 so a POST stays a POST
+ * (a webhook's sender follows it with its body). No tenant is looked up
+ * or woken. */
+static void redirect_https(struct ingress *in, struct conn *c, const struct pt_http_req *req)
+{
+	char headers[PT_HTTP_LINE_MAX + 512], port[8] = "";
+	bool origin_form = req->target_len && req->target[0] == '/';
+	int n;
+
+	if (in->https_port != 443)
+		snprintf(port, sizeof(port), ":%u", (unsigned)in->https_port);
+	n = snprintf(headers, sizeof(headers), "Location: https://%s.%s%s%.*s\r\n", req->slug,
+		     in->conf->domains[req->domain].name, port,
+		     origin_form ? (int)req->target_len : 1, origin_form ? req->target : "/");
+	if (n < 0 || (size_t)n >= sizeof(headers))
+		return refuse(in, c, 414, 0, "request target too long to redirect");
+	answer(in, c, 308, headers, "use https://");
+}
+
 /* The head is in, valid: find the tenant, rewrite the head in place, and
  * connect, or hold it for a wake. */
 static void route_request(struct ingress *in, struct conn *c, const struct pt_http_req *req)
@@ -335,9 +365,19 @@ static void route_request(struct ingress *in, struct conn *c, const struct pt_ht
 	c->upgrade = upgrade;
 	c->head_request = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
 	pt_http_req_body(req, &c->req_body);
+	c->domain = req->domain;
+	if (!c->ssl && in->conf->domains[req->domain].redirect)
+		return redirect_https(in, c, req);
+	/* A connection made for one domain's certificate carries that
+	 * domain's tenants only (RFC 9110, 421). */
+	if (c->ssl && c->tls.domain >= 0 && (size_t)c->tls.domain != req->domain)
+		return refuse(in, c, 421, 0, "this TLS connection is for %s, not %s",
+			      in->conf->domains[c->tls.domain].name,
+			      in->conf->domains[req->domain].name);
 	r = routes_lookup(&in->routes, req->slug, &c->route);
 	if (r == -ENOENT)
-		return refuse(in, c, 404, 0, "no tenant %s at %s", req->slug, in->domain);
+		return refuse(in, c, 404, 0, "no tenant %s at %s", req->slug,
+			      in->conf->domains[req->domain].name);
 	if (r == -EIO)
 		return refuse(in, c, 503, 0, "no routes available (the ingress log says why)");
 	if (r < 0)
@@ -353,7 +393,8 @@ static void route_request(struct ingress *in, struct conn *c, const struct pt_ht
 			      s->conns);
 	/* Keep-alive towards the tenant too (pool.c), when its HTTP has it. */
 	c->fwd_mode = upgrade ? PT_FWD_UPGRADE : req->minor == 1 ? PT_FWD_KEEP_ALIVE : PT_FWD_CLOSE;
-	n = pt_http_forward_head(req, c->peer, c->fwd_mode, fwd, sizeof(fwd));
+	n = pt_http_forward_head_as(req, c->peer, c->ssl ? "https" : "http", c->fwd_mode, fwd,
+				    sizeof(fwd));
 	if (n < 0 || (size_t)n + rest > c->in.cap)
 		return refuse(in, c, 431, 0, "request head too large to forward");
 	/* What came after the head: body bytes, then maybe the next request. */
@@ -381,7 +422,8 @@ static int try_head(struct ingress *in, struct conn *c)
 	pt_err err = { 0 };
 	int status, r;
 
-	r = pt_http_parse_head(c->in.data, c->in.len, in->domain, &req, &status, &err);
+	r = pt_http_parse_head_in(c->in.data, c->in.len, in->domains, in->conf->n_domains, &req,
+				  &status, &err);
 	if (r == -EAGAIN)
 		return r;
 	if (r < 0) {
@@ -396,10 +438,18 @@ static void read_head(struct ingress *in, struct conn *c)
 {
 	ssize_t n;
 
+	if (c->sniff) {
+		int r = client_sniff(in, c);
+
+		if (r < 0)
+			return conn_end(in, c);
+		if (r == 0)
+			return;
+	}
 	if (buf_alloc(&c->in, PT_HTTP_HEAD_MAX + 1024) < 0)
 		return conn_end(in, c);
-	n = recv(c->client.fd, c->in.data + c->in.len, PT_HTTP_HEAD_MAX - c->in.len, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = client_recv(in, c, c->in.data + c->in.len, PT_HTTP_HEAD_MAX - c->in.len);
+	if (n == -2)
 		return;
 	if (n <= 0)
 		return conn_end(in, c); /* gone before a whole head: nothing to answer */
@@ -456,16 +506,16 @@ static void on_refuse(struct ingress *in, struct conn *c, uint32_t events)
 {
 	char sink[4096];
 
-	if ((events & EPOLLOUT) && !buf_drain(c->client.fd, &c->out))
+	if ((events & EPOLLOUT) && !client_drain(in, c, &c->out))
 		return conn_end(in, c);
 	if (!buf_pending(&c->out) && !c->client_shut) {
-		shutdown(c->client.fd, SHUT_WR);
+		client_shutdown(in, c);
 		c->client_shut = true;
 	}
 	if (c->client_shut && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-		ssize_t n = recv(c->client.fd, sink, sizeof(sink), 0);
+		ssize_t n = client_recv(in, c, sink, sizeof(sink));
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		if (n == 0 || n == -1)
 			conn_end(in, c);
 	}
 }
@@ -493,6 +543,11 @@ void update_interest(struct ingress *in, struct conn *c)
 		cl = buf_pending(&c->out) ? EPOLLOUT : EPOLLIN;
 		break;
 	}
+	if (c->ssl && (cl & EPOLLIN))
+		tls_queue(in, c);
+	/* What the last SSL call waits for, as long as anything is wanted. */
+	if (c->ssl && (cl & (EPOLLIN | EPOLLOUT)))
+		cl |= c->tls_want;
 	set_events(in, &c->client, cl);
 	set_events(in, &c->backend, be);
 }
@@ -503,6 +558,13 @@ void proxy_ready(struct ingress *in, struct end *e, uint32_t events)
 
 	if (c->dead)
 		return;
+	/* TLS: an event on the socket may be what an SSL call of either
+	 * direction waited for; retry whatever the relay wants. */
+	if (c->ssl && e == &c->client) {
+		events = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) |
+			 (e->events & (EPOLLIN | EPOLLOUT)) | (events & EPOLLIN);
+		c->tls_want = 0;
+	}
 	switch (c->phase) {
 	case C_HEAD:
 		read_head(in, c);
@@ -530,7 +592,8 @@ void proxy_ready(struct ingress *in, struct end *e, uint32_t events)
 		update_interest(in, c);
 }
 
-static struct conn *conn_new(struct ingress *in, int fd, const struct sockaddr_storage *ss)
+static struct conn *conn_new(struct ingress *in, int fd, const struct sockaddr_storage *ss,
+			     bool https)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -538,7 +601,10 @@ static struct conn *conn_new(struct ingress *in, int fd, const struct sockaddr_s
 		return NULL;
 	c->client = (struct end){ .fd = fd, .c = c };
 	c->backend = (struct end){ .fd = -1, .c = c };
+	/* Over HTTPS the handshake comes first: it too must be over by then. */
 	c->deadline = ingress_now_ms() + in->head_timeout_ms;
+	c->sniff = https;
+	c->tls.domain = -1;
 	if (ss->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof(c->peer));
 	else
@@ -552,14 +618,16 @@ static struct conn *conn_new(struct ingress *in, int fd, const struct sockaddr_s
 	return c;
 }
 
-void proxy_accept(struct ingress *in)
+void proxy_accept(struct ingress *in, bool https)
 {
+	int lfd = https ? in->https_fd : in->listen_fd;
+
 	/* Bounded per round, so a flood cannot starve the connections we have. */
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct conn *c;
-		int fd = accept4(in->listen_fd, (struct sockaddr *)&ss, &len,
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -574,10 +642,12 @@ void proxy_accept(struct ingress *in)
 			close(fd);
 			continue;
 		}
-		c = conn_new(in, fd, &ss);
+		c = conn_new(in, fd, &ss, https);
 		if (!c) {
 			fprintf(stderr, "ptenant-ingress: out of memory for a connection\n");
 			close(fd);
+		} else if (in->n_conns > in->max_conns && https) {
+			conn_end(in, c); /* no HTTP answer can come before a handshake */
 		} else if (in->n_conns > in->max_conns) {
 			refuse(in, c, 503, 1, "too many connections (%zu); try again", in->max_conns);
 			update_interest(in, c);
@@ -591,7 +661,10 @@ static void expire_one(struct ingress *in, struct conn *c, uint64_t now)
 	case C_HEAD:
 		if (now < c->deadline)
 			return;
-		if (c->in.len == 0 && c->requests)
+		/* No HTTP answer can reach a client before its handshake. */
+		if (c->sniff || (c->ssl && !SSL_is_init_finished(c->ssl)))
+			conn_end(in, c);
+		else if (c->in.len == 0 && c->requests)
 			conn_end(in, c); /* an idle keep-alive connection: no answer due */
 		else
 			refuse(in, c, 408, 0, "no complete request head within %llu ms",

@@ -73,6 +73,22 @@ static ssize_t fill(int fd, struct buf *b, size_t room, bool *eof)
 	return n;
 }
 
+/* client_recv into c->in; as fill. */
+static ssize_t fill_client(struct ingress *in, struct conn *c)
+{
+	struct buf *b = &c->in;
+	ssize_t n;
+
+	if (b->len >= b->cap)
+		return -2;
+	n = client_recv(in, c, b->data + b->len, b->cap - b->len);
+	if (n > 0)
+		b->len += (size_t)n;
+	else if (n == 0)
+		c->client_eof = true;
+	return n;
+}
+
 static void client_read(struct ingress *in, struct conn *c)
 {
 	size_t before;
@@ -82,7 +98,7 @@ static void client_read(struct ingress *in, struct conn *c)
 	if (c->in.len == c->in.cap)
 		compact(&c->in, &c->fwd, NULL);
 	before = c->in.len;
-	n = fill(c->client.fd, &c->in, c->in.cap, &c->client_eof);
+	n = fill_client(in, c);
 	if (n == -1)
 		return conn_end(in, c);
 	if (n <= 0)
@@ -106,6 +122,7 @@ static void client_read(struct ingress *in, struct conn *c)
 static bool response_head(struct ingress *in, struct conn *c)
 {
 	char fwd[PT_HTTP_RESP_FORWARD_MAX];
+	const char *hsts = c->ssl && in->tls.hsts[c->domain][0] ? in->tls.hsts[c->domain] : NULL;
 	struct pt_http_resp resp;
 	pt_err err = { 0 };
 
@@ -138,7 +155,7 @@ static bool response_head(struct ingress *in, struct conn *c)
 					 pt_http_resp_keep_alive(&resp) &&
 					 c->resp_body.kind != PT_BODY_UNTIL_CLOSE;
 		}
-		n = pt_http_forward_response_head(&resp, c->close_after, fwd, sizeof(fwd));
+		n = pt_http_forward_response_head_hsts(&resp, c->close_after, hsts, fwd, sizeof(fwd));
 		rest = c->out.len - at - resp.head_len;
 		if (n < 0 || at + (size_t)n + rest > c->out.cap) {
 			conn_end(in, c);
@@ -226,7 +243,7 @@ static void after_io(struct ingress *in, struct conn *c)
 	}
 	if (c->phase == C_TUNNEL) {
 		if (c->backend_eof && !buf_pending(&c->out) && !c->client_shut) {
-			shutdown(c->client.fd, SHUT_WR);
+			client_shutdown(in, c);
 			c->client_shut = true;
 		}
 		if (c->client_shut && c->backend_shut) {
@@ -262,7 +279,7 @@ void relay(struct ingress *in, struct conn *c, struct end *e, uint32_t events)
 		if (!c->dead && (events & EPOLLOUT)) {
 			size_t before = c->out.off;
 
-			if (!buf_drain(c->client.fd, &c->out))
+			if (!client_drain(in, c, &c->out))
 				return conn_end(in, c);
 			c->bytes_out += c->out.off - before;
 		}

@@ -572,10 +572,17 @@ static bool resp_dropped(const struct pt_http_header *h, int status)
 }
 
 
-/* Connection: close on an interim response would be read as ending a
- * connection that still has the final response to carry. */
 int pt_http_forward_response_head(const struct pt_http_resp *resp, bool close, char *out,
 				  size_t cap)
+{
+	return pt_http_forward_response_head_hsts(resp, close, NULL, out, cap);
+}
+
+/* Connection: close on an interim response would be read as ending a
+ * connection that still has the final response to carry. The operator's
+ * HSTS policy is the domain's, not a tenant's: the tenant's header goes. */
+int pt_http_forward_response_head_hsts(const struct pt_http_resp *resp, bool close,
+				       const char *hsts, char *out, size_t cap)
 {
 	struct pt_http_out o = { .p = out, .cap = cap };
 	char status[8];
@@ -588,11 +595,17 @@ int pt_http_forward_response_head(const struct pt_http_resp *resp, bool close, c
 	for (size_t i = 0; i < resp->n_headers; i++) {
 		const struct pt_http_header *h = &resp->headers[i];
 
-		if (resp_dropped(h, resp->status))
+		if (resp_dropped(h, resp->status) ||
+		    (hsts && pt_http_name_is(h, "strict-transport-security")))
 			continue;
 		pt_http_put(&o, h->name, h->name_len);
 		pt_http_puts(&o, ": ");
 		pt_http_put(&o, h->value, h->value_len);
+		pt_http_puts(&o, "\r\n");
+	}
+	if (hsts && resp->status >= 200) {
+		pt_http_puts(&o, "Strict-Transport-Security: ");
+		pt_http_puts(&o, hsts);
 		pt_http_puts(&o, "\r\n");
 	}
 	if (resp->status == 101)

@@ -119,3 +119,9 @@ void pt_http_resp_body(const struct pt_http_resp *resp, bool to_head_request,
  * cap is too small (PT_HTTP_RESP_FORWARD_MAX always suffices). */
 int pt_http_forward_response_head(const struct pt_http_resp *resp, bool close, char *out,
 				  size_t cap);
+/* The same, plus "Strict-Transport-Security: <hsts>" on a final response
+ * when hsts is not NULL (the tenant's own such header is dropped). hsts
+ * must be at most PT_HTTP_HSTS_MAX bytes. */
+#define PT_HTTP_HSTS_MAX 96
+int pt_http_forward_response_head_hsts(const struct pt_http_resp *resp, bool close,
+				       const char *hsts, char *out, size_t cap);

@@ -258,27 +258,36 @@ static int normalise_host(struct cursor *c, const char *v, size_t n, char *out)
 	return (int)len;
 }
 
-/* <slug>.<domain>, nothing else: one label under our domain, which must
- * be a valid slug. Anything else is "not ours" (404), never a guess. */
-static int route_host(struct cursor *c, struct pt_http_req *req, const char *domain)
+/* <slug>.<domain>, nothing else: one label under one of our domains,
+ * which must be a valid slug. Anything else is "not ours" (404), never a
+ * guess. */
+static int route_host(struct cursor *c, struct pt_http_req *req,
+		      const char *const *domains, size_t n_domains)
 {
 	char host[PT_HTTP_HOST_MAX + 1], msg[PT_HTTP_HOST_MAX + 128];
-	size_t dlen = strlen(domain), slen;
 	int len = normalise_host(c, req->host->value, req->host->value_len, host);
+	size_t slen;
 
 	if (len < 0)
 		return len;
-	snprintf(msg, sizeof(msg), "host %s is not <tenant>.%s", host, domain);
-	if ((size_t)len < dlen + 2 || host[len - dlen - 1] != '.' ||
-	    strcasecmp(host + len - dlen, domain) != 0)
-		return fail(c, 404, msg);
-	slen = (size_t)len - dlen - 1;
-	host[slen] = '\0';
-	if (slen > PT_SLUG_MAX || memchr(host, '.', slen) ||
-	    pt_slug_validate(host, "host", NULL) < 0)
-		return fail(c, 404, msg);
-	memcpy(req->slug, host, slen + 1);
-	return 0;
+	snprintf(msg, sizeof(msg), "host %s is not <tenant>.%s%s", host,
+		 n_domains ? domains[0] : "", n_domains > 1 ? " (or another domain of ours)" : "");
+	for (size_t i = 0; i < n_domains; i++) {
+		size_t dlen = strlen(domains[i]);
+
+		if ((size_t)len < dlen + 2 || host[len - dlen - 1] != '.' ||
+		    strcasecmp(host + len - dlen, domains[i]) != 0)
+			continue;
+		slen = (size_t)len - dlen - 1;
+		host[slen] = '\0';
+		if (slen > PT_SLUG_MAX || memchr(host, '.', slen) ||
+		    pt_slug_validate(host, "host", NULL) < 0)
+			return fail(c, 404, msg);
+		memcpy(req->slug, host, slen + 1);
+		req->domain = i;
+		return 0;
+	}
+	return fail(c, 404, msg);
 }
 
 /* Before the head is complete: is it already too long to ever be? */
@@ -293,6 +302,13 @@ static int check_incomplete(struct cursor *c, const char *buf, size_t len)
 
 int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 		       struct pt_http_req *ret, int *ret_status, pt_err *err)
+{
+	return pt_http_parse_head_in(buf, len, &domain, 1, ret, ret_status, err);
+}
+
+int pt_http_parse_head_in(const char *buf, size_t len, const char *const *domains,
+			  size_t n_domains, struct pt_http_req *ret, int *ret_status,
+			  pt_err *err)
 {
 	struct cursor c = { .buf = buf, .status = ret_status, .err = err };
 	size_t head = pt_http_head_end(buf, len, PT_HTTP_HEAD_MAX);
@@ -311,7 +327,7 @@ int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 	if (r == 0)
 		r = check_framing(&c, ret);
 	if (r == 0)
-		r = route_host(&c, ret, domain);
+		r = route_host(&c, ret, domains, n_domains);
 	if (r < 0)
 		return r;
 	ret->head_len = head;
@@ -356,6 +372,12 @@ void pt_http_puts(struct pt_http_out *o, const char *s)
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 			 enum pt_http_fwd mode, char *out, size_t cap)
 {
+	return pt_http_forward_head_as(req, client, "http", mode, out, cap);
+}
+
+int pt_http_forward_head_as(const struct pt_http_req *req, const char *client,
+			    const char *proto, enum pt_http_fwd mode, char *out, size_t cap)
+{
 	struct pt_http_out o = { .p = out, .cap = cap };
 	bool upgrade = mode == PT_FWD_UPGRADE;
 
@@ -377,7 +399,9 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 	pt_http_puts(&o, client);
 	pt_http_puts(&o, "\r\nX-Forwarded-Host: ");
 	pt_http_put(&o, req->host->value, req->host->value_len);
-	pt_http_puts(&o, "\r\nX-Forwarded-Proto: http\r\n");
+	pt_http_puts(&o, "\r\nX-Forwarded-Proto: ");
+	pt_http_puts(&o, proto);
+	pt_http_puts(&o, "\r\n");
 	pt_http_puts(&o, upgrade ? "Connection: Upgrade\r\n\r\n" :
 		  mode == PT_FWD_KEEP_ALIVE ? "\r\n" : "Connection: close\r\n\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
@@ -386,11 +410,13 @@ int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 const char *pt_http_reason(int status)
 {
 	switch (status) {
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";

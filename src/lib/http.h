@@ -32,6 +32,7 @@ struct pt_http_req {
 	size_t n_headers;
 	const struct pt_http_header *host;
 	char slug[PT_SLUG_MAX + 1];      /* from Host, validated */
+	size_t domain;                   /* which of the domains Host is under */
 };
 
 /* Parses the head at the start of buf[0..len). Returns 0 with *ret filled
@@ -42,6 +43,11 @@ struct pt_http_req {
  * <slug>.<domain> (any case, optional :port) is the only one accepted. */
 int pt_http_parse_head(const char *buf, size_t len, const char *domain,
 		       struct pt_http_req *ret, int *ret_status, pt_err *err);
+/* The same with several domains (an ingress serving more than one): Host
+ * may be <slug>.<any of them>; ret->domain says which. */
+int pt_http_parse_head_in(const char *buf, size_t len, const char *const *domains,
+			  size_t n_domains, struct pt_http_req *ret, int *ret_status,
+			  pt_err *err);
 
 /* The head to send the tenant: the client's, minus hop-by-hop headers and
  * any X-Forwarded-* it sent, plus X-Forwarded-For (client), X-Forwarded-
@@ -57,6 +63,10 @@ enum pt_http_fwd {
 };
 int pt_http_forward_head(const struct pt_http_req *req, const char *client,
 			 enum pt_http_fwd mode, char *out, size_t cap);
+/* The same, with X-Forwarded-Proto: proto ("http" or "https": how the
+ * client reached the ingress). */
+int pt_http_forward_head_as(const struct pt_http_req *req, const char *client,
+			    const char *proto, enum pt_http_fwd mode, char *out, size_t cap);
 
 const char *pt_http_reason(int status);
 

@@ -593,6 +593,30 @@ static void check_forward(const char *in, bool close, const char *want)
 	assert_int_equal(pt_http_forward_response_head(&resp, close, out, 0), -ENOBUFS);
 }
 
+/* HTTPS with HSTS: the operator's header on final responses, the
+ * tenant's own dropped; none on interim ones. */
+static void test_forward_response_hsts(void **state)
+{
+	char out[PT_HTTP_RESP_FORWARD_MAX];
+	const char *want = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+			   "Strict-Transport-Security: max-age=300\r\n\r\n";
+	const char *interim = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+	int n;
+
+	(void)state;
+	ok_resp("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=0\r\nContent-Length: 0\r\n\r\n");
+	n = pt_http_forward_response_head_hsts(&resp, false, "max-age=300", out, sizeof(out));
+	assert_int_equal(n, (int)strlen(want));
+	assert_memory_equal(out, want, strlen(want));
+	/* Without a policy, the tenant's header goes through as it was. */
+	n = pt_http_forward_response_head_hsts(&resp, false, NULL, out, sizeof(out));
+	assert_non_null(memmem(out, (size_t)n, "max-age=0", 9));
+	ok_resp(interim);
+	n = pt_http_forward_response_head_hsts(&resp, false, "max-age=300", out, sizeof(out));
+	assert_int_equal(n, (int)strlen(interim));
+	assert_memory_equal(out, interim, strlen(interim));
+}
+
 static void test_forward_response_head(void **state)
 {
 	char *big = resp_with(99, PT_HTTP_RESP_HEAD_MAX);
@@ -643,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_resp_framing),
 		cmocka_unit_test(test_resp_body),
 		cmocka_unit_test(test_forward_response_head),
+		cmocka_unit_test(test_forward_response_hsts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

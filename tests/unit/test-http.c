@@ -372,11 +372,53 @@ static void test_forward_head_upgrade(void **state)
 	assert_non_null(memmem(out, (size_t)n, "\r\nConnection: close\r\n\r\n", 23));
 }
 
+/* Several domains: Host may be a slug under any of them, and the parse
+ * says which; a slug under none is 404, naming the first. */
+static void test_several_domains(void **state)
+{
+	const char *const domains[] = { "demo.test", "bots.example.com" };
+	pt_err err = { 0 };
+	int status;
+	const char *a = "GET / HTTP/1.1\r\nHost: acme.Bots.Example.com\r\n\r\n";
+	const char *b = "GET / HTTP/1.1\r\nHost: acme.demo.test:8443\r\n\r\n";
+	const char *c = "GET / HTTP/1.1\r\nHost: acme.example.com\r\n\r\n";
+	const char *d = "GET / HTTP/1.1\r\nHost: x.acme.bots.example.com\r\n\r\n";
+
+	(void)state;
+	assert_int_equal(pt_http_parse_head_in(a, strlen(a), domains, 2, &req, &status, &err), 0);
+	assert_string_equal(req.slug, "acme");
+	assert_int_equal(req.domain, 1);
+	assert_int_equal(pt_http_parse_head_in(b, strlen(b), domains, 2, &req, &status, &err), 0);
+	assert_int_equal(req.domain, 0);
+	assert_true(pt_http_parse_head_in(c, strlen(c), domains, 2, &req, &status, &err) < 0);
+	assert_int_equal(status, 404);
+	assert_non_null(strstr(err.msg, "demo.test"));
+	assert_true(pt_http_parse_head_in(d, strlen(d), domains, 2, &req, &status, &err) < 0);
+	assert_int_equal(status, 404);
+}
+
+/* Over HTTPS the tenant is told so; whatever the client claimed is not. */
+static void test_forward_head_https(void **state)
+{
+	const char *in = "GET / HTTP/1.1\r\nHost: acme.demo.test\r\nX-Forwarded-Proto: http\r\n\r\n";
+	char out[PT_HTTP_HEAD_MAX + 512];
+	int n;
+
+	(void)state;
+	assert_int_equal(status_of(in), 200);
+	n = pt_http_forward_head_as(&req, "192.0.2.7", "https", PT_FWD_KEEP_ALIVE, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(memmem(out, (size_t)n, "\r\nX-Forwarded-Proto: https\r\n", 28));
+	assert_null(memmem(out, (size_t)n, "Proto: http\r\n", 14));
+}
+
 static void test_reasons(void **state)
 {
 	(void)state;
 	assert_string_equal(pt_http_reason(431), "Request Header Fields Too Large");
 	assert_string_equal(pt_http_reason(503), "Service Unavailable");
+	assert_string_equal(pt_http_reason(308), "Permanent Redirect");
+	assert_string_equal(pt_http_reason(421), "Misdirected Request");
 }
 
 int main(void)
@@ -413,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_forward_head),
 		cmocka_unit_test(test_forward_head_upgrade),
 		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_several_domains),
+		cmocka_unit_test(test_forward_head_https),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
