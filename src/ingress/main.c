@@ -253,6 +253,12 @@ static int load_config(struct options *o, struct pt_ingress_conf *conf)
 			fprintf(stderr, "ptenant-ingress: --%s\n", err.msg);
 			return -1;
 		}
+	if (o->tls_min_version && strcmp(o->tls_min_version, "1.2") &&
+	    strcmp(o->tls_min_version, "1.3")) {
+		fprintf(stderr, "ptenant-ingress: --tls-min-version %s: want 1.2 or 1.3 (older TLS "
+			"is not offered)\n", o->tls_min_version);
+		return -1;
+	}
 	if (!o->listen || !conf->n_domains || !o->routes) {
 		fprintf(stderr, "ptenant-ingress: %s is needed (on the command line or in --config)\n",
 			!o->listen ? "--listen" : !o->routes ? "--routes" : "a --domain or a [DOMAIN] section");

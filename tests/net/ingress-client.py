@@ -1,11 +1,16 @@
 """Checks of ptenant-ingress as real bot traffic uses it, for
 tests/net/test-ingress-stream.sh. Prints one TAP-style "ok - ..." or
 "not ok - ... : detail" line per check (the shell numbers them).
-    ingress-client.py CHECK PORT BACKEND_LOG"""
+    ingress-client.py CHECK PORT BACKEND_LOG
+With INGRESS_TLS_CA=FILE in the environment every check runs over HTTPS
+(SNI be.demo.test, or ws.demo.test for the WebSocket), that file the CA
+to trust: the same traffic, through ptenant-ingress's TLS listener."""
 import asyncio
 import http.client
 import json
+import os
 import socket
+import ssl
 import sys
 import time
 
@@ -22,8 +27,23 @@ def backend_requests():
         return [json.loads(l) for l in f]
 
 
+TLS_CA = os.environ.get("INGRESS_TLS_CA")
+TLS = ssl.create_default_context(cafile=TLS_CA) if TLS_CA else None
+
+
+def connect(timeout=10, sni="be"):
+    """A connection to the ingress: plain, or TLS with SNI <sni>.demo.test."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    return TLS.wrap_socket(s, server_hostname="%s.%s" % (sni, DOM)) if TLS else s
+
+
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = connect(self.timeout)
+
+
 def conn():
-    return http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    return Conn("127.0.0.1", PORT, timeout=10)
 
 
 def get(c, path, host="be", method="GET", body=None, headers=None):
@@ -35,7 +55,7 @@ def get(c, path, host="be", method="GET", body=None, headers=None):
 
 
 def raw(data, wait_close=True, timeout=10):
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    s = connect(timeout)
     s.sendall(data)
     out = b""
     try:
@@ -90,7 +110,7 @@ def keepalive():
 
 
 def sse_timing():
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    s = connect(10)
     t0 = time.monotonic()
     s.sendall(b"GET /sse HTTP/1.1\r\nHost: be.%s\r\n\r\n" % DOM.encode())
     buf, first = b"", None
@@ -101,7 +121,7 @@ def sse_timing():
         buf += b
         if first is None and b"data: tok0" in buf:
             first = time.monotonic() - t0
-        if buf.endswith(b"0\r\n\r\n"):
+        if buf.endswith(b"\r\n0\r\n\r\n"):  # the last chunk (not a head ending in 0)
             break
     total = time.monotonic() - t0
     s.close()
@@ -150,8 +170,9 @@ def bad_responses():
 
 async def ws_echo():
     import websockets
-    uri = "ws://ws.%s:%d/chat" % (DOM, PORT)
-    async with websockets.connect(uri, host="127.0.0.1", port=PORT, max_size=2**21) as ws:
+    uri = "%s://ws.%s:%d/chat" % ("wss" if TLS else "ws", DOM, PORT)
+    extra = {"ssl": TLS, "server_hostname": "ws." + DOM} if TLS else {}
+    async with websockets.connect(uri, host="127.0.0.1", port=PORT, max_size=2**21, **extra) as ws:
         await ws.send("ping")
         a = await ws.recv()
         big = bytes(range(256)) * 400
@@ -171,7 +192,7 @@ def websocket():
 
 
 def slow_client():
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    s = connect(10)
     t0 = time.monotonic()
     s.sendall(b"GET /len HTTP/1.1\r\nHost: be.%s\r\n" % DOM.encode())  # and nothing more
     out = s.recv(4096)
@@ -192,7 +213,7 @@ def slow_client():
 
 def caps():
     # --max-conns 4 --max-per-tenant 1 on this ingress.
-    hold = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    hold = connect(10)
     hold.sendall(b"GET /hold HTTP/1.1\r\nHost: be.%s\r\n\r\n" % DOM.encode())
     hold.recv(4096)
     out = raw(b"GET /len HTTP/1.1\r\nHost: be.%s\r\n\r\n" % DOM.encode())
@@ -201,7 +222,7 @@ def caps():
     out = raw(b"GET /len HTTP/1.1\r\nHost: be2.%s\r\nConnection: close\r\n\r\n" % DOM.encode())
     report(out.startswith(b"HTTP/1.1 200") and out.endswith(b"hello"),
            "another tenant is served meanwhile", repr(out[:120]))
-    idle = [socket.create_connection(("127.0.0.1", PORT), timeout=5) for _ in range(3)]
+    idle = [connect(5) for _ in range(3)]
     time.sleep(0.3)
     out = raw(b"GET /len HTTP/1.1\r\nHost: be2.%s\r\n\r\n" % DOM.encode())
     report(out.startswith(b"HTTP/1.1 503") and b"too many connections" in out,
