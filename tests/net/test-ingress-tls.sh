@@ -132,14 +132,14 @@ out=$(py_https be.bots.test)
 hs=$(in_ns curl -sS -m 5 -D - -o /dev/null -H 'Host: be.demo.test' "http://127.0.0.1:$PORT/len")
 [[ $hs == "HTTP/1.1 200 "* && $hs != *Strict-Transport* ]] && ok "plain HTTP for demo.test is served, without HSTS" ||
   not_ok "plain demo.test: $hs"
-hs=$(in_ns curl -sS -m 5 -D - -o /dev/null -H 'Host: be.bots.test' "http://127.0.0.1:$PORT/hook?id=7" -X POST -d x)
+hs=$(in_ns curl -sS -m 5 -D - -o /dev/null -H 'Host: be.bots.test' "http://127.0.0.1:$PORT/hook?id=7" --data x)
 [[ $hs == *"308 Permanent Redirect"* && $hs == *"Location: https://be.bots.test:$TPORT/hook?id=7"* ]] &&
-  ok "http = redirect: 308 to the same URL over HTTPS (POST stays POST)" || not_ok "redirect: $hs"
+  ok "http = redirect: 308 to the same URL over HTTPS (a post keeps its method)" || not_ok "redirect: $hs"
 out=$(in_ns curl -sS -m 5 -L --cacert "$P/ca.pem" --resolve "be.bots.test:$TPORT:127.0.0.1" \
   --resolve "be.bots.test:$PORT:127.0.0.1" "http://be.bots.test:$PORT/echo" -d ping)
 [[ $out == ping ]] && ok "curl -L follows the redirect and its POST body arrives" || not_ok "follow: $out"
 
-kpid=$(pgrep -P "$IPID" | head -1)
+kpid=$(cut -d" " -f1 "/proc/$IPID/task/$IPID/children")
 [[ $(awk '/^Uid:/ {print $2}' "/proc/$IPID/status") == 65534 ]] && ok "the ingress runs as nobody" ||
   not_ok "ingress uid: $(grep Uid "/proc/$IPID/status")"
 if [[ -n $kpid ]]; then
