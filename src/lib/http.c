@@ -279,11 +279,18 @@ static int route_host(struct cursor *c, struct pt_http_req *req,
 		    strcasecmp(host + len - dlen, domains[i]) != 0)
 			continue;
 		slen = (size_t)len - dlen - 1;
-		host[slen] = '\0';
-		if (slen > PT_SLUG_MAX || memchr(host, '.', slen) ||
-		    pt_slug_validate(host, "host", NULL) < 0)
+		/* Deeper than one label: maybe a slug under a longer domain
+		 * of ours (bots.example.com beside example.com). */
+		if (memchr(host, '.', slen))
+			continue;
+		if (slen > PT_SLUG_MAX)
 			return fail(c, 404, msg);
-		memcpy(req->slug, host, slen + 1);
+		memcpy(req->slug, host, slen);
+		req->slug[slen] = '\0';
+		if (pt_slug_validate(req->slug, "host", NULL) < 0) {
+			req->slug[0] = '\0';
+			return fail(c, 404, msg);
+		}
 		req->domain = i;
 		return 0;
 	}

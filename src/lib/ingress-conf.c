@@ -37,12 +37,15 @@ int pt_ingress_domain_of(const struct pt_ingress_conf *c, const char *host)
 {
 	size_t len = strlen(host);
 
+	/* A domain's own name first: "bots.example.com" is that domain, not
+	 * tenant "bots" of example.com. */
+	for (size_t i = 0; i < c->n_domains; i++)
+		if (strcasecmp(host, c->domains[i].name) == 0)
+			return (int)i;
 	for (size_t i = 0; i < c->n_domains; i++) {
 		const char *d = c->domains[i].name;
 		size_t dlen = strlen(d);
 
-		if (len == dlen && strcasecmp(host, d) == 0)
-			return (int)i;
 		if (len > dlen + 1 && host[len - dlen - 1] == '.' &&
 		    strcasecmp(host + len - dlen, d) == 0 &&
 		    !memchr(host, '.', len - dlen - 1))

@@ -395,6 +395,19 @@ static void test_several_domains(void **state)
 	assert_non_null(strstr(err.msg, "demo.test"));
 	assert_true(pt_http_parse_head_in(d, strlen(d), domains, 2, &req, &status, &err) < 0);
 	assert_int_equal(status, 404);
+	/* Nested domains: a slug of the longer one is not refused by the
+	 * shorter one coming first. */
+	{
+		const char *const nested[] = { "example.com", "bots.example.com" };
+		const char *e = "GET / HTTP/1.1\r\nHost: acme.bots.example.com\r\n\r\n";
+
+		assert_int_equal(pt_http_parse_head_in(e, strlen(e), nested, 2, &req, &status, &err), 0);
+		assert_string_equal(req.slug, "acme");
+		assert_int_equal(req.domain, 1);
+		assert_int_equal(pt_http_parse_head_in(c, strlen(c), nested, 2, &req, &status, &err), 0);
+		assert_string_equal(req.slug, "acme");
+		assert_int_equal(req.domain, 0);
+	}
 }
 
 /* Over HTTPS the tenant is told so; whatever the client claimed is not. */

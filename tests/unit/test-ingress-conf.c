@@ -141,6 +141,11 @@ static void test_domain_of(void **state)
 	assert_int_equal(pt_ingress_domain_of(&conf, "example.com"), -1);
 	assert_int_equal(pt_ingress_domain_of(&conf, ""), -1);
 	assert_int_equal(pt_ingress_domain_of(&conf, ".demo.test"), -1);
+	/* Nested: the longer domain's own name is that domain. */
+	assert_int_equal(parse("[example.com]\n[bots.example.com]\n", &err), 0);
+	assert_int_equal(pt_ingress_domain_of(&conf, "bots.example.com"), 1);
+	assert_int_equal(pt_ingress_domain_of(&conf, "acme.bots.example.com"), 1);
+	assert_int_equal(pt_ingress_domain_of(&conf, "acme.example.com"), 0);
 }
 
 int main(void)
