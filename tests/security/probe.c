@@ -419,6 +419,64 @@ static int a_scan_environ(const char *marker)
 	return BLOCKED("no environment in /proc holds %s", marker);
 }
 
+/* Every regular file the tenant can read (not /proc, /sys, /dev): does
+ * any hold marker? Returns the path holding it in found. */
+static int scan_tree(int dir, const char *path, const char *marker, int depth, char *found,
+		     size_t n)
+{
+	static char buf[1 << 20];
+	DIR *d;
+	struct dirent *e;
+	int hit = 0;
+
+	if (depth > 24 || !(d = fdopendir(dir))) {
+		close(dir);
+		return 0;
+	}
+	while (!hit && (e = readdir(d))) {
+		char sub[4096];
+		struct stat st;
+		int fd;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", strcmp(path, "/") ? path : "", e->d_name);
+		if (!strcmp(sub, "/proc") || !strcmp(sub, "/sys") || !strcmp(sub, "/dev"))
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			hit = scan_tree(fd, sub, marker, depth + 1, found, n); /* closes fd */
+			continue;
+		}
+		if (S_ISREG(st.st_mode)) {
+			ssize_t got = read(fd, buf, sizeof(buf));
+
+			if (got > 0 && memmem(buf, (size_t)got, marker, strlen(marker))) {
+				snprintf(found, n, "%s", sub);
+				hit = 1;
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	return hit;
+}
+
+static int a_scan_files(const char *marker)
+{
+	char found[4096];
+	int fd = open("/", O_RDONLY | O_DIRECTORY);
+
+	if (fd >= 0 && scan_tree(fd, "/", marker, 0, found, sizeof(found)))
+		return BREACH("%s holds %s", found, marker);
+	return BLOCKED("no file this tenant can read holds %s", marker);
+}
+
 static int a_no_path(const char *path)
 {
 	struct stat st;
@@ -621,7 +679,7 @@ static const struct attack attacks[] = {
 	{ "inherited-fd", a_inherited_fd, NULL }, { "euid-is", NULL, a_euid_is },
 	{ "i386-abi", a_i386, NULL }, { "x32-abi", a_x32, NULL },
 	{ "scan-cmdline", NULL, a_scan_cmdline }, { "scan-environ", NULL, a_scan_environ },
-	{ "no-path", NULL, a_no_path }, { "connect-unix", NULL, a_connect_unix },
+	{ "no-path", NULL, a_no_path }, { "scan-files", NULL, a_scan_files }, { "connect-unix", NULL, a_connect_unix },
 	{ "connect-seqpacket", NULL, a_connect_seqpacket }, { "notify-flood", a_notify_flood, NULL },
 	{ "connect-tcp", NULL, a_connect_tcp }, { "caps", a_caps, NULL },
 	{ "capset", a_capset, NULL }, { "chroot-escape", a_chroot_escape, NULL },

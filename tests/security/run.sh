@@ -213,6 +213,52 @@ attack_host notify-flood-neighbour "beta's notify counters did not move" \
   test "$(notify_of beta ignored)" = "$beta_ignored"
 attack_host notify-flood-alive "alpha still runs" test "$(ls_field alpha state)" = running
 
+# ---- the ingress's TLS key: nowhere a tenant can reach -------------------
+ingress=$build/src/ingress/ptenant-ingress
+if command -v openssl >/dev/null && [[ -x $ingress ]]; then
+  mkdir -p "$W/tls"; chmod 700 "$W/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/tls/key.pem" \
+    -out "$W/tls/cert.pem" -days 2 -subj "/CN=*.sec.test" -addext "subjectAltName=DNS:*.sec.test" 2>/dev/null
+  chmod 600 "$W/tls/key.pem"
+  # Key bytes (line 2 starts with the same ASN.1 header for every P-256
+  # key): in no file or environment a tenant sees.
+  key_marker=$(sed -n 3p "$W/tls/key.pem" | cut -c1-40)
+  printf '[sec.test]\ncert = %s\nkey = %s\n' "$W/tls/cert.pem" "$W/tls/key.pem" >"$W/ingress.conf"
+  echo '{"version": 1, "routes": {}}' >"$RUN/routes.json"
+  "$ingress" --config "$W/ingress.conf" --listen 127.0.0.1:18571 --https-listen 127.0.0.1:18572 \
+    --routes "$RUN/routes.json" --wake-socket "" 2>"$W/ingress.log" &
+  ipid=$!
+  kpid=
+  for _ in $(seq 50); do
+    kpid=$(cut -d' ' -f1 "/proc/$ipid/task/$ipid/children" 2>/dev/null)
+    grep -q "uid 65534" "$W/ingress.log" && [[ -n $kpid ]] && break; sleep 0.1
+  done
+  if [[ -n $kpid ]]; then
+    ok "ptenant-ingress with a TLS key runs (pid $ipid, key helper $kpid)"
+    pt exec beta -- sh -c "echo '$key_marker' >/data/beta-key-marker" >/dev/null
+    control beta scan-files "$key_marker"
+    pt exec beta -- rm -f /data/beta-key-marker >/dev/null
+    attack read-ingress-key no-path "$W/tls/key.pem"
+    attack find-ingress-key-in-files scan-files "$key_marker"
+    attack find-ingress-key-in-environ scan-environ "$key_marker"
+    attack ptrace-ingress ptrace-pid "$ipid"
+    attack ptrace-ingress-key-helper ptrace-pid "$kpid"
+    a_uid=$(awk '/^Uid:/ {print $2}' "/proc/$(pid_of alpha)/status")
+    as_alpha_uid() { setpriv --reuid="$a_uid" --regid="$a_uid" --clear-groups "$@"; }
+    attack_host read-ingress-key-as-tenant-uid "alpha's host uid $a_uid cannot read the key file" \
+      eval "! as_alpha_uid cat '$W/tls/key.pem' >/dev/null 2>&1"
+    attack_host read-key-helper-memory-as-tenant-uid "alpha's host uid cannot read the key helper's memory" \
+      eval "! as_alpha_uid dd if=/proc/$kpid/mem bs=1 count=1 skip=4096 >/dev/null 2>&1"
+    attack_host read-ingress-environ-as-tenant-uid "alpha's host uid cannot read the ingress's environ" \
+      eval "! as_alpha_uid cat /proc/$ipid/environ >/dev/null 2>&1"
+  else
+    notok "ptenant-ingress with a TLS key did not start: $(cat "$W/ingress.log")"
+  fi
+  kill "$ipid" 2>/dev/null; wait "$ipid" 2>/dev/null
+else
+  ok "the ingress's TLS key # SKIP no openssl or no ptenant-ingress here"
+fi
+
 # ---- host-side checks -------------------------------------------------------
 bp_sum=$(sha256sum "$STATE"/blueprints/sec/1/rootfs/etc/passwd 2>/dev/null | cut -d' ' -f1)
 pt exec alpha -- sh -c 'echo "evil::0:0::/:/bin/sh" >>/etc/passwd' >/dev/null 2>&1
