@@ -133,6 +133,13 @@ static const struct option longopts[] = {
 	{ 0 },
 };
 
+static void options_free(struct options *o)
+{
+	for (size_t i = 0; i < o->n_file_values; i++)
+		free(o->file_values[i]);
+	o->n_file_values = 0;
+}
+
 /* One option's value, from the command line or the config file. */
 static int apply_option(int opt, const char *arg, struct options *o)
 {
@@ -555,8 +562,11 @@ int main(int argc, char **argv)
 	struct pt_ingress_conf *conf = calloc(1, sizeof(*conf));
 	int r;
 
-	if (!conf || parse_args(argc, argv, &o) < 0 || load_config(&o, conf) < 0)
+	if (!conf || parse_args(argc, argv, &o) < 0 || load_config(&o, conf) < 0) {
+		options_free(&o);
+		free(conf);
 		return 2;
+	}
 	in.conf = conf;
 	for (size_t i = 0; i < conf->n_domains; i++)
 		in.domains[i] = conf->domains[i].name;
@@ -596,8 +606,8 @@ int main(int argc, char **argv)
 	proxy_close_all(&in);
 	slots_free(&in);
 	tls_free(&in.tls);
-	for (size_t i = 0; i < o.n_file_values; i++)
-		free(o.file_values[i]);
+	json_decref(in.routes.routes);
+	options_free(&o);
 	free(conf);
 	return 0;
 }

@@ -308,4 +308,6 @@ printf 'listen = 1.2.3.4:1\nnonsense = 1\n' >"$W/c4.conf"
 start_fails 2 "c4.conf:2: unknown key nonsense" "an unknown key, with its line" --config "$W/c4.conf"
 start_fails 2 "--tls-min-version 1.1: want 1.2 or 1.3" "TLS 1.1 as the minimum" --config "$W/c1.conf" --https-listen 127.0.0.1:18491 --tls-min-version 1.1
 start_fails 2 "No such file" "a config file that is not there" --config "$W/none.conf"
+start_fails 1 "read /etc/letsencrypt/live/bots.example.com/fullchain.pem" \
+  "examples/ingress.conf parses (its certificate is not on this machine)" --config "$here/../../examples/ingress.conf"
 done_testing
