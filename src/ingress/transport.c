@@ -68,38 +68,30 @@ static ssize_t ssl_result(struct ingress *in, struct conn *c, int n)
 	}
 }
 
+/* A plain socket call's result, in the same terms. */
+static ssize_t sock_result(ssize_t n)
+{
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -2 : -1;
+	return n;
+}
+
 ssize_t client_recv(struct ingress *in, struct conn *c, void *buf, size_t len)
 {
-	ssize_t n;
-
-	if (!c->ssl) {
-		n = recv(c->client.fd, buf, len, 0);
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? -2 : -1;
-		return n;
-	}
-	if (len > INT32_MAX)
-		len = INT32_MAX;
+	if (!c->ssl)
+		return sock_result(recv(c->client.fd, buf, len, 0));
 	ERR_clear_error();
-	return ssl_result(in, c, SSL_read(c->ssl, buf, (int)len));
+	return ssl_result(in, c, SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len)));
 }
 
 ssize_t client_send(struct ingress *in, struct conn *c, const void *buf, size_t len)
 {
-	ssize_t n;
-
 	if (!len)
 		return 0;
-	if (!c->ssl) {
-		n = send(c->client.fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? -2 : -1;
-		return n;
-	}
-	if (len > INT32_MAX)
-		len = INT32_MAX;
+	if (!c->ssl)
+		return sock_result(send(c->client.fd, buf, len, MSG_NOSIGNAL));
 	ERR_clear_error();
-	return ssl_result(in, c, SSL_write(c->ssl, buf, (int)len));
+	return ssl_result(in, c, SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len)));
 }
 
 bool client_drain(struct ingress *in, struct conn *c, struct buf *b)

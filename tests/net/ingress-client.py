@@ -241,6 +241,20 @@ def asleep_no_channel():
            "an asleep tenant with no wake channel: 503 with Retry-After", repr(out[:300]))
 
 
-{"keepalive": keepalive, "sse": sse_timing, "pipelining": pipelining, "bad": bad_responses,
+def sse_count():
+    """Not a check: reads a whole SSE stream (Connection: close) and prints
+    how many tokens came, for a test that changes something meanwhile."""
+    s = connect(10)
+    s.sendall(b"GET /sse HTTP/1.1\r\nHost: be.%s\r\nConnection: close\r\n\r\n" % DOM.encode())
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    print(out.count(b"data: tok"))
+
+
+{"sse-count": sse_count, "keepalive": keepalive, "sse": sse_timing, "pipelining": pipelining, "bad": bad_responses,
  "websocket": websocket, "slow": slow_client, "caps": caps,
  "asleep": asleep_no_channel}[CHECK]()

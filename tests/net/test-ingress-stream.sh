@@ -62,18 +62,7 @@ client slow 18300
 client asleep 18300
 
 # Routes rewritten while a stream is open: it carries on; the new route works.
-in_ns "$PY" - 18300 >"$W/stream.out" 2>&1 <<'PY' &
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(b"GET /sse HTTP/1.1\r\nHost: be.demo.test\r\nConnection: close\r\n\r\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.count(b"data: tok"))
-PY
+in_ns "$PY" "$here/ingress-client.py" sse-count 18300 "$W/backend.log" >"$W/stream.out" 2>&1 &
 sp=$!
 sleep 0.5
 write_routes be=$HP:running be2=$HP:running ws=$WP:running sleepy=$HP:asleep be3=$HP:running

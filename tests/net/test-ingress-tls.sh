@@ -237,20 +237,7 @@ awk -v t="$took" 'BEGIN { exit !(t >= 1.0 && t < 5) }' && ok "a handshake that n
 [[ $(scurl be.demo.test) == hello ]] && ok "served as before after all that" || not_ok "not serving after bad input"
 
 # --- Reload: new certificate under an open stream; bad ones refused.
-in_ns env INGRESS_TLS_CA="$P/ca.pem" "$PY" - $TPORT "$P/ca.pem" >"$W/stream.out" 2>&1 <<'PY' &
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10),
-                    server_hostname="be.demo.test")
-s.sendall(b"GET /sse HTTP/1.1\r\nHost: be.demo.test\r\nConnection: close\r\n\r\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.count(b"data: tok"))
-PY
+in_ns env INGRESS_TLS_CA="$P/ca.pem" "$PY" "$here/ingress-client.py" sse-count $TPORT "$W/backend.log" >"$W/stream.out" 2>&1 &
 sp=$!
 sleep 0.5
 old=$(served_fp a.demo.test)
