@@ -302,6 +302,17 @@ int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,
 	return 0;
 }
 
+int pt_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	return read_bounded(fd, (size_t)st.st_size, max, ret_data, ret_len);
+}
+
 /* ---- rmtree ---------------------------------------------------------- */
 
 /* The walk holds one directory open at a time and climbs back through

@@ -18,6 +18,10 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,
 		 size_t *ret_len, pt_err *err);
 
+/* The same from an open fd (from where it stands): -EINVAL when not a
+ * regular file, -EFBIG past max. */
+int pt_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
+
 /* One read(2) of dirfd/path into buf, NUL-terminated (at most size - 1
  * bytes): for small kernel files (/proc, sysctl), which read whole in one
  * call. Returns 0 or a negative errno. */
