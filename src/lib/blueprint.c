@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -85,6 +86,46 @@ static int parse_env(json_t *obj, struct pt_blueprint *bp, pt_err *err)
 	return 0;
 }
 
+/* "image": {"digest", "source", "workdir", "user"}, each optional. */
+static int parse_image(json_t *img, struct pt_blueprint *bp, pt_err *err)
+{
+	static const struct {
+		const char *key;
+		size_t off, size;
+	} fields[] = {
+		{ "digest", offsetof(struct pt_blueprint, image_digest), sizeof(bp->image_digest) },
+		{ "source", offsetof(struct pt_blueprint, image_source), sizeof(bp->image_source) },
+		{ "workdir", offsetof(struct pt_blueprint, workdir), sizeof(bp->workdir) },
+		{ "user", offsetof(struct pt_blueprint, user), sizeof(bp->user) },
+	};
+
+	if (!img)
+		return 0;
+	if (!json_is_object(img))
+		return pt_err_field(err, -EINVAL, "image", "image: expected an object");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(img, fields[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_string(v) || strlen(json_string_value(v)) >= fields[i].size)
+			return pt_err_field(err, -EINVAL, "image", "image.%s: expected a string shorter "
+					    "than %zu bytes", fields[i].key, fields[i].size);
+		memcpy((char *)bp + fields[i].off, json_string_value(v), strlen(json_string_value(v)) + 1);
+	}
+	if (bp->workdir[0] && bp->workdir[0] != '/')
+		return pt_err_field(err, -EINVAL, "image", "image.workdir: expected an absolute path");
+	if (bp->user[0]) {
+		unsigned uid, gid;
+		char end;
+
+		if (sscanf(bp->user, "%u:%u%c", &uid, &gid, &end) != 2 || uid > 65535 || gid > 65535)
+			return pt_err_field(err, -EINVAL, "image", "image.user: expected UID:GID "
+					    "(0..65535)");
+	}
+	return 0;
+}
+
 static int parse_fields(json_t *root, struct pt_blueprint *bp, pt_err *err)
 {
 	json_t *port = json_object_get(root, "port");
@@ -104,6 +145,8 @@ static int parse_fields(json_t *root, struct pt_blueprint *bp, pt_err *err)
 	}
 	if (r == 0)
 		r = parse_env(json_object_get(root, "env"), bp, err);
+	if (r == 0)
+		r = parse_image(json_object_get(root, "image"), bp, err);
 	if (r == 0 && json_object_get(root, "notify")) {
 		if (!json_is_boolean(json_object_get(root, "notify")))
 			return pt_err_field(err, -EINVAL, "notify", "notify: expected true or false");
@@ -200,6 +243,19 @@ static int write_manifest(const char *dir, const struct pt_blueprint *bp,
 	if (bp->notify)
 		json_object_set_new(m, "notify", json_true());
 	json_object_set_new(m, "env", env);
+	if (bp->image_digest[0] || bp->workdir[0] || bp->user[0]) {
+		json_t *img = json_object();
+
+		if (bp->image_digest[0])
+			json_object_set_new(img, "digest", json_string(bp->image_digest));
+		if (bp->image_source[0])
+			json_object_set_new(img, "source", json_string(bp->image_source));
+		if (bp->workdir[0])
+			json_object_set_new(img, "workdir", json_string(bp->workdir));
+		if (bp->user[0])
+			json_object_set_new(img, "user", json_string(bp->user));
+		json_object_set_new(m, "image", img);
+	}
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(m);
 	if (!text)
@@ -282,6 +338,8 @@ static json_t *describe(const char *state_dir, const char *name, const char *ver
 		return NULL;
 	o = json_pack("{s:s, s:s, s:s, s:i}", "name", name, "version", version,
 		      "entrypoint", bp.entrypoint[0], "port", bp.port);
+	if (o && bp.image_digest[0])
+		json_object_set_new(o, "digest", json_string(bp.image_digest));
 	pt_blueprint_free(&bp);
 	return o;
 }

@@ -26,6 +26,13 @@ struct pt_blueprint {
 	/* Its bot says READY=1 on NOTIFY_SOCKET once it serves: a wake waits
 	 * for that rather than for its port to accept. */
 	bool notify;
+	/* From an OCI image (ptenant-import): the manifest's digest, the
+	 * source named at import, and the config's WorkingDir and User
+	 * ("uid:gid"); "" when not from an image or not set. */
+	char image_digest[72];
+	char image_source[256];
+	char workdir[256];
+	char user[32];
 };
 
 /* Parses a manifest.json text (name, version, entrypoint, args, port,

@@ -36,6 +36,8 @@ static void usage(FILE *out)
 		"                                      change a budget without a restart\n"
 		"Blueprints:\n"
 		"  blueprint import NAME@VERSION DIR   import DIR/{manifest.json,rootfs}\n"
+		"  blueprint import NAME@VERSION oci:DIR[:TAG]|oci-archive:FILE[:TAG]\n"
+		"                                      import an OCI image (ptenant-blueprint(5))\n"
 		"  blueprint ls\n\n"
 		"  --socket PATH   the API socket (default $PTENANT_SOCKET or /run/ptenant/ptenantd.sock)\n"
 		"  --json          print JSON instead of tables\n\n"
