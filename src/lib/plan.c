@@ -407,6 +407,7 @@ int pt_plan_build(struct pt_plan *plan, const struct pt_spec *spec,
 	plan->host_uid = host_uid;
 	snprintf(plan->tenant_dir, sizeof(plan->tenant_dir), "%s", tenant_dir);
 	snprintf(plan->lower_dir, sizeof(plan->lower_dir), "%s", bp->rootfs);
+	snprintf(plan->cwd, sizeof(plan->cwd), "%s", bp->workdir[0] ? bp->workdir : "/");
 	r = add_mounts(plan, spec);
 	if (r == -ENOKEY)
 		return pt_err_set(err, -EINVAL, "tenant %s: a secret has no value loaded",

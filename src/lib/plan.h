@@ -63,6 +63,7 @@ struct pt_plan {
 	size_t n_steps;
 	char **argv;             /* ptenant-init's argv (owned) */
 	char **envp;             /* the tenant's whole environment (owned) */
+	char cwd[256];           /* the entrypoint's directory: the image's WorkingDir, else / */
 	struct pt_plan_net net;  /* zero: lo only */
 	/* The tenant's next run, set up ahead of need (ptenantd's standby.c):
 	 * its writable layer is upper.next/work.next, and init waits for

@@ -302,6 +302,12 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	    pt_confine_apply(&req->confine, &err) < 0)
 		child_fail(sock, &err);
 	pt_trace_mark(tr, "c5-confine");
+	/* As the tenant's user, as runc does: a WorkingDir that user cannot
+	 * enter is the image's mistake, said plainly. */
+	if (plan->cwd[0] && strcmp(plan->cwd, "/") && chdir(plan->cwd) < 0) {
+		pt_err_set(&err, -errno, "chdir to the blueprint's workdir %s", plan->cwd);
+		child_fail(sock, &err);
+	}
 	umask(022);
 	pt_spawn_reset_signals();
 	/* The tenant must survive a daemon restart (live restore). */

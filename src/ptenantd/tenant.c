@@ -275,6 +275,14 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 		}
 		return r;
 	}
+	/* An image's User is the default of a spec that names none: kept in
+	 * the spec, so the tenant stays who it was created as. */
+	if (!spec->user.set && bp.user[0]) {
+		unsigned uid = 0, gid = 0;
+
+		if (sscanf(bp.user, "%u:%u", &uid, &gid) == 2)
+			spec->user = (struct pt_user){ .set = true, .uid = uid, .gid = gid };
+	}
 	pt_blueprint_free(&bp);
 	t = calloc(1, sizeof(*t));
 	if (!t || collect_uids(d, &used) < 0) {

@@ -14,9 +14,13 @@ setup_file() {
 	# A busybox image: the entrypoint prints its env and idles.
 	$CRAFT "$IMG" <<EOF2
 {"tag": "v1", "config": {"Entrypoint": ["/bin/sh", "-c"],
-  "Cmd": ["echo \"started as \$(id -u) with GREETING=\$GREETING\"; exec sleep 100000"],
-  "Env": ["PATH=/bin", "GREETING=from-the-image"], "ExposedPorts": {"8080/tcp": {}}},
+  "Cmd": ["echo \"started as \$(id -u):\$(id -g) in \$(pwd) with GREETING=\$GREETING\"; exec sleep 100000"],
+  "Env": ["PATH=/bin", "GREETING=from-the-image"], "ExposedPorts": {"8080/tcp": {}},
+  "WorkingDir": "/app", "User": "bot"},
  "layers": [{"entries": [{"name": "bin", "type": "dir"},
+   {"name": "app", "type": "dir", "uid": 1000, "gid": 1000},
+   {"name": "etc/passwd", "data": "root:x:0:0::/root:/bin/sh\nbot:x:1000:1001::/app:/bin/sh\n"},
+   {"name": "etc/group", "data": "root:x:0:\nbot:x:1001:\n"},
    {"name": "bin/busybox", "data": "", "mode": 493},
    {"name": "bin/sh", "type": "symlink", "target": "busybox"}]}]}
 EOF2
@@ -55,7 +59,7 @@ teardown_file() {
 	cleanup_daemon
 }
 
-@test "oci blueprint: imported by the CLI, a tenant runs the image's entrypoint with its env" {
+@test "oci blueprint: imported by the CLI, a tenant runs the image's entrypoint with its env, user and workdir" {
 	run pt blueprint import img@1 "oci:$IMG:v1"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -68,11 +72,19 @@ teardown_file() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_running ociapp
-	wait_for logs_have ociapp "started as 0 with GREETING=from-the-image"
+	wait_for logs_have ociapp "started as 1000:1001 in /app with GREETING=from-the-image"
 	run pt logs ociapp
 	echo "$output"
-	[[ $output == *"started as 0 with GREETING=from-the-image"* ]]
+	[[ $output == *"started as 1000:1001 in /app with GREETING=from-the-image"* ]]
+	# The image's user became the tenant's: kept in its spec.
+	[ "$(pt --json inspect ociapp | jq -r '.spec.user')" = 1000:1001 ]
 	pt rm ociapp
+	# A spec that names a user wins over the image's.
+	run pt create ociroot --blueprint img@1 --user 0:0
+	[ "$status" -eq 0 ]
+	wait_running ociroot
+	wait_for logs_have ociroot "started as 0:0 in /app"
+	pt rm ociroot
 }
 
 @test "oci blueprint: an oci-archive imports too; a refused image leaves no version" {
