@@ -240,29 +240,39 @@ def start_nginx(work, netns, name, body):
     return p
 
 
-def wrk(netns, port, host, seconds, conns):
+def wrk(netns, port, host, seconds, conns, url=None, headers=()):
+    """wrk -t1 in netns; url defaults to http://127.0.0.1:PORT/, headers are
+    more -H values (each "Name: value", with the space wrk splits on)."""
+    url = url or f"http://127.0.0.1:{port}/"
+    hdrs = [x for h in (f"Host: {host}", *headers) for x in ("-H", h)]
     out = in_ns(netns, ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--latency",
-                        "-H", f"Host: {host}", f"http://127.0.0.1:{port}/"],
+                        *hdrs, url],
                 capture_output=True, text=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
-        raise RuntimeError(f"wrk on port {port}: no result: {out!r}")
+        raise RuntimeError(f"wrk on {url}: no result: {out!r}")
     rps = float(m.group(1))
     lat = {}
     for pct, val, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M):
         lat[pct] = float(val) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
     errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    n = re.search(r"(\d+) requests in", out)
     return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
-            "non2xx": int(errs.group(1)) if errs else 0}
+            "non2xx": int(errs.group(1)) if errs else 0,
+            "socket_errors": sum(int(x) for x in sock.groups()) if sock else 0,
+            "requests": int(n.group(1)) if n else None}
 
 
-def bench_ingress(ctx):
-    if not shutil.which("nginx") or not shutil.which("wrk"):
-        return {"skipped": "nginx or wrk missing (tools/install-deps bench)"}
-    netns = f"{ctx.prefix}-ingress"
+def proxy_setup(ctx, tag):
+    """What both proxies of a section share: a network namespace of the
+    bench's own (lo up), a work directory, and the backend, a second nginx
+    serving a small static file, named be.DOMAIN in a routes file for the
+    ingress. Returns (netns, work, routes, backend process)."""
+    netns = f"{ctx.prefix}-{tag}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
     subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-    work = tempfile.mkdtemp(prefix="ingress.", dir=ctx.work)
+    work = tempfile.mkdtemp(prefix=f"{tag}.", dir=ctx.work)
     os.chmod(work, 0o755)
     with open(os.path.join(work, "index.html"), "w") as f:
         f.write("hello from the backend\n" * 4)
@@ -271,9 +281,17 @@ def bench_ingress(ctx):
         json.dump({"version": 1, "routes": {"be": {"address": "127.0.0.1", "port": NGINX_BACKEND,
                                                     "state": "running"}}}, f)
     os.chmod(routes, 0o644)
-    procs = [start_nginx(work, netns, "backend",
-                         f"server {{ listen 127.0.0.1:{NGINX_BACKEND} backlog=4096; "
-                         f"root {work}; }}"),
+    backend = start_nginx(work, netns, "backend",
+                          f"server {{ listen 127.0.0.1:{NGINX_BACKEND} backlog=4096; "
+                          f"root {work}; }}")
+    return netns, work, routes, backend
+
+
+def bench_ingress(ctx):
+    if not shutil.which("nginx") or not shutil.which("wrk"):
+        return {"skipped": "nginx or wrk missing (tools/install-deps bench)"}
+    netns, work, routes, backend = proxy_setup(ctx, "ingress")
+    procs = [backend,
              start_nginx(work, netns, "proxy",
                          f"upstream be {{ server 127.0.0.1:{NGINX_BACKEND}; keepalive 64; }} "
                          f"server {{ listen 127.0.0.1:{NGINX_PROXY} backlog=4096; location / {{ "

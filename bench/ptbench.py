@@ -40,6 +40,7 @@ import time
 
 import idlebench
 import ptapi
+import tlsbench
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEVNULL = subprocess.DEVNULL
@@ -1278,9 +1279,9 @@ def markdown(res):
                       f"{t['median']:.3f} | {t['min']:.3f} | {t['max']:.3f} |", ""]
     if "left_behind" in res:
         left = res["left_behind"]
-        extra = idlebench.markdown(res)
-        if extra:
-            lines += [extra]
+        for extra in (idlebench.markdown(res), tlsbench.markdown(res)):
+            if extra:
+                lines += [extra]
         lines += ["## Cleanup", "",
                   "Nothing left behind (runc containers, tenants and their processes, "
                   "daemons, network namespaces, cgroups)." if not left else
@@ -1296,7 +1297,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--memory-levels", default="1,100,500")
-    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,batch,memory",
+    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,batch,memory",
                     help="comma-separated sections to run; they always run in this "
                     "order, the ones that leave many namespaces to tear down last")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1341,6 +1342,9 @@ def main():
         if "ingress" in only:
             log("ptenant-ingress and nginx")
             res["ingress"] = idlebench.bench_ingress(ctx)
+        if "tls" in only:
+            log("HTTPS: ptenant-ingress and nginx terminating TLS")
+            res["tls"] = tlsbench.bench_tls(ctx)
         if "batch" in only:
             log(f"{args.batch} at once")
             res["batch"] = bench_batch(ctx, args.batch)
