@@ -34,7 +34,7 @@
 #define ACTIVE_INTERVAL_MS 1000      /* "active SLUG" at most this often */
 #define WAKE_RETRY_AFTER_S 5
 #define WAKE_BURST 8
-#define POOL_PER_TENANT 32           /* idle connections kept to one tenant */
+#define POOL_PER_TENANT 64           /* idle connections kept to one tenant */
 #define POOL_MAX 4096                /* ... and to all */
 #define POOL_IDLE_MS 15000           /* closed when unused this long */
 #define SLOT_BUCKETS 1024
@@ -52,6 +52,8 @@ struct route_table {
 	struct timespec mtime;
 	off_t size;
 	bool seen;                   /* stat identity above is valid */
+	uint64_t checked_round;      /* the loop round of the last stat */
+	uint64_t round;              /* the loop's current round (main.c) */
 };
 
 #define DEFAULT_WAKE_TIMEOUT_MS 30000

@@ -510,8 +510,13 @@ static int run(struct ingress *in)
 	while (!quit) {
 		/* 250 ms: the deadline scan's resolution; 0 while SSL holds
 		 * bytes for a connection. */
-		int n = epoll_wait(in->epfd, evs, 64, in->tls_ready ? 0 : 250);
+		int n;
 		uint64_t now;
+
+		/* The access log goes out once a round, not a write per line. */
+		fflush(stderr);
+		n = epoll_wait(in->epfd, evs, 64, in->tls_ready ? 0 : 250);
+		in->routes.round++;
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -580,6 +585,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup_process();
+	/* Buffered: run() flushes it before each wait (access log lines come
+	 * in bursts under load). */
+	setvbuf(stderr, NULL, _IOFBF, 64 * 1024);
 	in.listen_fd = open_listener(o.listen);
 	if (in.listen_fd < 0 || setup_https(&in, &o) < 0 || open_routes(&in.routes, o.routes) < 0 ||
 	    drop_privileges(o.user) < 0)

@@ -90,7 +90,12 @@ int routes_lookup(struct route_table *rt, const char *slug, struct route *ret)
 	json_t *r, *addr, *port, *state, *wt;
 	struct route out = { .addr.sin_family = AF_INET };
 
-	routes_refresh(rt);
+	/* One stat per loop round, however many requests it routes: a
+	 * rewrite is still seen by the next round's first request. */
+	if (rt->checked_round != rt->round || !rt->seen) {
+		rt->checked_round = rt->round;
+		routes_refresh(rt);
+	}
 	if (!rt->routes)
 		return -EIO;
 	r = json_object_get(rt->routes, slug);

@@ -259,6 +259,37 @@ else
   ok "the ingress's TLS key # SKIP no openssl or no ptenant-ingress here"
 fi
 
+# ---- image import: a hostile OCI image aims at the host ------------------
+importer=$build/src/import/ptenant-import
+if [[ -x $importer && -x /usr/bin/python3 ]]; then
+  craft_img() { /usr/bin/python3 "$top/tests/integration/oci-craft.py" "$1"; }
+  # hostile_image NAME WHY-PATTERN LAYER2-ENTRIES: layer 1 plants a link
+  # to the host's state dir and to the canary's directory.
+  hostile_image() {
+    local img=$W/img-$1 out rc
+    craft_img "$img" <<J
+{"config": {"Cmd": ["/x"]}, "layers": [{"entries": [{"name": "up", "type": "symlink", "target": "$W"},
+  {"name": "st", "type": "symlink", "target": "$STATE"}]}, {"entries": $3}]}
+J
+    out=$("$importer" "oci:$img" "$W/out-$1" 2>&1); rc=$?
+    tried=$((tried + 1))
+    if [[ $rc != 0 && $out == *"$2"* && ! -e $W/out-$1 && $(cat "$W/canary") == canary &&
+          ! -e $STATE/evil && ! -e $W/evil ]]; then
+      blocked=$((blocked + 1)); ok "attack image-$1: refused ($2); host canary and state dir untouched"
+    else notok "attack image-$1: $out"; fi
+  }
+  hostile_image write-through-planted-link "a path through a symlink" '[{"name": "up/canary", "data": "pwned"}]'
+  hostile_image write-into-state-dir "a path through a symlink" '[{"name": "st/evil", "data": "pwned"}]'
+  hostile_image dotdot "a \"..\" component" '[{"name": "../../../../../../evil", "data": "pwned"}]'
+  hostile_image hardlink-host-file "a hard link to ../../../../etc/shadow" \
+    '[{"name": "shadow", "type": "hardlink", "target": "../../../../etc/shadow"}]'
+  hostile_image whiteout-through-link "its directory is not a directory inside the root" \
+    '[{"name": "up/.wh.canary"}]'
+  hostile_image device-node "a device node" '[{"name": "kmem", "type": "char"}]'
+else
+  ok "hostile images # SKIP no ptenant-import or no python3 here"
+fi
+
 # ---- host-side checks -------------------------------------------------------
 bp_sum=$(sha256sum "$STATE"/blueprints/sec/1/rootfs/etc/passwd 2>/dev/null | cut -d' ' -f1)
 pt exec alpha -- sh -c 'echo "evil::0:0::/:/bin/sh" >>/etc/passwd' >/dev/null 2>&1
