@@ -9,6 +9,7 @@
  * verified against its digest before it is read; every entry is checked
  * before it is written (oci-layer.c). On any error the destination is
  * removed: nothing is left behind. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -139,6 +140,15 @@ static int lookup_id(const char *text, const char *name, unsigned *id)
 	return -1;
 }
 
+/* A passwd line whose uid (3rd field) is uid. */
+static bool line_uid_is(const char *l, unsigned uid)
+{
+	const char *f = strchr(l, ':');
+
+	f = f ? strchr(f + 1, ':') : NULL;
+	return f && strtoul(f + 1, NULL, 10) == uid && f[1] >= '0' && f[1] <= '9';
+}
+
 /* Config.User: "user", "uid", "user:group", "uid:gid", resolved in the
  * image's own /etc/passwd and /etc/group into "uid:gid". */
 static int resolve_user(int root, const char *user, char *out, size_t n, pt_err *err)
@@ -158,18 +168,22 @@ static int resolve_user(int root, const char *user, char *out, size_t n, pt_err 
 	if (colon && lookup_id(group, colon + 1, &gid) < 0)
 		return pt_err_field(err, -EINVAL, "", "config User %s: no group %s in the image's "
 				    "/etc/group", user, colon + 1);
-	if (!colon && passwd) { /* the user's own group, from its passwd line */
+	if (!colon && passwd) { /* the user's own group: its passwd line's 4th field */
 		char key[300];
 		const char *l;
 
 		snprintf(key, sizeof(key), "%s:", u);
-		for (l = passwd; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-			if (!strncmp(l, key, strlen(key))) {
-				const char *f = strchr(l + strlen(key), ':');
+		for (l = passwd; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			const char *f = l;
 
-				gid = f ? (unsigned)strtoul(f + 1, NULL, 10) : 0;
-				break;
-			}
+			if (strncmp(l, key, strlen(key)) && !(isdigit((unsigned char)u[0]) &&
+							       line_uid_is(l, uid)))
+				continue;
+			for (int i = 0; i < 3 && f; i++)
+				f = strchr(f, ':') ? strchr(f, ':') + 1 : NULL;
+			gid = f ? (unsigned)strtoul(f, NULL, 10) : 0;
+			break;
+		}
 	}
 	snprintf(out, n, "%u:%u", uid, gid > 65535 ? 0 : gid);
 	return 0;
