@@ -10,6 +10,7 @@
  * tenant. The client's connection is kept for its next request when both
  * its request and the response said where they end. */
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -642,6 +643,10 @@ void proxy_accept(struct ingress *in, bool https)
 			close(fd);
 			continue;
 		}
+		/* Answers go out as the relay has them (a head, then a body;
+		 * TLS records): Nagle would hold the second behind the client's
+		 * delayed ACK. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		c = conn_new(in, fd, &ss, https);
 		if (!c) {
 			fprintf(stderr, "ptenant-ingress: out of memory for a connection\n");
