@@ -222,6 +222,15 @@ static int open_layer(int fd, struct archive **ret, pt_err *err)
 	return 0;
 }
 
+/* Where the entries stopped: the end of the tar, or a tar that breaks. */
+static int end_of_layer(struct archive *a, int s, const char *what, pt_err *err)
+{
+	if (s == ARCHIVE_EOF)
+		return 0;
+	return pt_err_field(err, -EINVAL, "", "%s: not a readable tar: %s", what,
+			    archive_error_string(a));
+}
+
 /* Pass 1: the layer's whiteouts, on what the layers below left. */
 static int apply_whiteouts(int root, int layer_fd, const char *what, struct pt_layer_stats *stats,
 			   pt_err *err)
@@ -246,10 +255,7 @@ static int apply_whiteouts(int root, int layer_fd, const char *what, struct pt_l
 		if (r < 0)
 			return r;
 	}
-	if (s != ARCHIVE_EOF)
-		return pt_err_field(err, -EINVAL, "", "%s: not a readable tar: %s", what,
-				    archive_error_string(a));
-	return 0;
+	return end_of_layer(a, s, what, err);
 }
 
 static int write_data(struct archive *a, int fd)
@@ -444,8 +450,5 @@ int pt_layer_apply(int root_fd, int layer_fd, const char *what,
 		if (r < 0)
 			return r;
 	}
-	if (s != ARCHIVE_EOF)
-		return pt_err_field(err, -EINVAL, "", "%s: not a readable tar: %s", what,
-				    archive_error_string(a));
-	return 0;
+	return end_of_layer(a, s, what, err);
 }
