@@ -126,27 +126,42 @@ static int bp_ls(struct cli *cli)
 	if (cli->json) {
 		cli_print_json(json_object_get(resp, "blueprints"));
 	} else {
-		printf("%-20s %-12s %-6s %-20s %s\n", "NAME", "VERSION", "PORT", "DIGEST", "ENTRYPOINT");
+		printf("%-20s %-12s %-6s %-20s %-7s %s\n", "NAME", "VERSION", "PORT", "DIGEST", "TENANTS",
+		       "ENTRYPOINT");
 		json_array_foreach(json_object_get(resp, "blueprints"), i, b) {
 			const char *digest = json_string_value(json_object_get(b, "digest"));
 
-			printf("%-20s %-12s %-6lld %-20.19s %s\n",
+			printf("%-20s %-12s %-6lld %-20.19s %-7zu %s\n",
 			       json_string_value(json_object_get(b, "name")),
 			       json_string_value(json_object_get(b, "version")),
 			       (long long)json_integer_value(json_object_get(b, "port")),
-			       digest ? digest : "-", json_string_value(json_object_get(b, "entrypoint")));
+			       digest ? digest : "-", json_array_size(json_object_get(b, "tenants")),
+			       json_string_value(json_object_get(b, "entrypoint")));
 		}
 	}
 	json_decref(resp);
 	return EXIT_OK;
 }
 
+static int bp_rm(struct cli *cli, const char *ref)
+{
+	json_t *resp = cli_call(cli, json_pack("{s:s, s:s}", "op", "blueprint.rm", "ref", ref));
+
+	if (!resp)
+		return EXIT_FAILED;
+	printf("blueprint %s removed\n", ref);
+	json_decref(resp);
+	return EXIT_OK;
+}
+
 int cmd_blueprint(struct cli *cli, int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "rm") == 0)
+		return bp_rm(cli, argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "import") == 0)
 		return bp_import(cli, argc, argv);
 	if (argc == 2 && strcmp(argv[1], "ls") == 0)
 		return bp_ls(cli);
 	return cli_usage_error("blueprint wants 'import NAME@VERSION DIR|oci:DIR[:TAG]|"
-			       "oci-archive:FILE[:TAG]' or 'ls'");
+			       "oci-archive:FILE[:TAG]', 'ls' or 'rm NAME@VERSION'");
 }

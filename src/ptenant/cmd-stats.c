@@ -74,6 +74,27 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* update SLUG --blueprint NAME@VERSION: the tenant moved to that version
+ * (restarted when it runs; answered once it runs again). */
+static int update_blueprint(struct cli *cli, const char *slug, const char *ref)
+{
+	json_t *resp = cli_call(cli, json_pack("{s:s, s:s, s:s}", "op", "move", "slug", slug,
+					       "blueprint", ref));
+	json_t *t;
+
+	if (!resp)
+		return EXIT_FAILED;
+	t = json_object_get(resp, "tenant");
+	if (cli->json)
+		cli_print_json(resp);
+	else
+		printf("%s: on blueprint %s, %s\n", slug, ref,
+		       json_string_value(json_object_get(t, "state")) ?
+		       json_string_value(json_object_get(t, "state")) : "moved");
+	json_decref(resp);
+	return EXIT_OK;
+}
+
 int cmd_update(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -83,8 +104,10 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		{ "pids", required_argument, NULL, 'P' },
 		{ "log-rate", required_argument, NULL, 'r' },
 		{ "log-burst", required_argument, NULL, 'b' },
+		{ "blueprint", required_argument, NULL, 'B' },
 		{ 0 },
 	};
+	const char *blueprint = NULL;
 	json_t *req = json_pack("{s:s}", "op", "update"), *resp;
 	int c;
 
@@ -99,6 +122,7 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		case 'c': json_object_set_new(req, "cpu", json_string(optarg)); break;
 		case 'r': json_object_set_new(req, "log_rate", json_string(optarg)); break;
 		case 'b': json_object_set_new(req, "log_burst", json_string(optarg)); break;
+		case 'B': blueprint = optarg; break;
 		case 'P':
 			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg) {
@@ -114,7 +138,17 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		json_decref(req);
-		return cli_usage_error("update wants one SLUG and --memory, --cpu, --pids, --log-rate or --log-burst");
+		return cli_usage_error("update wants one SLUG and --memory, --cpu, --pids, --log-rate, "
+				       "--log-burst or --blueprint");
+	}
+	if (blueprint) {
+		if (json_object_size(req) > 1) {
+			json_decref(req);
+			return cli_usage_error("update --blueprint goes alone: change the budget in "
+					       "another update");
+		}
+		json_decref(req);
+		return update_blueprint(cli, argv[optind], blueprint);
 	}
 	json_object_set_new(req, "slug", json_string(argv[optind]));
 	resp = cli_call(cli, req);

@@ -12,7 +12,7 @@
 #include "daemon.h"
 #include "events.h"
 
-static const char *req_string(json_t *req, const char *key, pt_err *err)
+const char *req_string(json_t *req, const char *key, pt_err *err)
 {
 	json_t *v = json_object_get(req, key);
 
@@ -295,45 +295,6 @@ static void op_exec(struct daemon *d, struct conn *c, json_t *req)
 		conn_reply_error(d, c, &err);
 }
 
-static void op_blueprint_import(struct daemon *d, struct conn *c, json_t *req)
-{
-	char name[PT_BP_NAME_MAX + 1], version[PT_BP_VERSION_MAX + 1];
-	const char *ref, *dir;
-	pt_err err = { 0 };
-
-	/* The daemon reads the directory as root: only root may name one. */
-	if (!conn_is_root(c)) {
-		pt_err_set(&err, -EPERM, "blueprint import is for root only");
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	ref = req_string(req, "ref", &err);
-	dir = ref ? req_string(req, "dir", &err) : NULL;
-	if (!dir || pt_blueprint_ref_parse(ref, name, version, "ref", &err) < 0 ||
-	    (dir[0] != '/' && pt_err_field(&err, -EINVAL, "dir", "dir must be an absolute path")) ||
-	    pt_blueprint_import(d->cfg.state_dir, name, version, dir, &err) < 0) {
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	tenant_record(d, NULL, "blueprint-import", NULL, -1, ref);
-	conn_reply(d, c, pt_api_ok_response());
-}
-
-static void op_blueprint_ls(struct daemon *d, struct conn *c, json_t *req)
-{
-	pt_err err = { 0 };
-	json_t *arr, *resp;
-
-	(void)req;
-	if (pt_blueprint_list(d->cfg.state_dir, &arr, &err) < 0) {
-		conn_reply_error(d, c, &err);
-		return;
-	}
-	resp = pt_api_ok_response();
-	json_object_set_new(resp, "blueprints", arr);
-	conn_reply(d, c, resp);
-}
-
 static void op_ping(struct daemon *d, struct conn *c, json_t *req)
 {
 	json_t *resp = pt_api_ok_response();
@@ -363,8 +324,10 @@ static const struct {
 	{ "logs", op_logs },
 	{ "events", op_events },
 	{ "exec", op_exec },
-	{ "blueprint.import", op_blueprint_import },
-	{ "blueprint.ls", op_blueprint_ls },
+	{ "blueprint.import", blueprint_op_import },
+	{ "blueprint.ls", blueprint_op_ls },
+	{ "blueprint.rm", blueprint_op_rm },
+	{ "move", blueprint_op_move },
 	{ "stats", budget_op_stats },
 	{ "update", budget_op_update },
 };

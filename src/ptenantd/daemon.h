@@ -264,6 +264,17 @@ int tenant_save_spec(struct tenant *t, pt_err *err);
 void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);
 
+/* blueprint-api.c: blueprint versions and moving tenants between them */
+void blueprint_op_import(struct daemon *d, struct conn *c, struct json_t *req);
+void blueprint_op_ls(struct daemon *d, struct conn *c, struct json_t *req);
+void blueprint_op_rm(struct daemon *d, struct conn *c, struct json_t *req);
+void blueprint_op_move(struct daemon *d, struct conn *c, struct json_t *req);
+/* Puts t on name@version: the spec saved, then restarted when it runs
+ * (an asleep tenant stays asleep: the next wake starts the new version).
+ * 0 done (or nothing to do), 1 waiter answered once it runs again. */
+int tenant_move(struct daemon *d, struct tenant *t, const char *name, const char *version,
+		struct conn *waiter, pt_err *err);
+
 /* idle.c: frozen and asleep tenants (spec "idle", ptenant pause/resume) */
 /* The name ls shows: the phase, or frozen / freezing / asleep. */
 const char *tenant_state_name(const struct tenant *t);
@@ -398,6 +409,8 @@ void conn_set_job(struct conn *c, void *job,
 /* The tenant a request's "slug" names, its grammar checked first so a
  * hostile name never reaches a path; NULL with err filled otherwise. */
 struct tenant *req_tenant(struct daemon *d, struct json_t *req, pt_err *err);
+/* The request's string field key, or NULL with err naming it. */
+const char *req_string(struct json_t *req, const char *key, pt_err *err);
 void api_dispatch(struct daemon *d, struct conn *c, const char *op,
 		  struct json_t *req);
 
