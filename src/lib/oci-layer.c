@@ -326,9 +326,7 @@ static int create_entry(struct archive *a, struct archive_entry *e, int root, in
 			return pt_err_set(err, -errno, "%s entry %s: symlink", what, shown);
 		break;
 	case AE_IFIFO:
-		if (mknodat(dir, name, S_IFIFO | 0600, 0) < 0)
-			return pt_err_set(err, -errno, "%s entry %s: mkfifo", what, shown);
-		break;
+		return refuse(err, what, shown, "a FIFO: blueprints hold none (ptenant-blueprint(5))");
 	case AE_IFREG: {
 		_cleanup_close_ int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 						O_CLOEXEC, 0600);

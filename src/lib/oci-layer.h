@@ -24,7 +24,7 @@ struct pt_layer_stats {
  * then the entries. Refused, naming the entry: an absolute path or a ".."
  * component, a path through a symlink (one an earlier layer planted
  * included), a hard link to a path that is not a regular file in the
- * root, a device node, a whiteout of the root or of "." or "..", a uid
+ * root, a device node or a FIFO, a whiteout of the root or of "." or "..", a uid
  * or gid above 65535, and going over limits. what names the layer in
  * messages ("layer 2 (sha256:0123abcd...)"). */
 int pt_layer_apply(int root_fd, int layer_fd, const char *what,

@@ -147,8 +147,9 @@ hostile() { # WHY-PATTERN ENTRIES-JSON [OPTION...]: one layer after a harmless o
 		'[{"name": "hl", "type": "hardlink", "target": "planted/x"}]'
 }
 
-@test "oci import: device nodes are refused" {
+@test "oci import: device nodes and FIFOs are refused" {
 	hostile 'entry dev/mem: a device node (char 1:3)' '[{"name": "dev/mem", "type": "char"}]'
+	hostile 'entry pipe: a FIFO' '[{"name": "pipe", "type": "fifo"}]'
 }
 
 @test "oci import: a whiteout of the root, of . or of .. is refused" {
