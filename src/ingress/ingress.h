@@ -190,6 +190,7 @@ struct ingress {
 	uint64_t head_timeout_ms, keepalive_timeout_ms, idle_timeout_ms;
 	size_t n_held;               /* requests held for wakes, in total */
 	size_t n_pooled;             /* idle connections to tenants */
+	struct pooled *pool_dead;    /* taken or closed in this batch, freed after it */
 	struct wake_channel wake;
 	struct slot *slots[SLOT_BUCKETS];
 	uint64_t last_sweep;
@@ -264,6 +265,8 @@ int pool_take(struct ingress *in, struct slot *s, const struct sockaddr_in *addr
 /* Keeps fd for s; false when the pool is full (the caller closes it). */
 bool pool_put(struct ingress *in, struct slot *s, int fd, const struct sockaddr_in *addr);
 void pool_ready(struct ingress *in, struct pooled *p, uint32_t events);
+/* Frees the pool entries retired since the last call (after each batch). */
+void pool_reap(struct ingress *in);
 /* Closes s's idle connections unused for POOL_IDLE_MS (all of them: all). */
 void pool_sweep(struct ingress *in, struct slot *s, uint64_t now, bool all);
 

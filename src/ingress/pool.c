@@ -40,11 +40,30 @@ static void unlink_pooled(struct ingress *in, struct pooled *p)
 	epoll_ctl(in->epfd, EPOLL_CTL_DEL, p->end.fd, NULL);
 }
 
+/* Freed after the event batch, like connections: an event of this very
+ * batch may still point at it. */
+static void retire(struct ingress *in, struct pooled *p)
+{
+	p->end.fd = -1;
+	p->next = in->pool_dead;
+	in->pool_dead = p;
+}
+
 static void close_pooled(struct ingress *in, struct pooled *p)
 {
 	unlink_pooled(in, p);
 	close(p->end.fd);
-	free(p);
+	retire(in, p);
+}
+
+void pool_reap(struct ingress *in)
+{
+	while (in->pool_dead) {
+		struct pooled *p = in->pool_dead;
+
+		in->pool_dead = p->next;
+		free(p);
+	}
 }
 
 static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
@@ -64,7 +83,7 @@ int pool_take(struct ingress *in, struct slot *s, const struct sockaddr_in *addr
 			continue;
 		unlink_pooled(in, p);
 		fd = p->end.fd;
-		free(p);
+		retire(in, p);
 		/* Nothing may be waiting on it: not an EOF, not a byte. */
 		n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -103,7 +122,8 @@ bool pool_put(struct ingress *in, struct slot *s, int fd, const struct sockaddr_
 void pool_ready(struct ingress *in, struct pooled *p, uint32_t events)
 {
 	(void)events; /* whatever it is, an idle connection has nothing to say */
-	close_pooled(in, p);
+	if (p->end.fd >= 0)
+		close_pooled(in, p);
 }
 
 void pool_sweep(struct ingress *in, struct slot *s, uint64_t now, bool all)

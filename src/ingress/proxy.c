@@ -109,6 +109,7 @@ void conn_end(struct ingress *in, struct conn *c)
 
 void proxy_reap(struct ingress *in)
 {
+	pool_reap(in);
 	while (in->dead) {
 		struct conn *c = in->dead;
 

@@ -84,4 +84,5 @@ void slots_free(struct ingress *in)
 			pool_sweep(in, s, 0, true);
 			free(s);
 		}
+	pool_reap(in);
 }
