@@ -212,6 +212,8 @@ void backend_close(struct ingress *in, struct conn *c);
 void backend_done(struct ingress *in, struct conn *c, bool reuse);
 void conn_end(struct ingress *in, struct conn *c);
 void access_log(const struct conn *c, int status);
+/* Writes the request log lines gathered since the last call. */
+void log_flush(void);
 __attribute__((format(printf, 5, 6)))
 void refuse(struct ingress *in, struct conn *c, int status, unsigned retry_after,
 	    const char *fmt, ...);

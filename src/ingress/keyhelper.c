@@ -174,8 +174,6 @@ int keyhelper_start(const struct pt_ingress_conf *conf, pid_t *pid)
 	}
 	if (p == 0) {
 		close(sv[0]);
-		/* Its few messages go out at once (it ends with _exit). */
-		setvbuf(stderr, NULL, _IONBF, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		if (getppid() != parent)
 			_exit(0);

@@ -514,7 +514,7 @@ static int run(struct ingress *in)
 		uint64_t now;
 
 		/* The access log goes out once a round, not a write per line. */
-		fflush(stderr);
+		log_flush();
 		n = epoll_wait(in->epfd, evs, 64, in->tls_ready ? 0 : 250);
 		in->routes.round++;
 
@@ -585,9 +585,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup_process();
-	/* Buffered: run() flushes it before each wait (access log lines come
-	 * in bursts under load). */
-	setvbuf(stderr, NULL, _IOFBF, 64 * 1024);
 	in.listen_fd = open_listener(o.listen);
 	if (in.listen_fd < 0 || setup_https(&in, &o) < 0 || open_routes(&in.routes, o.routes) < 0 ||
 	    drop_privileges(o.user) < 0)
@@ -610,8 +607,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ptenant-ingress: event loop: %s\n", strerror(-r));
 		return 1;
 	}
+	log_flush();
 	fprintf(stderr, "ptenant-ingress: stopping\n");
 	proxy_close_all(&in);
+	log_flush();
 	slots_free(&in);
 	tls_free(&in.tls);
 	json_decref(in.routes.routes);

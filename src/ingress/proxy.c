@@ -120,10 +120,44 @@ void proxy_reap(struct ingress *in)
 	}
 }
 
+/* Request log lines (access, refusals) are gathered and written once per
+ * loop round (log_flush): one write for many requests under load. */
+static char logbuf[64 * 1024];
+static size_t loglen;
+
+void log_flush(void)
+{
+	for (size_t off = 0; off < loglen;) {
+		ssize_t n = write(STDERR_FILENO, logbuf + off, loglen - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* a log that cannot be written is not the clients' problem */
+		off += (size_t)n;
+	}
+	loglen = 0;
+}
+
+__attribute__((format(printf, 1, 2)))
+static void log_request(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (loglen > sizeof(logbuf) - 2048)
+		log_flush();
+	va_start(ap, fmt);
+	n = vsnprintf(logbuf + loglen, sizeof(logbuf) - loglen, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		loglen += (size_t)n < sizeof(logbuf) - loglen ? (size_t)n : sizeof(logbuf) - loglen - 1;
+}
+
 /* The access log (ptenant-ingress(8), LOGS): one line per request. */
 void access_log(const struct conn *c, int status)
 {
-	fprintf(stderr, "ptenant-ingress: access %s %s \"%s\" %d %llu %llu wake=%s\n", c->peer,
+	log_request("ptenant-ingress: access %s %s \"%s\" %d %llu %llu wake=%s\n", c->peer,
 		c->host[0] ? c->host : "-", c->request[0] ? c->request : "-", status,
 		(unsigned long long)c->bytes_out,
 		(unsigned long long)(c->started ? ingress_now_ms() - c->started : 0),
@@ -173,8 +207,8 @@ static void answer(struct ingress *in, struct conn *c, int status, const char *h
 		     status, pt_http_reason(status), headers, strlen(body) + 1, body);
 	c->out.len = n > 0 && (size_t)n < c->out.cap ? (size_t)n : 0;
 	c->bytes_out = c->out.len;
-	fprintf(stderr, "ptenant-ingress: %s %s %d %s\n", c->peer, c->host[0] ? c->host : "-",
-		status, body);
+	log_request("ptenant-ingress: %s %s %d %s\n", c->peer, c->host[0] ? c->host : "-", status,
+		    body);
 	access_log(c, status);
 	c->phase = C_REFUSE;
 	c->deadline = ingress_now_ms() + LINGER_MS;
