@@ -152,6 +152,14 @@ static int parse_fields(json_t *root, struct pt_blueprint *bp, pt_err *err)
 			return pt_err_field(err, -EINVAL, "notify", "notify: expected true or false");
 		bp->notify = json_is_true(json_object_get(root, "notify"));
 	}
+	if (r == 0 && json_object_get(root, "size_bytes")) {
+		json_t *size = json_object_get(root, "size_bytes");
+
+		if (!json_is_integer(size) || json_integer_value(size) < 0)
+			return pt_err_field(err, -EINVAL, "size_bytes",
+					    "size_bytes: expected a non-negative integer");
+		bp->size_bytes = (uint64_t)json_integer_value(size);
+	}
 	return r;
 }
 
@@ -243,6 +251,8 @@ static int write_manifest(const char *dir, const struct pt_blueprint *bp,
 	if (bp->notify)
 		json_object_set_new(m, "notify", json_true());
 	json_object_set_new(m, "env", env);
+	if (bp->size_bytes)
+		json_object_set_new(m, "size_bytes", json_integer((json_int_t)bp->size_bytes));
 	if (bp->image_digest[0] || bp->workdir[0] || bp->user[0]) {
 		json_t *img = json_object();
 
@@ -298,6 +308,9 @@ static int import_into(const char *tmp, const char *src_dir,
 
 		snprintf(dst, sizeof(dst), "%s/rootfs", tmp);
 		r = pt_copy_tree(path, dst, err);
+		/* Measured on the copy, as it lies on this disk. */
+		if (r == 0)
+			r = pt_disk_usage(dst, &bp->size_bytes, err);
 	}
 	return r < 0 ? r : write_manifest(tmp, bp, err);
 }
@@ -340,6 +353,8 @@ static json_t *describe(const char *state_dir, const char *name, const char *ver
 		      "entrypoint", bp.entrypoint[0], "port", bp.port);
 	if (o && bp.image_digest[0])
 		json_object_set_new(o, "digest", json_string(bp.image_digest));
+	if (o && bp.size_bytes)
+		json_object_set_new(o, "size_bytes", json_integer((json_int_t)bp.size_bytes));
 	pt_blueprint_free(&bp);
 	return o;
 }

@@ -33,6 +33,9 @@ struct pt_blueprint {
 	char image_source[256];
 	char workdir[256];
 	char user[32];
+	/* Disk space of the stored rootfs, measured at import (0: imported
+	 * before sizes were recorded). */
+	uint64_t size_bytes;
 };
 
 /* Parses a manifest.json text (name, version, entrypoint, args, port,
@@ -50,7 +53,8 @@ int pt_blueprint_load(const char *state_dir, const char *name,
 int pt_blueprint_import(const char *state_dir, const char *name,
 			const char *version, const char *src_dir, pt_err *err);
 
-/* JSON array of {"name","version","entrypoint","port"} of every version. */
+/* JSON array of {"name","version","entrypoint","port"[,"digest"][,"size_bytes"]}
+ * of every version. */
 int pt_blueprint_list(const char *state_dir, struct json_t **ret, pt_err *err);
 
 void pt_blueprint_free(struct pt_blueprint *bp);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -50,3 +51,8 @@ int pt_mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid,
  * and sockets are refused with -EPERM naming the path: a blueprint has no
  * business shipping them. Used by `blueprint import`. */
 int pt_copy_tree(const char *src, const char *dst, pt_err *err);
+
+/* Disk space a tree takes (allocated blocks, not apparent sizes), not
+ * crossing mounts or following symlinks; a file with several links in
+ * the tree is counted once. Used for a blueprint's size at import. */
+int pt_disk_usage(const char *path, uint64_t *ret_bytes, pt_err *err);

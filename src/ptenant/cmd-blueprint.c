@@ -126,16 +126,22 @@ static int bp_ls(struct cli *cli)
 	if (cli->json) {
 		cli_print_json(json_object_get(resp, "blueprints"));
 	} else {
-		printf("%-20s %-12s %-6s %-20s %-7s %s\n", "NAME", "VERSION", "PORT", "DIGEST", "TENANTS",
-		       "ENTRYPOINT");
+		printf("%-20s %-12s %-6s %-20s %8s %-7s %s\n", "NAME", "VERSION", "PORT", "DIGEST",
+		       "SIZE-MiB", "TENANTS", "ENTRYPOINT");
 		json_array_foreach(json_object_get(resp, "blueprints"), i, b) {
 			const char *digest = json_string_value(json_object_get(b, "digest"));
+			json_t *size = json_object_get(b, "size_bytes");
+			char mib[24] = "-";
 
-			printf("%-20s %-12s %-6lld %-20.19s %-7zu %s\n",
+			/* Versions imported before sizes were recorded show "-". */
+			if (json_is_integer(size))
+				snprintf(mib, sizeof(mib), "%.1f",
+					 (double)json_integer_value(size) / (1024.0 * 1024.0));
+			printf("%-20s %-12s %-6lld %-20.19s %8s %-7zu %s\n",
 			       json_string_value(json_object_get(b, "name")),
 			       json_string_value(json_object_get(b, "version")),
 			       (long long)json_integer_value(json_object_get(b, "port")),
-			       digest ? digest : "-", json_array_size(json_object_get(b, "tenants")),
+			       digest ? digest : "-", mib, json_array_size(json_object_get(b, "tenants")),
 			       json_string_value(json_object_get(b, "entrypoint")));
 		}
 	}

@@ -33,6 +33,18 @@ bp_tenants() { # NAME VERSION: its tenants, comma-separated
 	run pt blueprint ls
 	echo "$output"
 	[[ $output == *TENANTS* ]]
+	[[ $output == *SIZE-MiB* ]]
+}
+
+@test "blueprint versions: ls gives each version's disk use, as du measures it" {
+	local size du
+	size=$(pt --json blueprint ls | jq -r '.[] | select(.name == "echo-bot" and .version == "2") | .size_bytes')
+	du=$(du -s --block-size=1 "$PT_STATE/blueprints/echo-bot/2/rootfs" | cut -f1)
+	echo "ls: $size du: $du"
+	# busybox and the bot: more than a few KiB, and within one block
+	# per directory of what du counts.
+	[ "$size" -gt 100000 ]
+	[ $((size > du ? size - du : du - size)) -le 65536 ]
 }
 
 @test "blueprint versions: rm of a version in use is refused and names the tenants" {
