@@ -83,6 +83,32 @@ struct pt_idle {
 	uint64_t wake_timeout_ms;
 };
 
+/* How the daemon checks that a running tenant serves (ptenant-spec(5),
+ * "health"). kind NONE: no checks; the tenant is ready once it runs. */
+enum pt_health_kind {
+	PT_HEALTH_NONE = 0,
+	PT_HEALTH_HTTP,          /* GET path on port: 2xx or 3xx passes */
+	PT_HEALTH_TCP,           /* port accepts a connection */
+	PT_HEALTH_EXEC,          /* argv run in the tenant exits 0 */
+	PT_HEALTH_NOTIFY,        /* the tenant said READY=1 in this run */
+};
+#define PT_HEALTH_PATH_MAX 512
+#define PT_HEALTH_ARGV_MAX 32
+#define PT_HEALTH_RETRIES_MAX 100
+#define PT_HEALTH_INTERVAL_DEFAULT_MS 10000
+#define PT_HEALTH_TIMEOUT_DEFAULT_MS 3000
+#define PT_HEALTH_RETRIES_DEFAULT 3
+struct pt_health {
+	enum pt_health_kind kind;
+	char path[PT_HEALTH_PATH_MAX + 1]; /* http */
+	uint16_t port;           /* http, tcp; 0 = the tenant's port */
+	char **exec;             /* exec: NULL-terminated */
+	uint64_t interval_ms;    /* 0 = PT_HEALTH_INTERVAL_DEFAULT_MS */
+	uint64_t timeout_ms;     /* 0 = default, at most the interval */
+	uint64_t start_period_ms; /* failures before it is over do not count */
+	uint32_t retries;        /* 0 = default: failures in a row that restart it */
+};
+
 struct pt_spec {
 	char slug[PT_SLUG_MAX + 1];
 	char blueprint_name[PT_BP_NAME_MAX + 1];
@@ -101,6 +127,7 @@ struct pt_spec {
 	size_t n_rlimits;
 	struct pt_seccomp_profile seccomp;
 	struct pt_idle idle;
+	struct pt_health health;
 };
 
 /* Parses and validates a whole spec. On failure returns -EINVAL (or

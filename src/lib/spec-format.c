@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "spec-confine.h"
 #include "spec-idle.h"
+#include "spec-health.h"
 
 static json_t *strv_to_json(char **strv)
 {
@@ -98,7 +99,8 @@ json_t *pt_spec_to_json(const struct pt_spec *spec, bool with_secrets)
 		return NULL;
 	if (json_object_set_new(o, "restart",
 				json_string(pt_restart_policy_name(spec->restart))) < 0 ||
-	    pt_spec_confine_to_json(spec, o) < 0 || pt_spec_idle_to_json(&spec->idle, o) < 0)
+	    pt_spec_confine_to_json(spec, o) < 0 || pt_spec_idle_to_json(&spec->idle, o) < 0 ||
+	    pt_spec_health_to_json(&spec->health, o) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "spec-confine.h"
 #include "spec-idle.h"
+#include "spec-health.h"
 
 /* Memory limits must survive a JSON round trip, and jansson integers are
  * signed 64-bit. */
@@ -399,6 +400,7 @@ void pt_spec_free(struct pt_spec *spec)
 	kv_free(spec->env, spec->n_env, false);
 	kv_free(spec->secrets, spec->n_secrets, true);
 	pt_spec_confine_free(spec);
+	pt_spec_health_free(&spec->health);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -740,6 +742,8 @@ static int parse_spec_field(const char *key, json_t *v, struct pt_spec *s, pt_er
 		return parse_restart(v, &s->restart, err);
 	if (strcmp(key, "idle") == 0)
 		return pt_spec_idle_parse(v, &s->idle, err);
+	if (strcmp(key, "health") == 0)
+		return pt_spec_health_parse(v, &s->health, err);
 	/* user, rlimits, seccomp_profile; UNKNOWN_FIELD for anything else */
 	return pt_spec_confine_field(key, v, s, err);
 }
@@ -781,7 +785,7 @@ int pt_spec_from_json(json_t *obj, struct pt_spec *ret, pt_err *err)
 		return pt_err_invalid(err, "", "spec: must be a JSON object, not %s", type_desc(obj));
 	r = parse_object(obj, parse_spec_field, "",
 			 "slug, blueprint, entrypoint, args, env, secrets, port, resources, restart, "
-			 "idle, user, rlimits and seccomp_profile",
+			 "idle, health, user, rlimits and seccomp_profile",
 			 &s, err);
 	if (r == 0)
 		r = check_spec(&s, err);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ptenant/spec.h"
+#include "spec-health.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 #define BASE "\"slug\":\"acme\",\"blueprint\":\"python@3.12\""
@@ -932,6 +933,123 @@ static void test_idle(void **state)
 	pt_spec_free(&s);
 }
 
+static char *health_json(const struct pt_spec *s)
+{
+	json_t *j = pt_spec_to_json(s, false);
+	char *text = json_dumps(json_object_get(j, "health"), JSON_SORT_KEYS | JSON_COMPACT);
+
+	json_decref(j);
+	return text;
+}
+
+/* The health block: each kind, the timing fields, defaults, round trip. */
+static void test_health(void **state)
+{
+	struct pt_spec s;
+	pt_err err;
+	char *text;
+
+	(void)state;
+	assert_int_equal(parse("{" BASE ",\"health\":{\"http\":{\"path\":\"/healthz?x=1\",\"port\":8081},"
+			       "\"interval\":\"5s\",\"timeout\":\"500ms\",\"start_period\":\"1m\","
+			       "\"retries\":2}}", &s, &err), 0);
+	assert_int_equal(s.health.kind, PT_HEALTH_HTTP);
+	assert_string_equal(s.health.path, "/healthz?x=1");
+	assert_int_equal(s.health.port, 8081);
+	assert_int_equal(pt_health_interval(&s.health), 5000);
+	assert_int_equal(pt_health_timeout(&s.health), 500);
+	assert_int_equal(s.health.start_period_ms, 60000);
+	assert_int_equal(pt_health_retries(&s.health), 2);
+	text = health_json(&s);
+	assert_string_equal(text, "{\"http\":{\"path\":\"/healthz?x=1\",\"port\":8081},\"interval\":\"5s\","
+			    "\"retries\":2,\"start_period\":\"1m\",\"timeout\":\"500ms\"}");
+	free(text);
+	pt_spec_free(&s);
+
+	/* http without a path checks "/"; defaults in force. */
+	assert_int_equal(parse("{" BASE ",\"health\":{\"http\":{}}}", &s, &err), 0);
+	assert_string_equal(s.health.path, "/");
+	assert_int_equal(s.health.port, 0);
+	assert_int_equal(pt_health_interval(&s.health), PT_HEALTH_INTERVAL_DEFAULT_MS);
+	assert_int_equal(pt_health_timeout(&s.health), PT_HEALTH_TIMEOUT_DEFAULT_MS);
+	assert_int_equal(pt_health_retries(&s.health), PT_HEALTH_RETRIES_DEFAULT);
+	pt_spec_free(&s);
+
+	/* A short interval caps the default timeout. */
+	assert_int_equal(parse("{" BASE ",\"health\":{\"tcp\":{},\"interval\":\"1s\"}}", &s, &err), 0);
+	assert_int_equal(s.health.kind, PT_HEALTH_TCP);
+	assert_int_equal(pt_health_timeout(&s.health), 1000);
+	text = health_json(&s);
+	assert_string_equal(text, "{\"interval\":\"1s\",\"tcp\":{}}");
+	free(text);
+	pt_spec_free(&s);
+
+	assert_int_equal(parse("{" BASE ",\"health\":{\"exec\":[\"sh\",\"-c\",\"test -f /ok\"]}}",
+			       &s, &err), 0);
+	assert_int_equal(s.health.kind, PT_HEALTH_EXEC);
+	assert_string_equal(s.health.exec[2], "test -f /ok");
+	assert_null(s.health.exec[3]);
+	text = health_json(&s);
+	assert_string_equal(text, "{\"exec\":[\"sh\",\"-c\",\"test -f /ok\"]}");
+	free(text);
+	pt_spec_free(&s);
+
+	assert_int_equal(parse("{" BASE ",\"health\":{\"notify\":true,\"start_period\":\"30s\"}}",
+			       &s, &err), 0);
+	assert_int_equal(s.health.kind, PT_HEALTH_NOTIFY);
+	text = health_json(&s);
+	assert_string_equal(text, "{\"notify\":true,\"start_period\":\"30s\"}");
+	free(text);
+	pt_spec_free(&s);
+
+	assert_int_equal(parse("{" BASE "}", &s, &err), 0);
+	assert_int_equal(s.health.kind, PT_HEALTH_NONE);
+	text = health_json(&s);
+	assert_null(text);
+	pt_spec_free(&s);
+}
+
+static void test_health_errors(void **state)
+{
+	(void)state;
+	expect_fail("{" BASE ",\"health\":true}", "health", "health: must be an object");
+	expect_fail("{" BASE ",\"health\":{}}", "health", "names no check");
+	expect_fail("{" BASE ",\"health\":{\"interval\":\"5s\"}}", "health", "names no check");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"exec\":[\"true\"]}}", "health",
+		    "names both tcp and exec");
+	expect_fail("{" BASE ",\"health\":{\"htp\":{}}}", "health", "unknown field; known fields are http");
+	expect_fail("{" BASE ",\"health\":{\"http\":{\"path\":\"healthz\"}}}", "health.http.path",
+		    "starting with '/'");
+	/* What the daemon sends is built from the path: no header injection. */
+	expect_fail("{" BASE ",\"health\":{\"http\":{\"path\":\"/a HTTP/1.1\\r\\nX: y\"}}}",
+		    "health.http.path", "byte 2 is not visible ASCII");
+	expect_fail("{" BASE ",\"health\":{\"http\":{\"path\":\"/\\u00e9\"}}}", "health.http.path",
+		    "not visible ASCII");
+	expect_fail("{" BASE ",\"health\":{\"http\":{\"port\":0}}}", "health.http.port", "1..65535");
+	expect_fail("{" BASE ",\"health\":{\"http\":{\"host\":\"x\"}}}", "health.http",
+		    "known fields are path and port");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":8080}}", "health.tcp", "must be an object");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{\"port\":70000}}}", "health.tcp.port", "1..65535");
+	expect_fail("{" BASE ",\"health\":{\"exec\":[]}}", "health.exec", "array of 1 to 32");
+	expect_fail("{" BASE ",\"health\":{\"exec\":\"true\"}}", "health.exec", "array of 1 to 32");
+	expect_fail("{" BASE ",\"health\":{\"exec\":[\"\"]}}", "health.exec", "not empty");
+	expect_fail("{" BASE ",\"health\":{\"exec\":[\"true\",5]}}", "health.exec",
+		    "health.exec[1]: must be a string");
+	expect_fail("{" BASE ",\"health\":{\"notify\":false}}", "health.notify", "must be true");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"interval\":\"500ms\"}}", "health.interval",
+		    "from 1s to 1d");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"interval\":10}}", "health.interval",
+		    "must be a duration");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"timeout\":\"2m\"}}", "health.timeout",
+		    "from 100ms to 1m");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"interval\":\"2s\",\"timeout\":\"3s\"}}",
+		    "health.timeout", "must not be longer than health.interval");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"retries\":0}}", "health.retries", "1..100");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"retries\":\"3\"}}", "health.retries", "1..100");
+	expect_fail("{" BASE ",\"health\":{\"tcp\":{},\"start_period\":\"2d\"}}", "health.start_period",
+		    "to 1d");
+}
+
 static void test_idle_errors(void **state)
 {
 	(void)state;
@@ -1033,6 +1151,8 @@ int main(void)
 		cmocka_unit_test(test_confine_errors),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_idle_errors),
+		cmocka_unit_test(test_health),
+		cmocka_unit_test(test_health_errors),
 		cmocka_unit_test(test_duration_parse),
 	};
 
