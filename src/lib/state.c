@@ -37,6 +37,8 @@ const char *pt_exit_reason_name(enum pt_exit_reason r)
 		return "spawn-failed";
 	case PT_EXIT_UNKNOWN:
 		return "unknown";
+	case PT_EXIT_UNHEALTHY:
+		return "unhealthy";
 	}
 	return NULL;
 }
@@ -67,7 +69,7 @@ const char *pt_idle_state_name(enum pt_idle_state s)
 
 static int exit_reason_from_name(const char *name, enum pt_exit_reason *ret)
 {
-	for (int r = PT_EXIT_NONE; r <= PT_EXIT_UNKNOWN; r++)
+	for (int r = PT_EXIT_NONE; r <= PT_EXIT_UNHEALTHY; r++)
 		if (strcmp(name, pt_exit_reason_name((enum pt_exit_reason)r)) == 0) {
 			*ret = (enum pt_exit_reason)r;
 			return 0;
@@ -95,7 +97,8 @@ static int state_valid(const struct pt_tenant_state *s)
 	/* JSON integers are signed 64-bit in jansson: that is the range. */
 	return s->host_uid >= 1 && s->host_uid <= HOST_UID_MAX && s->pid >= 0 &&
 	       s->pid_starttime <= INT64_MAX && s->started_at <= INT64_MAX &&
-	       s->last_exit_at <= INT64_MAX && s->veth_slot <= 1;
+	       s->last_exit_at <= INT64_MAX && s->veth_slot <= 1 &&
+	       s->healthy_at <= INT64_MAX;
 }
 
 int pt_state_format(const struct pt_tenant_state *s, char **ret_text)
@@ -125,6 +128,9 @@ int pt_state_format(const struct pt_tenant_state *s, char **ret_text)
 		return -ENOMEM;
 	if (s->idle != PT_IDLE_AWAKE &&
 	    json_object_set_new(o, "idle", json_string(pt_idle_state_name(s->idle))) < 0)
+		return -ENOMEM;
+	if (s->healthy_at &&
+	    json_object_set_new(o, "healthy_at", json_integer((json_int_t)s->healthy_at)) < 0)
 		return -ENOMEM;
 	text = json_dumps(o, JSON_INDENT(2));
 	if (!text)
@@ -254,7 +260,7 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 {
 	static const char *const known[] = {
 		"version", "host_uid", "desired", "pid", "pid_starttime",
-		"started_at", "restarts", "last_exit", "veth_slot", "idle", NULL,
+		"started_at", "restarts", "last_exit", "veth_slot", "idle", "healthy_at", NULL,
 	};
 	const char *desired;
 	json_int_t v;
@@ -309,6 +315,11 @@ static int parse_object(json_t *o, struct pt_tenant_state *s, pt_err *err)
 		else
 			return pt_err_field(err, -EBADMSG, "idle", "field idle: expected \"frozen\" "
 					    "or \"asleep\", not \"%.64s\"", idle);
+	}
+	if (json_object_get(o, "healthy_at")) {
+		if ((r = get_int(o, "healthy_at", "healthy_at", 0, INT64_MAX, &v, err)) < 0)
+			return r;
+		s->healthy_at = (uint64_t)v;
 	}
 	return parse_last_exit(o, s, err);
 }

@@ -21,6 +21,7 @@ enum pt_exit_reason {
 	PT_EXIT_OOM,             /* killed by the OOM killer (memory.events) */
 	PT_EXIT_SPAWN_FAILED,    /* setup failed before the entrypoint ran */
 	PT_EXIT_UNKNOWN,         /* exited while the daemon was down */
+	PT_EXIT_UNHEALTHY,       /* ended by ptenantd: its health checks failed */
 };
 
 /* Idle stages (ptenant-spec(5) "idle"; ptenant pause): a frozen tenant's
@@ -42,6 +43,10 @@ struct pt_tenant_state {
 	 * standby (the next run, set up ahead) takes the other one. */
 	uint32_t veth_slot;      /* 0 or 1; absent in older files: 0 */
 	enum pt_idle_state idle; /* absent: awake */
+	/* unix ms of the current run's first passed health check; 0: none
+	 * yet (or no checks). Kept so a new ptenantd adopting the run knows
+	 * it was ready. */
+	uint64_t healthy_at;
 };
 
 const char *pt_exit_reason_name(enum pt_exit_reason r);

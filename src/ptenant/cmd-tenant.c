@@ -76,8 +76,50 @@ static json_t *obj_child(json_t *spec, const char *key)
 	return o;
 }
 
+enum {
+	OPT_HEALTH_HTTP = 1000, OPT_HEALTH_TCP, OPT_HEALTH_EXEC, OPT_HEALTH_NOTIFY,
+	OPT_HEALTH_INTERVAL, OPT_HEALTH_TIMEOUT, OPT_HEALTH_START, OPT_HEALTH_RETRIES,
+};
+
+static int int_arg(const char *flag, const char *arg, long *ret)
+{
+	char *end;
+
+	*ret = strtol(arg, &end, 10);
+	if (*end || end == arg)
+		return cli_usage_error("%s wants a number, not '%s'", flag, arg);
+	return 0;
+}
+
+/* --health-*: the spec's "health" block, checked by the daemon. */
+static int health_flag(json_t *spec, int c, const char *arg)
+{
+	json_t *h = obj_child(spec, "health");
+	long v;
+
+	switch (c) {
+	case OPT_HEALTH_HTTP: return json_object_set_new(h, "http", json_pack("{s:s}", "path", arg));
+	case OPT_HEALTH_TCP:
+		if (int_arg("--health-tcp", arg, &v) < 0)
+			return EXIT_USAGE;
+		return json_object_set_new(h, "tcp", json_pack("{s:i}", "port", (int)v));
+	case OPT_HEALTH_EXEC: return json_object_set_new(h, "exec", json_pack("[s,s,s]", "/bin/sh", "-c", arg));
+	case OPT_HEALTH_NOTIFY: return json_object_set_new(h, "notify", json_true());
+	case OPT_HEALTH_INTERVAL: return json_object_set_new(h, "interval", json_string(arg));
+	case OPT_HEALTH_TIMEOUT: return json_object_set_new(h, "timeout", json_string(arg));
+	case OPT_HEALTH_START: return json_object_set_new(h, "start_period", json_string(arg));
+	case OPT_HEALTH_RETRIES:
+		if (int_arg("--health-retries", arg, &v) < 0)
+			return EXIT_USAGE;
+		return json_object_set_new(h, "retries", json_integer(v));
+	default: return EXIT_USAGE;
+	}
+}
+
 static int apply_flag(json_t *spec, int c, const char *arg)
 {
+	if (c >= OPT_HEALTH_HTTP && c <= OPT_HEALTH_RETRIES)
+		return health_flag(spec, c, arg);
 	switch (c) {
 	case 'b': json_object_set_new(spec, "blueprint", json_string(arg)); return 0;
 	case 'e': return env_value(arg, obj_child(spec, "env"));
@@ -135,6 +177,14 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 		{ "user", required_argument, NULL, 'U' },
 		{ "rlimit", required_argument, NULL, 'L' },
 		{ "seccomp-profile", required_argument, NULL, 'S' },
+		{ "health-http", required_argument, NULL, OPT_HEALTH_HTTP },
+		{ "health-tcp", required_argument, NULL, OPT_HEALTH_TCP },
+		{ "health-exec", required_argument, NULL, OPT_HEALTH_EXEC },
+		{ "health-notify", no_argument, NULL, OPT_HEALTH_NOTIFY },
+		{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
+		{ "health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT },
+		{ "health-start-period", required_argument, NULL, OPT_HEALTH_START },
+		{ "health-retries", required_argument, NULL, OPT_HEALTH_RETRIES },
 		{ 0 },
 	};
 	json_t *spec = NULL, *resp;
@@ -265,20 +315,22 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	printf("%-20s %-11s %-18s %8s %11s %8s %7s %s\n", "SLUG", "STATE", "BLUEPRINT",
-	       "PID", "HOST-UID", "RESTARTS", "UPTIME", "LAST-EXIT");
+	printf("%-20s %-11s %-18s %8s %11s %8s %7s %-9s %s\n", "SLUG", "STATE", "BLUEPRINT",
+	       "PID", "HOST-UID", "RESTARTS", "UPTIME", "HEALTH", "LAST-EXIT");
 	json_array_foreach(arr, i, t) {
+		const char *health = json_string_value(json_object_get(t, "health"));
 		char up[16], ex[48];
 
 		format_uptime(t, up, sizeof(up));
 		cli_format_last_exit(t, ex, sizeof(ex));
-		printf("%-20s %-11s %-18s %8lld %11lld %8lld %7s %s\n",
+		printf("%-20s %-11s %-18s %8lld %11lld %8lld %7s %-9s %s\n",
 		       json_string_value(json_object_get(t, "slug")),
 		       json_string_value(json_object_get(t, "state")),
 		       json_string_value(json_object_get(t, "blueprint")),
 		       (long long)json_integer_value(json_object_get(t, "pid")),
 		       (long long)json_integer_value(json_object_get(t, "host_uid")),
-		       (long long)json_integer_value(json_object_get(t, "restarts")), up, ex);
+		       (long long)json_integer_value(json_object_get(t, "restarts")), up,
+		       health ? health : "-", ex);
 		if (json_object_get(t, "error"))
 			printf("    error: %s\n", json_string_value(json_object_get(t, "error")));
 		if (json_object_get(t, "state_error"))

@@ -203,6 +203,7 @@ static void op_inspect(struct daemon *d, struct conn *c, json_t *req)
 	net_inspect(d, t, info);
 	standby_inspect(d, t, info);
 	notify_inspect(t, info);
+	health_inspect(t, info);
 	resp = pt_api_ok_response();
 	json_object_set_new(resp, "tenant", info);
 	conn_reply(d, c, resp);

@@ -54,6 +54,7 @@ enum start_cause {
 
 struct conn;
 struct exec_job;
+struct health_reap;
 struct tenant_spawn;
 struct tenant_standby;
 struct pt_cgroup;
@@ -91,6 +92,35 @@ struct tenant_logs {
 	uint64_t last_drop_ms;           /* monotonic */
 	uint64_t resume_at;              /* monotonic ms; 0: its pipe is watched */
 	bool limited;                    /* over budget, episode not yet closed */
+};
+
+/* Its health checks (health.c), for the current run. */
+enum health_status {
+	HEALTH_NONE = 0,     /* the spec has no checks */
+	HEALTH_STARTING,     /* no check has passed in this run yet */
+	HEALTH_HEALTHY,
+	HEALTH_UNHEALTHY,    /* failed retries in a row: being ended */
+};
+
+struct tenant_health {
+	enum health_status status;
+	struct watch check;              /* http/tcp: its socket; exec: helper's pidfd */
+	struct watch out;                /* exec: read end of the command's output */
+	bool sent;                       /* http: the request is out, reading */
+	uint64_t next_at;                /* monotonic ms: the next check */
+	uint64_t began;                  /* monotonic ms: the check under way began */
+	uint64_t deadline;               /* monotonic ms: it times out */
+	uint64_t start_until;            /* monotonic ms: failures count from then */
+	uint64_t run_began;              /* monotonic ms: this run's start */
+	unsigned failures;               /* in a row */
+	uint64_t passed, failed;         /* checks since ptenantd started */
+	uint64_t last_at;                /* unix ms: the last check ended */
+	uint64_t last_ms;                /* how long it took */
+	bool ending;                     /* unhealthy: SIGTERM sent, SIGKILL at kill_at */
+	uint64_t kill_at;
+	char last_output[200];           /* what the last check said, one line */
+	char buf[512];                   /* http: the response's start; exec: its output's tail */
+	size_t got;
 };
 
 struct tenant {
@@ -145,6 +175,7 @@ struct tenant {
 	uint64_t notify_window;          /* rate window, monotonic s */
 	unsigned notify_in_window;
 	uint64_t notify_paused_at;       /* flooded: not read since (monotonic ms) */
+	struct tenant_health health;
 };
 
 struct daemon {
@@ -190,6 +221,9 @@ struct daemon {
 	struct wake *wakes;              /* wakes asked for, not answered yet */
 	uint64_t ingress_bad;            /* messages refused (malformed, over rate) */
 	uint64_t ingress_bad_logged_at;  /* monotonic ms, to log at most 1/min */
+	/* Health checks (health.c). */
+	int netns_fd;                    /* the daemon's own network namespace */
+	struct health_reap *health_reaps; /* exec check helpers ended, to reap */
 };
 
 /* loop.c */
@@ -449,8 +483,29 @@ bool routes_tenant_notifies(struct daemon *d, struct tenant *t);
 /* Writes the file when marked; once per loop round. */
 void routes_flush(struct daemon *d);
 
+/* health.c: the spec's health checks, run from the loop without blocking */
+/* Sets fds to -1; at tenant allocation. */
+void health_tenant_init(struct tenant *t);
+/* A run began (adopted: a new ptenantd found it running). */
+void health_run_begun(struct daemon *d, struct tenant *t, bool adopted);
+/* The run ended: a check under way is dropped. */
+void health_run_ended(struct daemon *d, struct tenant *t);
+/* The checks ended this run: its exit is "unhealthy", with why in buf. */
+bool health_ended_run(const struct tenant *t, char *buf, size_t n);
+void health_tick(struct daemon *d, struct tenant *t, uint64_t now);
+uint64_t health_next_deadline(const struct tenant *t);
+/* "healthy", "unhealthy", "starting"; NULL when the spec has no checks. */
+const char *health_status_name(const struct tenant *t);
+void health_inspect(struct tenant *t, struct json_t *info);
+void health_shutdown(struct daemon *d);
+
 /* exec.c */
 /* At exit: frees the exec jobs left (their helpers die with the daemon). */
 void exec_shutdown(struct daemon *d);
 int exec_start(struct daemon *d, struct conn *c, struct tenant *t,
 	       struct json_t *req, pt_err *err);
+/* Forks a helper that joins t's namespaces and cgroup, becomes its root
+ * and runs argv in the tenant's own cage on stdio (which it dups); the
+ * helper exits with argv's status. Returns its pidfd, or -errno. */
+int exec_spawn(struct daemon *d, struct tenant *t, char **argv, const int stdio[3],
+	       pt_err *err);

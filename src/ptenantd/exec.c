@@ -37,7 +37,6 @@
 struct exec_job {
 	struct watch w;                  /* pidfd of the helper */
 	struct conn *conn;
-	pid_t pid;
 	struct exec_job *next;           /* in d->exec_jobs */
 };
 
@@ -208,15 +207,44 @@ static int tenant_env(struct daemon *d, struct tenant *t, char ***ret, pt_err *e
 	return r;
 }
 
+int exec_spawn(struct daemon *d, struct tenant *t, char **argv, const int stdio[3],
+	       pt_err *err)
+{
+	struct pt_clone_args args = { 0 };
+	struct pt_confine confine;
+	char **envp = NULL;
+	int pidfd = -1, r;
+	pid_t pid, daemon = getpid();
+
+	r = tenant_env(d, t, &envp, err);
+	/* Exactly the tenant's own cage: same user, rlimits and filter. */
+	if (r == 0)
+		r = security_confine(d, t, &confine, err);
+	if (r < 0) {
+		strv_free(envp);
+		return r;
+	}
+	args.flags = CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = pt_clone3(&args);
+	/* The command counts against the tenant's budget too. */
+	if (pid == 0 && budget_join(d, t) < 0)
+		_exit(126);
+	if (pid == 0)
+		helper_main(t->proc.fd, daemon, argv, envp, stdio, &confine);
+	strv_free(envp);
+	if (pid < 0)
+		return pt_err_set(err, -errno, "tenant %s: fork exec helper", t->spec.slug);
+	return pidfd;
+}
+
 int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	       pt_err *err)
 {
-	char **argv = NULL, **envp = NULL;
-	struct pt_clone_args args = { 0 };
-	struct pt_confine confine;
+	char **argv = NULL;
 	struct exec_job *job;
 	int stdio[3], pidfd = -1, r;
-	pid_t pid = -1, daemon = getpid();
 
 	if (t->phase != PHASE_RUNNING)
 		return pt_err_set(err, -ESRCH, "tenant %s is %s, not running",
@@ -229,31 +257,14 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 		return pt_err_field(err, -EINVAL, "", "exec needs 3 file descriptors sent with the "
 				    "request (SCM_RIGHTS): the caller's stdin, stdout and stderr");
 	r = parse_argv(req, &argv, err);
-	if (r == 0)
-		r = tenant_env(d, t, &envp, err);
-	/* Exactly the tenant's own cage: same user, rlimits and filter. */
-	if (r == 0)
-		r = security_confine(d, t, &confine, err);
 	job = r == 0 ? calloc(1, sizeof(*job)) : NULL;
 	if (r == 0 && !job)
 		r = pt_err_set(err, -ENOMEM, "allocate exec job");
-	if (r == 0) {
-		args.flags = CLONE_PIDFD;
-		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-		args.exit_signal = SIGCHLD;
-		pid = pt_clone3(&args);
-		/* The command counts against the tenant's budget too. */
-		if (pid == 0 && budget_join(d, t) < 0)
-			_exit(126);
-		if (pid == 0)
-			helper_main(t->proc.fd, daemon, argv, envp, stdio, &confine);
-		if (pid < 0)
-			r = pt_err_set(err, -errno, "tenant %s: fork exec helper", t->spec.slug);
-	}
+	if (r == 0)
+		r = pidfd = exec_spawn(d, t, argv, stdio, err);
 	for (int i = 0; i < 3; i++)
 		close(stdio[i]);
 	strv_free(argv);
-	strv_free(envp);
 	if (r < 0) {
 		free(job);
 		return r;
@@ -261,7 +272,6 @@ int exec_start(struct daemon *d, struct conn *c, struct tenant *t, json_t *req,
 	job->w.fd = pidfd;
 	job->w.on_ready = on_helper_exit;
 	job->conn = c;
-	job->pid = pid;
 	job->next = d->exec_jobs;
 	d->exec_jobs = job;
 	loop_add(d, &job->w, EPOLLIN);

@@ -275,7 +275,7 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { .epfd = -1, .init_fd = -1, .events_fd = -1 };
+	struct daemon d = { .epfd = -1, .init_fd = -1, .events_fd = -1, .netns_fd = -1 };
 	struct options o = { .config = DEFAULT_CONFIG };
 	pt_err err = { 0 };
 	int r;
@@ -329,6 +329,8 @@ int main(int argc, char **argv)
 	api_shutdown(&d);
 	ingress_shutdown(&d);
 	exec_shutdown(&d);
+	health_shutdown(&d);
+	pt_closep(&d.netns_fd);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);
 	for (size_t i = 0; i < d.n_tenants; i++)

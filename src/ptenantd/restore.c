@@ -108,6 +108,7 @@ static bool adopt(struct daemon *d, struct tenant *t)
 	reattach_log(d, t);
 	notify_adopt(d, t);
 	adopt_idle(d, t);
+	health_run_begun(d, t, true);
 	return true;
 }
 
@@ -225,6 +226,7 @@ static struct tenant *broken_tenant(struct daemon *d, const char *slug, const ch
 	if (!t)
 		return NULL;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
+	health_tenant_init(t);
 	budget_tenant_init(t);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	salvage_spec(t, slug);
@@ -247,6 +249,7 @@ static struct tenant *load_one(struct daemon *d, const char *slug)
 	if (!t)
 		return NULL;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
+	health_tenant_init(t);
 	budget_tenant_init(t);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	if (pt_slug_validate(slug, "slug", &err) < 0 || load_files(d, t, &err) < 0 ||

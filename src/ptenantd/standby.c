@@ -426,6 +426,7 @@ bool standby_take_over(struct daemon *d, struct tenant *t)
 	t->phase = PHASE_RUNNING;
 	t->adopted = false;
 	t->started_mono = now_mono_ms();
+	health_run_begun(d, t, false);
 	t->last_error[0] = '\0';
 	standby_free(d, t);
 	d->standby_scan = true;

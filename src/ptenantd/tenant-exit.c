@@ -180,6 +180,9 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	pt_closep(&t->proc.fd);
 	logs_detach(d, t);
 	describe_exit(reason, code, msg, sizeof(msg));
+	if (health_ended_run(t, msg, sizeof(msg)))
+		reason = PT_EXIT_UNHEALTHY;
+	health_run_ended(d, t);
 	/* The leaf stays until we know whether a standby in it takes over. */
 	if (budget_exit_stats(d, t)) {
 		reason = PT_EXIT_OOM;
@@ -414,6 +417,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 		logs_tick(d, t, now);
 		notify_tick(d, t, now);
 		idle_tick(d, t, now);
+		health_tick(d, t, now);
 		if (t->phase == PHASE_STOPPING && now >= t->stop_deadline) {
 			pidfd_send_signal(t->proc.fd, SIGKILL, NULL, 0);
 			t->stop_deadline = now + 60000; /* and wait for the pidfd */
@@ -459,6 +463,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 		if (at && (!next || at < next))
 			next = at;
 		at = notify_next_deadline(t);
+		if (at && (!next || at < next))
+			next = at;
+		at = health_next_deadline(t);
 		if (at && (!next || at < next))
 			next = at;
 	}

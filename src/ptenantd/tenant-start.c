@@ -301,6 +301,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 	d->standby_scan = true; /* it may want its next run set up */
 	t->adopted = false;
 	t->started_mono = now_mono_ms();
+	health_run_begun(d, t, false);
 	pt_trace_print(sp->tr, t->spec.slug, stderr);
 	pt_trace_print(sp->child_tr, t->spec.slug, stderr);
 	spawn_free(sp);

@@ -292,6 +292,7 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 	}
 	t->seccomp = bpf;
 	t->proc.fd = t->log.fd = t->logfile.fd = t->logfile.dirfd = t->notify.fd = -1;
+	health_tenant_init(t);
 	budget_tenant_init(t);
 	r = pt_idmap_pick(used, d->n_tenants, d->cfg.uid_base, d->cfg.uid_ranges,
 			  &t->st.host_uid, err);
@@ -353,6 +354,8 @@ json_t *tenant_summary(struct daemon *d, struct tenant *t)
 		json_object_set_new(o, "last_exit", json_pack("{s:s, s:i, s:I}",
 			"reason", pt_exit_reason_name(t->st.last_exit),
 			"code", t->st.last_code, "at", (json_int_t)t->st.last_exit_at));
+	if (t->phase == PHASE_RUNNING && health_status_name(t))
+		json_object_set_new(o, "health", json_string(health_status_name(t)));
 	if (t->last_error[0])
 		json_object_set_new(o, "error", json_string(t->last_error));
 	if (t->state_unsaved)

@@ -294,6 +294,8 @@ static void test_out_of_range(void **state)
 	assert_mutation_rejected("idle", json_string(""));
 	assert_mutation_rejected("idle", json_integer(1));
 	assert_mutation_rejected("idle", json_null());
+	assert_mutation_rejected("healthy_at", json_integer(-1));
+	assert_mutation_rejected("healthy_at", json_string("1"));
 }
 
 /* The idle stage: written only when frozen or asleep, read back. */
@@ -320,6 +322,29 @@ static void test_idle_state(void **state)
 	assert_int_equal(back.idle, PT_IDLE_AWAKE);
 	s.idle = (enum pt_idle_state)7;
 	assert_int_equal(pt_state_format(&s, &awake /* unchanged on error */), -EINVAL);
+}
+
+/* Health: the run's first pass is kept (absent: none), and an
+ * "unhealthy" end reads back. */
+static void test_health_state(void **state)
+{
+	struct pt_tenant_state s = sample, back;
+	_cleanup_free_ char *none = NULL, *healthy = NULL;
+	pt_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pt_state_format(&s, &none), 0);
+	assert_null(strstr(none, "healthy_at"));
+	s.healthy_at = 1764000000123ULL;
+	s.last_exit = PT_EXIT_UNHEALTHY;
+	assert_int_equal(pt_state_format(&s, &healthy), 0);
+	assert_non_null(strstr(healthy, "\"healthy_at\": 1764000000123"));
+	assert_non_null(strstr(healthy, "\"reason\": \"unhealthy\""));
+	assert_int_equal(pt_state_parse(healthy, strlen(healthy), &back, &err), 0);
+	assert_int_equal(back.healthy_at, 1764000000123ULL);
+	assert_int_equal(back.last_exit, PT_EXIT_UNHEALTHY);
+	assert_int_equal(pt_state_parse(none, strlen(none), &back, &err), 0);
+	assert_int_equal(back.healthy_at, 0);
 }
 
 /* The standby's slot: written only when 1 (older files have none and
@@ -453,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_veth_slot),
 		cmocka_unit_test(test_idle_state),
+		cmocka_unit_test(test_health_state),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_format_refuses_invalid),
 		cmocka_unit_test(test_every_prefix_rejected),
