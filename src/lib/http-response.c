@@ -615,3 +615,41 @@ int pt_http_forward_response_head_hsts(const struct pt_http_resp *resp, bool clo
 	pt_http_puts(&o, "\r\n");
 	return o.full ? -ENOBUFS : (int)o.len;
 }
+
+int pt_http_parse_status_line(const char *buf, size_t len, int *status, size_t *line_len)
+{
+	static const char version[] = "HTTP/1.";
+	const char *lf = memchr(buf, '\n', len < PT_HTTP_STATUS_LINE_MAX ? len : PT_HTTP_STATUS_LINE_MAX);
+	size_t n = lf ? (size_t)(lf - buf) : len, end;
+	int code = 0;
+
+	/* A CR at the end may be the CR of CRLF. */
+	if (n > 0 && buf[n - 1] == '\r' && (lf || n == len))
+		n--;
+	end = n;
+	/* Each fixed part, as far as it has come. */
+	for (size_t i = 0; i < 7 && i < end; i++)
+		if (buf[i] != version[i])
+			return -EBADMSG;
+	if (end > 7 && buf[7] != '0' && buf[7] != '1')
+		return -EBADMSG;
+	if (end > 8 && buf[8] != ' ')
+		return -EBADMSG;
+	for (size_t i = 9; i < 12 && i < end; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return -EBADMSG;
+		code = code * 10 + (buf[i] - '0');
+	}
+	if (end > 12 && buf[12] != ' ')
+		return -EBADMSG;
+	for (size_t i = 13; i < end; i++)
+		if ((unsigned char)buf[i] < 0x20 ? buf[i] != '\t' : buf[i] == 0x7f)
+			return -EBADMSG;
+	if (!lf)
+		return len < PT_HTTP_STATUS_LINE_MAX ? -EAGAIN : -EBADMSG;
+	if (end < 12 || code < 100 || code > 599)
+		return -EBADMSG;
+	*status = code;
+	*line_len = (size_t)(lf - buf) + 1;
+	return 0;
+}

@@ -100,6 +100,15 @@ struct pt_http_resp {
 int pt_http_parse_response_head(const char *buf, size_t len, struct pt_http_resp *ret,
 				pt_err *err);
 
+/* The status line alone, for ptenantd's health checks: "HTTP/1.0" or
+ * "HTTP/1.1", SP, three digits 100-599, then SP and a reason of visible
+ * characters, spaces and tabs, or nothing, then CRLF (or LF). Returns 0
+ * with *status and *line_len (through the LF) set; -EAGAIN when no LF has
+ * come yet and what came can still start one; -EBADMSG otherwise,
+ * including a line longer than PT_HTTP_STATUS_LINE_MAX. */
+#define PT_HTTP_STATUS_LINE_MAX 256
+int pt_http_parse_status_line(const char *buf, size_t len, int *status, size_t *line_len);
+
 /* Whether the tenant lets its connection carry another request: HTTP/1.1
  * without a "close" token in Connection. */
 bool pt_http_resp_keep_alive(const struct pt_http_resp *resp);

@@ -32,6 +32,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "http-response.h"
 #include "spec-health.h"
 
 /* While no check has passed and the start period runs, check at least
@@ -330,22 +331,25 @@ static void http_send(struct daemon *d, struct tenant *t)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, h->check.fd, &ev);
 }
 
-/* "HTTP/1.x NNN reason": 2xx and 3xx pass. */
+/* "HTTP/1.x NNN reason": 2xx and 3xx pass; the rest of the answer is
+ * not read. */
 static void http_verdict(struct daemon *d, struct tenant *t, bool eof)
 {
 	struct tenant_health *h = &t->health;
-	char *eol = memchr(h->buf, '\n', h->got);
-	int code = 0;
+	size_t line = 0;
+	int status = 0, r = pt_http_parse_status_line(h->buf, h->got, &status, &line);
 
-	if (!eol && !eof && h->got < sizeof(h->buf) - 1)
+	if (r == -EAGAIN && !eof)
 		return; /* more to come */
-	h->buf[eol ? (size_t)(eol - h->buf) : h->got] = '\0';
-	if (h->got >= 12 && strncmp(h->buf, "HTTP/1.", 7) == 0 && h->buf[8] == ' ' &&
-	    sscanf(h->buf + 9, "%3d", &code) == 1 && code >= 100) {
+	if (r == 0) {
+		while (line > 0 && (h->buf[line - 1] == '\n' || h->buf[line - 1] == '\r'))
+			line--;
+		h->buf[line] = '\0';
 		set_output(h, "%.120s", h->buf);
-		check_done(d, t, code >= 200 && code < 400);
+		check_done(d, t, status >= 200 && status < 400);
 		return;
 	}
+	h->buf[h->got] = '\0';
 	if (h->got == 0)
 		set_output(h, "GET %.80s: connection closed before a response", spec_of(t)->path);
 	else

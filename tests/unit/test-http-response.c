@@ -647,6 +647,65 @@ static void test_forward_response_head(void **state)
 	free(big);
 }
 
+/* What a health check accepts as the first line of an answer. */
+static void test_status_line(void **state)
+{
+	static const struct {
+		const char *text;
+		int r, status;
+		size_t line;
+	} cases[] = {
+		{ "HTTP/1.1 200 OK\r\nServer: x\r\n", 0, 200, 17 },
+		{ "HTTP/1.0 503 Service Unavailable\n", 0, 503, 33 },
+		{ "HTTP/1.1 204\r\n", 0, 204, 14 },
+		{ "HTTP/1.1 302 \tmoved\r\n", 0, 302, 21 },
+		{ "HTTP/1.1 200 OK", -EAGAIN, 0, 0 },
+		{ "HTTP/1.1 200 OK\r", -EAGAIN, 0, 0 },
+		{ "HTTP/1.1 2", -EAGAIN, 0, 0 },
+		{ "HTT", -EAGAIN, 0, 0 },
+		{ "", -EAGAIN, 0, 0 },
+		{ "HTTP/2 200\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.2 200 OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 99 OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 099 OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 600 OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 20x OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 200OK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 200 O\rK\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 200 OK\r\r\n", -EBADMSG, 0, 0 },
+		{ "HTTP/1.1 200\x7f\r\n", -EBADMSG, 0, 0 },
+		{ "SSH-2.0-OpenSSH\r\n", -EBADMSG, 0, 0 },
+		{ "http/1.1 200 OK\r\n", -EBADMSG, 0, 0 },
+	};
+	char longline[PT_HTTP_STATUS_LINE_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status = 0;
+		size_t line = 0;
+		int r = pt_http_parse_status_line(cases[i].text, strlen(cases[i].text), &status, &line);
+
+		if (r != cases[i].r)
+			fail_msg("\"%s\": %d, expected %d", cases[i].text, r, cases[i].r);
+		if (r == 0) {
+			assert_int_equal(status, cases[i].status);
+			assert_int_equal(line, cases[i].line);
+		}
+	}
+	/* A reason that never ends is cut at the limit, not waited for. */
+	memset(longline, 'a', sizeof(longline));
+	memcpy(longline, "HTTP/1.1 200 ", 13);
+	{
+		int status;
+		size_t line;
+
+		assert_int_equal(pt_http_parse_status_line(longline, PT_HTTP_STATUS_LINE_MAX - 1,
+							   &status, &line), -EAGAIN);
+		assert_int_equal(pt_http_parse_status_line(longline, sizeof(longline), &status, &line),
+				 -EBADMSG);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_resp_body),
 		cmocka_unit_test(test_forward_response_head),
 		cmocka_unit_test(test_forward_response_hsts),
+		cmocka_unit_test(test_status_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
