@@ -222,7 +222,7 @@ struct daemon {
 	uint64_t ingress_bad;            /* messages refused (malformed, over rate) */
 	uint64_t ingress_bad_logged_at;  /* monotonic ms, to log at most 1/min */
 	/* Health checks (health.c). */
-	int netns_fd;                    /* the daemon's own network namespace */
+	int netns_fd;                    /* the daemon's own network namespace (main.c) */
 	struct health_reap *health_reaps; /* exec check helpers ended, to reap */
 };
 

@@ -263,11 +263,8 @@ static int socket_in_tenant(struct daemon *d, struct tenant *t)
 {
 	int fd, e;
 
-	if (d->netns_fd < 0) {
-		d->netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (d->netns_fd < 0)
-			return -errno;
-	}
+	if (d->netns_fd < 0)
+		return -EBADF;
 	if (setns(t->proc.fd, CLONE_NEWNET) < 0)
 		return -errno;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

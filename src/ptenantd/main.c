@@ -302,6 +302,10 @@ int main(int argc, char **argv)
 	 * the daemon's RSS high for good. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	r = loop_prepare(&d);
+	/* Health checks step into a tenant's network namespace and back. */
+	d.netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (r == 0 && d.netns_fd < 0)
+		r = pt_err_set(&err, -errno, "open /proc/self/ns/net");
 	if (r == 0)
 		r = start_up(&d, &o, &err);
 	if (r < 0) {

@@ -24,7 +24,7 @@ notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 # pid, after checking its uid): a leftover fails the run.
 cleanup() {
   local rc=$? left
-  for s in alpha beta gamma delta; do pt rm "$s" >/dev/null 2>&1; done
+  for s in alpha beta gamma delta hstream hsilent hquiet hflood hfork; do pt rm "$s" >/dev/null 2>&1; done
   [[ -n ${dpid:-} ]] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
   if ! left=$(kill_uid_range "$UID_BASE" $((UID_BASE + PT_TEST_UID_SPAN))); then
     echo "Bail out! tenant processes were left running (now killed): $(echo $left)"
@@ -290,6 +290,53 @@ else
   ok "hostile images # SKIP no ptenant-import or no python3 here"
 fi
 
+# ---- health checks: hostile answers to the daemon's own checks ------------
+# The checks read what a tenant sends (http) and what its command prints
+# (exec): an endless answer, no answer, an endless output, a command that
+# leaves a child holding its output. Each check ends with a verdict, the
+# daemon keeps answering, and its memory and open files stay where they were.
+fds_of() { ls "/proc/$dpid/fd" | wc -l; }
+rss_of() { awk '/^VmRSS/ { print $2 }' "/proc/$dpid/status"; }
+health_of() { pt --json inspect "$1" | jq -r ".health.$2 // empty"; }
+fd0=$(fds_of) rss0=$(rss_of)
+hostile_health() { # slug, entrypoint shell, health json
+  printf '{"slug": "%s", "blueprint": "sec@1", "entrypoint": ["/bin/sh", "-c", %s], "health": %s}\n' \
+    "$1" "$(jq -Rn --arg s "$2" '$s')" "$3" | pt create -f /dev/stdin >/dev/null ||
+    notok "create $1 for the health attacks"
+}
+hostile_health hstream "while :; do yes | tr -d '\\n' | nc -l -p 8080; done" \
+  '{"http": {"path": "/", "port": 8080}, "interval": "1s", "timeout": "900ms", "retries": 100}'
+hostile_health hsilent "sleep 100000 | nc -l -p 8080" \
+  '{"tcp": {"port": 8081}, "interval": "1s", "timeout": "900ms", "retries": 100}'
+hostile_health hquiet "while :; do sleep 100000 | nc -l -p 8080; done" \
+  '{"http": {"port": 8080}, "interval": "1s", "timeout": "900ms", "retries": 100}'
+hostile_health hflood "exec sleep 100000" \
+  '{"exec": ["yes", "flood"], "interval": "2s", "timeout": "1500ms", "retries": 100}'
+hostile_health hfork "exec sleep 100000" \
+  '{"exec": ["/bin/sh", "-c", "sleep 100000 & echo forked"], "interval": "1s", "retries": 100}'
+said() { # slug, pattern: the last check said so
+  local i
+  for i in $(seq 100); do [[ $(health_of "$1" last_output) == $2 ]] && return 0; sleep 0.1; done
+  echo "# $1 said: $(health_of "$1" last_output)"; return 1
+}
+attack_host health-endless-answer "an endless answer is cut at the status line limit, not at the timeout ($(said hstream '*not an HTTP response: yyyy*'; health_of hstream last_check_ms) ms)" \
+  bash -c "[[ \$($build/src/ptenant/ptenant --socket $RUN/ptenantd.sock --json inspect hstream | jq -r .health.last_check_ms) -lt 900 ]]"
+attack_host health-no-answer "an answer that never comes is cut at the timeout" said hquiet 'no answer within 900ms'
+attack_host health-refused "a port nobody listens on fails at once" said hsilent 'connect to port 8081: Connection refused'
+attack_host health-output-flood "an endless output is cut at the timeout" said hflood 'no answer within 1500ms'
+attack_host health-held-pipe "a child holding the output pipe does not hold the verdict" said hfork 'exit 0: forked'
+t0=$(date +%s%N); pt ls >/dev/null; t1=$(date +%s%N)
+attack_host health-daemon-answers "the daemon answers at once meanwhile ($(( (t1 - t0) / 1000000 )) ms)" \
+  test $(( (t1 - t0) / 1000000 )) -lt 2000
+sleep 3 # more checks of each kind
+rss1=$(rss_of)
+attack_host health-daemon-memory "the daemon's memory did not grow with the floods (${rss0} -> ${rss1} KiB)" \
+  test $((rss1 - rss0)) -lt 2048
+for s in hstream hsilent hquiet hflood hfork; do pt rm "$s" >/dev/null 2>&1; done
+sleep 0.5
+attack_host health-daemon-fds "the daemon holds no more files than before the checks ($fd0 -> $(fds_of))" \
+  test "$(fds_of)" -le "$fd0"
+
 # ---- host-side checks -------------------------------------------------------
 bp_sum=$(sha256sum "$STATE"/blueprints/sec/1/rootfs/etc/passwd 2>/dev/null | cut -d' ' -f1)
 pt exec alpha -- sh -c 'echo "evil::0:0::/:/bin/sh" >>/etc/passwd' >/dev/null 2>&1
@@ -331,6 +378,7 @@ bad_create "a profile field typo" "seccomp_profile.alow" '{"slug":"delta","bluep
 bad_create "an unknown rlimit" "rlimits.nofiles" '{"slug":"delta","blueprint":"sec@1","rlimits":{"nofiles":10}}'
 bad_create "soft above hard" "rlimits.nofile" '{"slug":"delta","blueprint":"sec@1","rlimits":{"nofile":{"soft":10,"hard":5}}}'
 bad_create "a non-numeric user" "user" '{"slug":"delta","blueprint":"sec@1","user":"nobody"}'
+bad_create "a health path that adds a header to the daemon's request" "health.http.path" '{"slug":"delta","blueprint":"sec@1","health":{"http":{"path":"/a\r\nX-Evil: 1"}}}'
 # A profile that tightens: mkdir denied in delta, allowed in alpha.
 if pt create -f /dev/stdin >/dev/null <<<'{"slug":"delta","blueprint":"sec@1","seccomp_profile":{"deny":["mkdir","mkdirat"]},"rlimits":{"nofile":{"soft":64,"hard":128}}}'; then
   sleep 0.3
