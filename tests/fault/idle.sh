@@ -224,6 +224,28 @@ check "... naming READY=1 ($(cat "$W/body"))" grep -q "say READY=1" "$W/body"
 tpt rm rd >/dev/null
 tpt rm nr >/dev/null
 
+# ---- 6a. health checks and idle: checks are not activity, and pause while frozen --
+passed_of() { tpt --json inspect "$1" | jq -r '.health.passed // 0'; }
+tpt create hz --blueprint echo-bot@1 --freeze-after 3s --health-http /healthz --health-interval 1s >/dev/null
+hz_healthy() {
+  for _ in $(seq 100); do
+    [[ $(tpt --json ls | jq -r '.[] | select(.slug == "hz") | .health') == healthy ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+passed_above() { for _ in $(seq 50); do (($(passed_of "$1") > $2)) && return 0; sleep 0.1; done; return 1; }
+check "health: hz becomes healthy" hz_healthy
+check "health: checks every second do not keep hz awake: frozen after freeze_after" wait_state hz frozen 100
+n1=$(passed_of hz)
+sleep 2.5
+check "health: no check while frozen ($n1 passed before, $(passed_of hz) after 2.5 s)" test "$(passed_of hz)" = "$n1"
+out=$(get hz)
+check "health: a request wakes hz ($out)" bash -c '[[ $1 == 200* ]]' _ "$out"
+check "health: checks go on once it is thawed" passed_above hz "$n1"
+check "health: hz was never ended as unhealthy" test "$(count_event hz unhealthy)" = 0
+tpt rm hz >/dev/null
+
 # ---- 6. a freeze that fails rolls back ---------------------------------------------
 ingress_down
 tpt rm fr >/dev/null
