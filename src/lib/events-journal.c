@@ -36,7 +36,7 @@ int pt_event_priority(const struct pt_event *ev)
 	    is(ev->reason, "oom-killed") || is(ev->reason, "spawn-failed"))
 		return LOG_ERR;
 	/* Output being dropped is worth a look, not an alarm. */
-	if (is(ev->event, "log-limited"))
+	if (is(ev->event, "log-limited") || is(ev->event, "unhealthy"))
 		return LOG_WARNING;
 	/* An exit nobody asked for; "stopped" is the operator's own stop. */
 	if (is(ev->event, "exit") && !(is(ev->reason, "exit") && ev->code == 0))
