@@ -40,7 +40,14 @@ static void usage(FILE *out)
 		"  blueprint import NAME@VERSION oci:DIR[:TAG]|oci-archive:FILE[:TAG]\n"
 		"                                      import an OCI image (ptenant-blueprint(5))\n"
 		"  blueprint rm NAME@VERSION           remove a version no tenant uses\n"
-		"  blueprint ls\n\n"
+		"  blueprint ls\n"
+		"Rollouts (one at a time):\n"
+		"  rollout NAME@NEW [--from NAME@OLD | --tenants A,B,...] [--parallel N]\n"
+		"          [--max-failures K] [--canary C] [--health-timeout DURATION] [--wait]\n"
+		"                                      move tenants to NEW, health-gated; rolled back\n"
+		"                                      when K fail or a canary fails\n"
+		"  rollout status [--wait]             progress (--wait: follow it to the end)\n"
+		"  rollout pause | resume | abort | undo\n\n"
 		"  --socket PATH   the API socket (default $PTENANT_SOCKET or /run/ptenant/ptenantd.sock)\n"
 		"  --json          print JSON instead of tables\n\n"
 		"Exit status: 0 done, 1 failed, 2 usage error; exec exits with CMD's status.\n");
@@ -173,6 +180,8 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 		return cmd_update(cli, argc, argv);
 	if (strcmp(cmd, "blueprint") == 0)
 		return cmd_blueprint(cli, argc, argv);
+	if (strcmp(cmd, "rollout") == 0)
+		return cmd_rollout(cli, argc, argv);
 	return cli_usage_error("unknown command '%s'", cmd);
 }
 

@@ -329,6 +329,12 @@ static const struct {
 	{ "blueprint.ls", blueprint_op_ls },
 	{ "blueprint.rm", blueprint_op_rm },
 	{ "move", blueprint_op_move },
+	{ "rollout.start", rollout_op_start },
+	{ "rollout.status", rollout_op_status },
+	{ "rollout.pause", rollout_op_control },
+	{ "rollout.resume", rollout_op_control },
+	{ "rollout.abort", rollout_op_control },
+	{ "rollout.undo", rollout_op_control },
 	{ "stats", budget_op_stats },
 	{ "update", budget_op_update },
 };

@@ -132,6 +132,10 @@ int tenant_move(struct daemon *d, struct tenant *t, const char *name, const char
 				  t->last_error);
 	if (on_version(t, name, version))
 		return 0;
+	/* Its restart would cancel the start and leave it stopped. */
+	if (t->phase == PHASE_STARTING)
+		return pt_err_set(err, -EBUSY, "tenant %s is starting; move it once it runs",
+				  t->spec.slug);
 	r = pt_blueprint_load(d->cfg.state_dir, name, version, &bp, err);
 	if (r < 0)
 		return pt_err_field(err, r, "blueprint", "blueprint %s@%s is not imported", name,

@@ -55,6 +55,7 @@ enum start_cause {
 struct conn;
 struct exec_job;
 struct health_reap;
+struct rollout_run;
 struct tenant_spawn;
 struct tenant_standby;
 struct pt_cgroup;
@@ -224,6 +225,7 @@ struct daemon {
 	/* Health checks (health.c). */
 	int netns_fd;                    /* the daemon's own network namespace (main.c) */
 	struct health_reap *health_reaps; /* exec check helpers ended, to reap */
+	struct rollout_run *rollout;     /* the last rollout, running or not (rollout.c) */
 };
 
 /* loop.c */
@@ -498,6 +500,18 @@ uint64_t health_next_deadline(const struct tenant *t);
 const char *health_status_name(const struct tenant *t);
 void health_inspect(struct tenant *t, struct json_t *info);
 void health_shutdown(struct daemon *d);
+
+/* rollout.c: blueprint rollouts (ptenant rollout), one at a time */
+void rollout_tick(struct daemon *d, uint64_t now);
+uint64_t rollout_next_deadline(const struct daemon *d);
+/* At start, once the tenants are back: the last rollout, continued if it
+ * was under way. */
+int rollout_restore(struct daemon *d, pt_err *err);
+void rollout_shutdown(struct daemon *d);
+/* rollout-api.c */
+void rollout_op_start(struct daemon *d, struct conn *c, struct json_t *req);
+void rollout_op_status(struct daemon *d, struct conn *c, struct json_t *req);
+void rollout_op_control(struct daemon *d, struct conn *c, struct json_t *req);
 
 /* exec.c */
 /* At exit: frees the exec jobs left (their helpers die with the daemon). */

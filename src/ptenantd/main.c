@@ -241,6 +241,25 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* A rollout.json that cannot be read must not keep every tenant from
+ * its daemon: each tenant's spec names its version anyway. It is set
+ * aside, named in the log and the journal, and the rest goes on. */
+static void restore_rollout(struct daemon *d)
+{
+	char path[600], aside[620];
+	pt_err err = { 0 };
+
+	if (rollout_restore(d, &err) == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/rollout.json", d->cfg.state_dir);
+	snprintf(aside, sizeof(aside), "%s.corrupt", path);
+	if (rename(path, aside) < 0)
+		snprintf(aside, sizeof(aside), "(not moved aside: %s)", strerror(errno));
+	tenant_record(d, NULL, "rollout-state-corrupt", NULL, -1, err.msg);
+	fprintf(stderr, "ptenantd: the last rollout is forgotten: %s; the file is now %s\n",
+		err.msg, aside);
+}
+
 static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 {
 	char init_path[PATH_MAX];
@@ -269,6 +288,7 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	r = restore_tenants(d, err);
 	if (r < 0)
 		return r;
+	restore_rollout(d);
 	r = api_listen(d, err);
 	return r < 0 ? r : ingress_listen(d, err);
 }
@@ -334,6 +354,7 @@ int main(int argc, char **argv)
 	ingress_shutdown(&d);
 	exec_shutdown(&d);
 	health_shutdown(&d);
+	rollout_shutdown(&d);
 	pt_closep(&d.netns_fd);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);

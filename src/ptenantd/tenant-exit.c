@@ -409,6 +409,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 {
 	standby_tick(d, now);
 	ingress_tick(d, now);
+	rollout_tick(d, now);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
@@ -439,6 +440,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 {
 	uint64_t next = standby_next_deadline(d), in = ingress_next_deadline(d);
 
+	if (in && (!next || in < next))
+		next = in;
+	in = rollout_next_deadline(d);
 	if (in && (!next || in < next))
 		next = in;
 
