@@ -18,7 +18,8 @@ static int same(const struct pt_tenant_state *a, const struct pt_tenant_state *b
 	       a->pid == b->pid && a->pid_starttime == b->pid_starttime &&
 	       a->started_at == b->started_at && a->restarts == b->restarts &&
 	       a->last_exit == b->last_exit && a->last_code == b->last_code &&
-	       a->last_exit_at == b->last_exit_at;
+	       a->last_exit_at == b->last_exit_at && a->healthy_at == b->healthy_at &&
+	       a->veth_slot == b->veth_slot && a->idle == b->idle;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
