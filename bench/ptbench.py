@@ -39,6 +39,7 @@ import threading
 import time
 
 import idlebench
+import rolloutbench
 import ptapi
 import tlsbench
 
@@ -1279,7 +1280,7 @@ def markdown(res):
                       f"{t['median']:.3f} | {t['min']:.3f} | {t['max']:.3f} |", ""]
     if "left_behind" in res:
         left = res["left_behind"]
-        for extra in (idlebench.markdown(res), tlsbench.markdown(res)):
+        for extra in (idlebench.markdown(res), tlsbench.markdown(res), rolloutbench.markdown(res)):
             if extra:
                 lines += [extra]
         lines += ["## Cleanup", "",
@@ -1297,7 +1298,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--memory-levels", default="1,100,500")
-    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,batch,memory",
+    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,rollout,health,batch,memory",
                     help="comma-separated sections to run; they always run in this "
                     "order, the ones that leave many namespaces to tear down last")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1345,6 +1346,12 @@ def main():
         if "tls" in only:
             log("HTTPS: ptenant-ingress and nginx terminating TLS")
             res["tls"] = tlsbench.bench_tls(ctx)
+        if "rollout" in only:
+            log("rollouts: 200 tenants, a healthy version and a bad one")
+            res["rollout"] = rolloutbench.bench_rollout(ctx)
+        if "health" in only:
+            log("health checks: what they cost the daemon")
+            res["health"] = rolloutbench.bench_health(ctx)
         if "batch" in only:
             log(f"{args.batch} at once")
             res["batch"] = bench_batch(ctx, args.batch)

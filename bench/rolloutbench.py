@@ -1,0 +1,201 @@
+"""Issue 13's figures, for ptbench.py: health-gated rollouts and the cost
+of health checks.
+
+rollout: 200 tenants of the echo-bot (busybox httpd) with an http health
+check, full config (networking, budgets). `ptenant rollout echo-bot@2
+--parallel 32 --canary 1`: the time from the request to the last tenant
+healthy on the new version (the daemon's own start and end stamps, and
+the CLI's wall clock around --wait). Then a bad version, echo-bot@3,
+healthy everywhere but in the tenant sorted last (its bot exits): 199
+tenants move, the last fails, the rollout halts and moves them all back;
+the time from that failure to every tenant back on @2 and healthy.
+
+health: N tenants with a check every second; ptenantd's CPU (its own and
+its reaped children's: an exec check's helper and command) over a window,
+divided by the checks done in it: the cost of one check, and what that
+makes for 1,000 tenants at the default interval (10 s).
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import ptapi
+
+DEVNULL = subprocess.DEVNULL
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _echo_bot(ctx, name):
+    path = os.path.join(ctx.work, name)
+    if not os.path.exists(path):
+        subprocess.run([os.path.join(ctx.top, "rootfs-tools/ptenant-mkblueprint"), path],
+                       check=True, stdout=DEVNULL)
+    return path
+
+
+def _versions(ctx, d):
+    """echo-bot@1 and @2 (the same bot), @3 (fails in tenants named zz*)."""
+    one = _echo_bot(ctx, "echo-bot")
+    d.pt("blueprint", "import", "echo-bot@1", one)
+    d.pt("blueprint", "import", "echo-bot@2", one)
+    three = os.path.join(ctx.work, "echo-bot-3")
+    shutil.copytree(one, three, symlinks=True)
+    start = os.path.join(three, "rootfs/bot/start")
+    os.rename(start, start + ".orig")
+    with open(start, "w") as f:
+        f.write('#!/bin/sh\ncase "$(hostname)" in zz*) echo "v3 fails here" >&2; exit 3;; esac\n'
+                'exec /bot/start.orig "$@"\n')
+    os.chmod(start, 0o755)
+    d.pt("blueprint", "import", "echo-bot@3", three)
+
+
+def _create_many(d, slugs, extra):
+    for k in range(0, len(slugs), 32):
+        procs = [subprocess.Popen(d.argv("create", s, "--blueprint", "echo-bot@1", *extra),
+                                  stdin=DEVNULL, stdout=DEVNULL, stderr=subprocess.PIPE)
+                 for s in slugs[k:k + 32]]
+        for p in procs:
+            if p.wait() != 0:
+                raise RuntimeError(f"create: {p.stderr.read().decode().strip()}")
+
+
+def _wait_healthy(d, n, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if sum(1 for t in d.ls() if t.get("health") == "healthy") >= n:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"fewer than {n} tenants healthy after {timeout} s")
+
+
+def _rollout(d, *args):
+    t0 = time.monotonic()
+    r = subprocess.run(d.argv("--json", "rollout", *args, "--wait"), stdin=DEVNULL,
+                       capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    ro = json.loads(r.stdout)
+    return ro, wall
+
+
+def bench_rollout(ctx, n=200, parallel=32):
+    d = ctx.daemon([], use=f"rollout: {n} tenants with http health checks")
+    _versions(ctx, d)
+    slugs = [f"b{i:03d}" for i in range(n - 1)] + ["zz-last"]
+    _create_many(d, slugs, ["--health-http", "/healthz", "--health-interval", "1s"])
+    _wait_healthy(d, n)
+    good, good_wall = _rollout(d, "echo-bot@2", "--parallel", str(parallel), "--canary", "1")
+    res = {"tenants": n, "parallel": parallel,
+           "good": {"phase": good["phase"], "moved": good["counts"]["done"],
+                    "failed": good["counts"]["failed"],
+                    "seconds": round((good["ended_at"] - good["started_at"]) / 1000, 2),
+                    "cli_wall_seconds": round(good_wall, 2)}}
+    _wait_healthy(d, n)
+    bad, bad_wall = _rollout(d, "echo-bot@3", "--parallel", str(parallel), "--canary", "1",
+                             "--max-failures", "1", "--health-timeout", "30s")
+    events = json.loads(d.pt("--json", "events"))
+    failed_at = min((e["ts"] for e in events if e.get("event") == "rollout-tenant-failed"
+                     and e["ts"] >= bad["started_at"]), default=None)
+    on_two = sum(1 for t in d.ls() if t["blueprint"] == "echo-bot@2")
+    res["bad"] = {"phase": bad["phase"], "failed": bad["counts"]["failed"],
+                  "reverted": bad["counts"]["reverted"],
+                  "moved_before_failure": bad["counts"]["reverted"] - bad["counts"]["failed"],
+                  "first_failure_to_all_back_seconds":
+                  round((bad["ended_at"] - failed_at) / 1000, 2) if failed_at else None,
+                  "whole_seconds": round((bad["ended_at"] - bad["started_at"]) / 1000, 2),
+                  "on_old_version_after": on_two, "cli_wall_seconds": round(bad_wall, 2)}
+    return res
+
+
+def _cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime stime cutime cstime: fields 14-17, here 11-14 after the name.
+    return sum(int(x) for x in fields[11:15])
+
+
+def _checks(d, slugs):
+    """Checks done so far by these tenants."""
+    total = 0
+    for s in slugs:
+        h = json.loads(d.pt("--json", "inspect", s)).get("health", {})
+        total += h.get("passed", 0) + h.get("failed", 0)
+    return total
+
+
+def _health_rows(ctx, d, kind, n, args, window=20):
+    slugs = [f"{kind[0]}{i:04d}" for i in range(n)]
+    _create_many(d, slugs, [*args, "--health-interval", "1s"])
+    _wait_healthy(d, n, timeout=300)
+    time.sleep(2)
+    # The checks of a sample of tenants, scaled: inspecting all of them
+    # would itself cost the daemon CPU inside the window.
+    sample = slugs[::max(1, n // 10)]
+    c0 = _checks(d, sample)
+    k0, t0 = _cpu_ticks(d.proc.pid), time.monotonic()
+    time.sleep(window)
+    k1, t1 = _cpu_ticks(d.proc.pid), time.monotonic()
+    c1 = _checks(d, sample)
+    checks = round((c1 - c0) * n / len(sample) * (t1 - t0) / (time.monotonic() - t0 + 1e-9))
+    cpu_s = (k1 - k0) / HZ
+    per_check_us = cpu_s / checks * 1e6 if checks else None
+    row = {"kind": kind, "tenants": n, "interval": "1s", "window_s": round(t1 - t0, 1),
+           "checks": checks, "daemon_cpu_s": round(cpu_s, 2),
+           "cpu_share_of_a_core": round(cpu_s / (t1 - t0), 3),
+           "us_per_check": round(per_check_us, 1) if per_check_us else None,
+           "daemon_rss_kib": d.rss_kib(),
+           "at_1000_tenants_10s_share_of_a_core":
+           round(per_check_us * 100 / 1e6, 4) if per_check_us else None}
+    for k in range(0, n, 64):
+        procs = [subprocess.Popen(d.argv("rm", s), stdin=DEVNULL, stdout=DEVNULL)
+                 for s in slugs[k:k + 64]]
+        for p in procs:
+            p.wait()
+    return row
+
+
+def bench_health(ctx, n_http=1000, n_exec=100):
+    d = ctx.daemon(["network = off", "cgroup_mode = off"],
+                   use=f"health: {n_http} tenants with http checks, {n_exec} with exec checks")
+    d.pt("blueprint", "import", "echo-bot@1", _echo_bot(ctx, "echo-bot"))
+    return [_health_rows(ctx, d, "http", n_http, ["--health-http", "/healthz"]),
+            _health_rows(ctx, d, "exec", n_exec, ["--health-exec", "true"])]
+
+
+def markdown(res):
+    out = []
+    ro = res.get("rollout")
+    if ro:
+        g, b = ro["good"], ro["bad"]
+        out += ["## Rollouts (issue 13)", "",
+                f"{ro['tenants']} tenants of the echo-bot (busybox httpd) with an http health "
+                "check every second, full config (networking, budgets). `ptenant rollout "
+                f"--parallel {ro['parallel']} --canary 1`; a move is a restart on the new "
+                "version, done when its first health check passes. Times from the daemon's "
+                "own stamps (the CLI's --wait wall time beside).", "",
+                "| what | result | seconds | CLI wall s |", "|---|---|---:|---:|",
+                f"| healthy version, every tenant (target <= 10 s) | {g['phase']}: {g['moved']} "
+                f"moved, {g['failed']} failed | {g['seconds']} | {g['cli_wall_seconds']} |",
+                f"| bad version, failing in the tenant moved last: whole rollout | "
+                f"{b['phase']}: {b['moved_before_failure']} moved first, {b['failed']} failed, "
+                f"{b['reverted']} back | {b['whole_seconds']} | {b['cli_wall_seconds']} |",
+                f"| ... from the first failure to every tenant back and healthy | "
+                f"{b['on_old_version_after']} of {ro['tenants']} on the old version after | "
+                f"{b['first_failure_to_all_back_seconds']} | |", ""]
+    hl = res.get("health")
+    if hl:
+        out += ["## Health checks: what they cost ptenantd (issue 13)", "",
+                "Tenants with a check every second (no networking, no budgets: the check "
+                "is the same either way); ptenantd's CPU (its own and its reaped children's: "
+                "an exec check's helper and command) over the window, divided by the checks "
+                "done in it.", "",
+                "| kind | tenants | checks in window | daemon CPU s | share of a core | "
+                "µs per check | at 1,000 tenants, every 10 s | daemon RSS KiB |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        out += [f"| {r['kind']} | {r['tenants']} | {r['checks']} | {r['daemon_cpu_s']} | "
+                f"{r['cpu_share_of_a_core']} | {r['us_per_check']} | "
+                f"{r['at_1000_tenants_10s_share_of_a_core']} of a core | {r['daemon_rss_kib']} |"
+                for r in hl]
+        out += [""]
+    return "\n".join(out)
