@@ -1298,7 +1298,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--memory-levels", default="1,100,500")
-    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,rollout,health,batch,memory",
+    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,rollout,image,health,batch,memory",
                     help="comma-separated sections to run; they always run in this "
                     "order, the ones that leave many namespaces to tear down last")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1349,6 +1349,9 @@ def main():
         if "rollout" in only:
             log("rollouts: 200 tenants, a healthy version and a bad one")
             res["rollout"] = rolloutbench.bench_rollout(ctx)
+        if "image" in only:
+            log("import of a real multi-layer OCI image")
+            res["image"] = rolloutbench.bench_image(ctx)
         if "health" in only:
             log("health checks: what they cost the daemon")
             res["health"] = rolloutbench.bench_health(ctx)

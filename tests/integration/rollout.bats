@@ -55,8 +55,8 @@ all_on() { # REF [SLUGS]: every tenant (the stopped one too), or those named, is
 		($s == "" or (.slug | IN($s | split(",")[])))) | .slug')" ]
 }
 
-all_healthy() {
-	[ -z "$(pt --json ls | jq -r '.[] | select(.slug != "stopped1" and .health != "healthy") | .slug')" ]
+all_healthy() { # those that run
+	[ -z "$(pt --json ls | jq -r '.[] | select(.state == "running" and .health != "healthy") | .slug')" ]
 }
 
 ro() { # JQ path into rollout status
@@ -64,6 +64,9 @@ ro() { # JQ path into rollout status
 }
 
 @test "rollout: a healthy version reaches every tenant, canary first, health-gated" {
+	# One asleep: moved without waking it.
+	pt pause "t$N" --sleep >/dev/null
+	[ "$(tenant_state "t$N")" = asleep ]
 	run pt rollout echo-bot@2 --parallel 8 --canary 1 --wait
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -71,9 +74,11 @@ ro() { # JQ path into rollout status
 	all_on echo-bot@2
 	all_healthy
 	[ "$(pt exec t01 -- cat /version)" = 2 ]
-	[ "$(pt exec "t$N" -- cat /version)" = 2 ]
-	# The stopped tenant moved without a start.
+	[ "$(pt exec t49 -- cat /version)" = 2 ]
+	# The stopped and the asleep tenant moved without a start.
 	[ "$(tenant_state stopped1)" = stopped ]
+	[ "$(tenant_state "t$N")" = asleep ]
+	[ "$(tenant_field "t$N" .blueprint)" = echo-bot@2 ]
 	# The canary (the first running tenant: a stopped one proves nothing)
 	# was moved and healthy before any other tenant was touched.
 	[ "$(ro '.tenants[] | select(.canary) | .slug')" = t01 ]
