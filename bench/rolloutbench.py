@@ -202,12 +202,12 @@ def bench_image(ctx):
     for sub in ("dev", "proc", "sys", "run"):
         shutil.rmtree(os.path.join(rootfs, sub), ignore_errors=True)
         os.makedirs(os.path.join(rootfs, sub))
-    _umoci("repack", "--image", "img:v1", "bundle", cwd=work)
+    _umoci("repack", "--refresh-bundle", "--image", "img:v1", "bundle", cwd=work)
     shutil.copytree(os.path.join(_echo_bot(ctx, "echo-bot"), "rootfs/bot"),
                     os.path.join(rootfs, "bot"), symlinks=True)
-    _umoci("repack", "--image", "img:v1", "bundle", cwd=work)
+    _umoci("repack", "--refresh-bundle", "--image", "img:v1", "bundle", cwd=work)
     shutil.rmtree(os.path.join(rootfs, "usr/share/doc"), ignore_errors=True)
-    _umoci("repack", "--image", "img:v1", "bundle", cwd=work)
+    _umoci("repack", "--refresh-bundle", "--image", "img:v1", "bundle", cwd=work)
     _umoci("config", "--image", "img:v1", "--config.entrypoint", "/bot/start",
            "--config.env", "PORT=8080", "--config.exposedports", "8080/tcp", cwd=work)
     layout = os.path.join(work, "img")
