@@ -56,3 +56,6 @@ int pt_copy_tree(const char *src, const char *dst, pt_err *err);
  * crossing mounts or following symlinks; a file with several links in
  * the tree is counted once. Used for a blueprint's size at import. */
 int pt_disk_usage(const char *path, uint64_t *ret_bytes, pt_err *err);
+
+/* write(2) until all of it is written (EINTR retried); 0 or -errno. */
+int pt_fs_write_all(int fd, const void *data, size_t len);

@@ -46,5 +46,6 @@ int cmd_events(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
 int cmd_blueprint(struct cli *cli, int argc, char **argv);
 int cmd_rollout(struct cli *cli, int argc, char **argv);
+int cmd_usage(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_update(struct cli *cli, int argc, char **argv);

@@ -47,7 +47,11 @@ static void usage(FILE *out)
 		"                                      move tenants to NEW, health-gated; rolled back\n"
 		"                                      when K fail or a canary fails\n"
 		"  rollout status [--wait]             progress (--wait: follow it to the end)\n"
-		"  rollout pause | resume | abort | undo\n\n"
+		"  rollout pause | resume | abort | undo\n"
+		"Usage, for billing:\n"
+		"  usage [SLUG] [--month YYYY-MM | --from YYYY-MM-DD --to YYYY-MM-DD] [--csv]\n"
+		"                                      hours active, frozen, asleep; CPU, memory;\n"
+		"                                      restarts, incidents; active runtime-months\n\n"
 		"  --socket PATH   the API socket (default $PTENANT_SOCKET or /run/ptenant/ptenantd.sock)\n"
 		"  --json          print JSON instead of tables\n\n"
 		"Exit status: 0 done, 1 failed, 2 usage error; exec exits with CMD's status.\n");
@@ -182,6 +186,8 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 		return cmd_blueprint(cli, argc, argv);
 	if (strcmp(cmd, "rollout") == 0)
 		return cmd_rollout(cli, argc, argv);
+	if (strcmp(cmd, "usage") == 0)
+		return cmd_usage(cli, argc, argv);
 	return cli_usage_error("unknown command '%s'", cmd);
 }
 

@@ -329,6 +329,7 @@ static const struct {
 	{ "blueprint.ls", blueprint_op_ls },
 	{ "blueprint.rm", blueprint_op_rm },
 	{ "move", blueprint_op_move },
+	{ "usage", usage_op },
 	{ "rollout.start", rollout_op_start },
 	{ "rollout.status", rollout_op_status },
 	{ "rollout.pause", rollout_op_control },

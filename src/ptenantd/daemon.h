@@ -18,6 +18,7 @@
 #include "ptenant/spec.h"
 #include "state.h"
 #include "confine.h"
+#include "usage.h"
 
 struct json_t;
 struct daemon;
@@ -56,6 +57,7 @@ struct conn;
 struct exec_job;
 struct health_reap;
 struct rollout_run;
+struct usage_ledger;
 struct tenant_spawn;
 struct tenant_standby;
 struct pt_cgroup;
@@ -124,6 +126,16 @@ struct tenant_health {
 	size_t got;
 };
 
+/* What it used in the open day (usage.c), not yet in the ledger. */
+struct tenant_usage {
+	struct pt_usage open;
+	enum pt_usage_state state;       /* what the time since last_at is */
+	uint64_t last_at;                /* unix ms: accounted up to here */
+	uint64_t cpu_seen;               /* its cgroup's CPU counter, last read */
+	bool cpu_valid;                  /* cpu_seen is of the leaf it runs in */
+	uint64_t mem_last;               /* memory in use, last read (bytes) */
+};
+
 struct tenant {
 	struct pt_spec spec;             /* secret values not loaded */
 	struct pt_tenant_state st;
@@ -177,6 +189,7 @@ struct tenant {
 	unsigned notify_in_window;
 	uint64_t notify_paused_at;       /* flooded: not read since (monotonic ms) */
 	struct tenant_health health;
+	struct tenant_usage usage;
 };
 
 struct daemon {
@@ -226,6 +239,8 @@ struct daemon {
 	int netns_fd;                    /* the daemon's own network namespace (main.c) */
 	struct health_reap *health_reaps; /* exec check helpers ended, to reap */
 	struct rollout_run *rollout;     /* the last rollout, running or not (rollout.c) */
+	/* The usage ledger (usage.c). */
+	struct usage_ledger *usage;
 };
 
 /* loop.c */
@@ -512,6 +527,23 @@ void rollout_shutdown(struct daemon *d);
 void rollout_op_start(struct daemon *d, struct conn *c, struct json_t *req);
 void rollout_op_status(struct daemon *d, struct conn *c, struct json_t *req);
 void rollout_op_control(struct daemon *d, struct conn *c, struct json_t *req);
+
+/* usage.c: the usage ledger (ptenant usage) */
+/* At start, once the tenants are back: the open day from usage/open.json
+ * (a damaged one is set aside and named), the gap since accounted. */
+int usage_init(struct daemon *d, pt_err *err);
+void usage_tick(struct daemon *d, uint64_t now_mono);
+uint64_t usage_next_deadline(const struct daemon *d);
+/* From tenant_record: the time so far in its state, and what the event
+ * counts (a respawn, an incident). */
+void usage_event(struct daemon *d, struct tenant *t, const char *event, const char *reason);
+/* A new cgroup leaf for its run: its CPU counter starts from 0. */
+void usage_run_begun(struct tenant *t);
+/* Before it is removed: its open day is kept until the day closes. */
+void usage_tenant_gone(struct daemon *d, struct tenant *t);
+void usage_op(struct daemon *d, struct conn *c, struct json_t *req);
+/* At exit: a last checkpoint. */
+void usage_shutdown(struct daemon *d);
 
 /* exec.c */
 /* At exit: frees the exec jobs left (their helpers die with the daemon). */

@@ -289,6 +289,9 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	if (r < 0)
 		return r;
 	restore_rollout(d);
+	r = usage_init(d, err);
+	if (r < 0)
+		return r;
 	r = api_listen(d, err);
 	return r < 0 ? r : ingress_listen(d, err);
 }
@@ -355,6 +358,7 @@ int main(int argc, char **argv)
 	exec_shutdown(&d);
 	health_shutdown(&d);
 	rollout_shutdown(&d);
+	usage_shutdown(&d);
 	pt_closep(&d.netns_fd);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);

@@ -379,6 +379,7 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 			*ret_err = err;
 		return r;
 	}
+	usage_tenant_gone(d, t);
 	tenant_drop_from_table(d, t);
 	net_tenant_release(d, t);
 	routes_changed(d);
@@ -410,6 +411,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 	standby_tick(d, now);
 	ingress_tick(d, now);
 	rollout_tick(d, now);
+	usage_tick(d, now);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
@@ -443,6 +445,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 	if (in && (!next || in < next))
 		next = in;
 	in = rollout_next_deadline(d);
+	if (in && (!next || in < next))
+		next = in;
+	in = usage_next_deadline(d);
 	if (in && (!next || in < next))
 		next = in;
 

@@ -302,6 +302,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 	t->adopted = false;
 	t->started_mono = now_mono_ms();
 	health_run_begun(d, t, false);
+	usage_run_begun(t);
 	pt_trace_print(sp->tr, t->spec.slug, stderr);
 	pt_trace_print(sp->child_tr, t->spec.slug, stderr);
 	spawn_free(sp);

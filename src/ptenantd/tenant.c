@@ -62,6 +62,7 @@ void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		.event = event, .reason = reason, .code = code, .message = message,
 	};
 
+	usage_event(d, t, event, reason);
 	if (pt_events_append(d->events_fd, &ev, NULL) < 0)
 		fprintf(stderr, "ptenantd: cannot append to the event journal\n");
 	if (d->journal_stderr)

@@ -1,0 +1,264 @@
+/* The usage ledger's lines: see usage.h. */
+#include "usage.h"
+
+#include "cleanup.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const state_names[PT_US_N] = {
+	[PT_US_ACTIVE] = "active_ms", [PT_US_FROZEN] = "frozen_ms", [PT_US_ASLEEP] = "asleep_ms",
+	[PT_US_STOPPED] = "stopped_ms", [PT_US_CRASHLOOP] = "crashloop_ms",
+};
+
+static const char *const incident_names[PT_UI_N] = {
+	[PT_UI_EXIT] = "exit", [PT_UI_SIGNAL] = "signal", [PT_UI_OOM] = "oom-killed",
+	[PT_UI_UNHEALTHY] = "unhealthy", [PT_UI_SPAWN_FAILED] = "spawn-failed",
+	[PT_UI_UNKNOWN] = "unknown",
+};
+
+const char *pt_usage_state_name(enum pt_usage_state s)
+{
+	return (unsigned)s < PT_US_N ? state_names[s] : NULL;
+}
+
+const char *pt_usage_incident_name(enum pt_usage_incident i)
+{
+	return (unsigned)i < PT_UI_N ? incident_names[i] : NULL;
+}
+
+int pt_usage_incident_from_reason(const char *reason)
+{
+	for (int i = 0; reason && i < PT_UI_N; i++)
+		if (strcmp(reason, incident_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void pt_usage_add(struct pt_usage *sum, const struct pt_usage *u)
+{
+	for (int i = 0; i < PT_US_N; i++)
+		sum->state_ms[i] += u->state_ms[i];
+	for (int i = 0; i < PT_UI_N; i++)
+		sum->incidents[i] += u->incidents[i];
+	sum->cpu_us += u->cpu_us;
+	sum->mem_byte_ms += u->mem_byte_ms;
+	if (u->mem_peak > sum->mem_peak)
+		sum->mem_peak = u->mem_peak;
+	sum->restarts += u->restarts;
+	sum->metered |= u->metered;
+}
+
+/* ---- the calendar (days from civil, civil from days: proleptic
+ * Gregorian, as in H. Hinnant's date algorithms) ----------------------- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+uint64_t pt_day_of_ms(uint64_t unix_ms)
+{
+	return unix_ms / PT_DAY_MS;
+}
+
+void pt_day_format(uint64_t day, char buf[11])
+{
+	unsigned m, d;
+	int y;
+
+	civil_from_days((int64_t)day, &y, &m, &d);
+	snprintf(buf, 11, "%04d-%02u-%02u", y % 10000, m, d);
+}
+
+static unsigned days_in_month(int y, unsigned m)
+{
+	static const unsigned n[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : n[m - 1];
+}
+
+static int parse_digits(const char *s, size_t n, unsigned *ret)
+{
+	unsigned v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int pt_day_parse(const char *text, uint64_t *ret_day)
+{
+	unsigned y, m, d;
+
+	if (!text || strlen(text) != 10 || text[4] != '-' || text[7] != '-' ||
+	    parse_digits(text, 4, &y) < 0 || parse_digits(text + 5, 2, &m) < 0 ||
+	    parse_digits(text + 8, 2, &d) < 0 || y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > days_in_month((int)y, m))
+		return -EINVAL;
+	*ret_day = (uint64_t)days_from_civil(y, m, d);
+	return 0;
+}
+
+int pt_month_parse(const char *text, uint64_t *ret_first, uint64_t *ret_end)
+{
+	unsigned y, m;
+
+	if (!text || strlen(text) != 7 || text[4] != '-' || parse_digits(text, 4, &y) < 0 ||
+	    parse_digits(text + 5, 2, &m) < 0 || y < 1970 || m < 1 || m > 12)
+		return -EINVAL;
+	*ret_first = (uint64_t)days_from_civil(y, m, 1);
+	*ret_end = *ret_first + days_in_month((int)y, m);
+	return 0;
+}
+
+void pt_month_of_day(uint64_t day, char buf[8])
+{
+	unsigned m, d;
+	int y;
+
+	civil_from_days((int64_t)day, &y, &m, &d);
+	snprintf(buf, 8, "%04d-%02u", y % 10000, m);
+}
+
+/* ---- one line -------------------------------------------------------- */
+
+int pt_usage_line_format(const struct pt_usage_line *l, char *buf, size_t size)
+{
+	const struct pt_usage *u = &l->u;
+	char day[11];
+	size_t n;
+	int w;
+
+	pt_day_format(l->day, day);
+	w = snprintf(buf, size, "{\"day\":\"%s\",\"slug\":\"%s\"", day, l->slug);
+	for (int i = 0; w > 0 && (size_t)w < size && i < PT_US_N; i++)
+		w += snprintf(buf + w, size - (size_t)w, ",\"%s\":%llu", state_names[i],
+			      (unsigned long long)u->state_ms[i]);
+	if (w > 0 && (size_t)w < size)
+		w += snprintf(buf + w, size - (size_t)w, ",\"restarts\":%llu,\"incidents\":{",
+			      (unsigned long long)u->restarts);
+	for (int i = 0, first = 1; w > 0 && (size_t)w < size && i < PT_UI_N; i++)
+		if (u->incidents[i]) {
+			w += snprintf(buf + w, size - (size_t)w, "%s\"%s\":%llu", first ? "" : ",",
+				      incident_names[i], (unsigned long long)u->incidents[i]);
+			first = 0;
+		}
+	if (w > 0 && (size_t)w < size)
+		w += snprintf(buf + w, size - (size_t)w, "}");
+	if (w > 0 && (size_t)w < size && u->metered)
+		w += snprintf(buf + w, size - (size_t)w, ",\"cpu_us\":%llu,\"mem_byte_ms\":%llu,"
+			      "\"mem_peak\":%llu", (unsigned long long)u->cpu_us,
+			      (unsigned long long)u->mem_byte_ms, (unsigned long long)u->mem_peak);
+	if (w > 0 && (size_t)w < size)
+		w += snprintf(buf + w, size - (size_t)w, "}");
+	n = w > 0 ? (size_t)w : 0;
+	return w > 0 && n < size ? (int)n : -ENOBUFS;
+}
+
+static int bad(pt_err *err, const char *field, const char *what)
+{
+	return pt_err_field(err, -EBADMSG, field, "field %s: %s", field, what);
+}
+
+static int get_u64(json_t *o, const char *key, bool required, uint64_t *ret, pt_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v && !required)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return bad(err, key, v ? "expected a non-negative integer" : "missing");
+	*ret = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_incidents(json_t *o, struct pt_usage *u, pt_err *err)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return bad(err, "incidents", "expected an object");
+	json_object_foreach(o, key, v) {
+		int i = pt_usage_incident_from_reason(key);
+
+		if (i < 0)
+			return bad(err, "incidents", "an unknown reason");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return bad(err, "incidents", "expected non-negative counts");
+		u->incidents[i] = (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
+int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret, pt_err *err)
+{
+	_cleanup_json_ json_t *o = NULL;
+	struct pt_usage_line l = { 0 };
+	json_error_t jerr;
+	const char *day, *slug;
+	int r = 0;
+
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return pt_err_field(err, -EBADMSG, "", "not a JSON line (torn or damaged): %s",
+				    jerr.text);
+	if (!json_is_object(o))
+		return bad(err, "", "expected an object");
+	day = json_string_value(json_object_get(o, "day"));
+	slug = json_string_value(json_object_get(o, "slug"));
+	if (!day || pt_day_parse(day, &l.day) < 0)
+		return bad(err, "day", "expected a date YYYY-MM-DD");
+	if (!slug || pt_slug_validate(slug, "slug", NULL) < 0)
+		return bad(err, "slug", "expected a tenant's slug");
+	snprintf(l.slug, sizeof(l.slug), "%s", slug);
+	for (int i = 0; r == 0 && i < PT_US_N; i++)
+		r = get_u64(o, state_names[i], true, &l.u.state_ms[i], err);
+	if (r == 0)
+		r = get_u64(o, "restarts", true, &l.u.restarts, err);
+	if (r == 0)
+		r = parse_incidents(json_object_get(o, "incidents"), &l.u, err);
+	l.u.metered = json_object_get(o, "cpu_us") != NULL;
+	if (r == 0 && l.u.metered)
+		r = get_u64(o, "cpu_us", true, &l.u.cpu_us, err);
+	if (r == 0 && l.u.metered)
+		r = get_u64(o, "mem_byte_ms", true, &l.u.mem_byte_ms, err);
+	if (r == 0 && l.u.metered)
+		r = get_u64(o, "mem_peak", true, &l.u.mem_peak, err);
+	if (r < 0)
+		return r;
+	*ret = l;
+	return 0;
+}
