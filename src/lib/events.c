@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,9 +114,15 @@ static char *render(const struct pt_event *ev, const char *message,
 		    size_t *ret_len)
 {
 	_cleanup_json_ json_t *o = json_object();
+	const char *log_tail = ev->log_tail;
 	char stamp[32];
 	char *text, *line;
 	int r = 0;
+
+	/* Its end: the lines before the exit. A cut character is mended by
+	 * set_string's UTF-8 repair. */
+	if (log_tail && strlen(log_tail) > PT_EVENT_LOG_TAIL_MAX)
+		log_tail += strlen(log_tail) - PT_EVENT_LOG_TAIL_MAX;
 
 	if (!o)
 		return NULL;
@@ -128,6 +135,7 @@ static char *render(const struct pt_event *ev, const char *message,
 	if (ev->code != -1)
 		r |= json_object_set_new(o, "code", json_integer(ev->code));
 	r |= set_string(o, "message", message);
+	r |= set_string(o, "log_tail", log_tail);
 	if (r != 0)
 		return NULL;
 	text = json_dumps(o, JSON_COMPACT);
@@ -293,29 +301,39 @@ static json_t *parse_line(const char *line, size_t len)
 	return NULL;
 }
 
-static int matches(json_t *rec, const char *tenant)
+static int matches(json_t *rec, const struct pt_events_filter *f)
 {
-	const char *t;
+	const char *t = json_string_value(json_object_get(rec, "tenant"));
+	const char *e = json_string_value(json_object_get(rec, "event"));
+	json_int_t ts = json_integer_value(json_object_get(rec, "ts"));
 
-	if (!tenant)
-		return 1;
-	t = json_string_value(json_object_get(rec, "tenant"));
-	return t && strcmp(t, tenant) == 0;
+	if (f->tenant && (!t || strcmp(t, f->tenant) != 0))
+		return 0;
+	if (f->kind && (!e || strcmp(e, f->kind) != 0))
+		return 0;
+	return !f->since_ms || (ts >= 0 && (uint64_t)ts >= f->since_ms);
 }
 
-static int collect(FILE *f, const char *tenant, json_t *all, struct ring *ring)
+/* Whole lines only: one without its newline is being written. *pos is
+ * where reading stopped. */
+static int collect(FILE *f, const struct pt_events_filter *filter, json_t *all,
+		   struct ring *ring, uint64_t *pos)
 {
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
 	while ((n = getline(&line, &cap, f)) >= 0) {
-		json_t *rec = parse_line(line, (size_t)n);
+		json_t *rec;
 		int r;
 
+		if (n == 0 || line[n - 1] != '\n')
+			break;
+		*pos += (uint64_t)n;
+		rec = parse_line(line, (size_t)n);
 		if (!rec)
 			continue;
-		if (!matches(rec, tenant)) {
+		if (!matches(rec, filter)) {
 			json_decref(rec);
 			continue;
 		}
@@ -323,7 +341,7 @@ static int collect(FILE *f, const char *tenant, json_t *all, struct ring *ring)
 		if (r < 0)
 			return -ENOMEM;
 	}
-	if (!feof(f))
+	if (ferror(f))
 		return errno ? -errno : -EIO;
 	return 0;
 }
@@ -331,9 +349,21 @@ static int collect(FILE *f, const char *tenant, json_t *all, struct ring *ring)
 int pt_events_read(const char *path, const char *tenant, size_t max,
 		   struct json_t **ret_array, pt_err *err)
 {
+	struct pt_events_filter f = { .tenant = tenant };
+	uint64_t next;
+
+	return pt_events_read_from(path, &f, 0, max, ret_array, &next, err);
+}
+
+int pt_events_read_from(const char *path, const struct pt_events_filter *filter,
+			uint64_t from, size_t max, json_t **ret_array, uint64_t *ret_next,
+			pt_err *err)
+{
 	_cleanup_json_ json_t *all = json_array();
 	_cleanup_fclose_ FILE *f = NULL;
 	struct ring ring = { .max = max };
+	uint64_t pos = 0;
+	struct stat st;
 	int r = 0;
 
 	if (!all)
@@ -341,8 +371,11 @@ int pt_events_read(const char *path, const char *tenant, size_t max,
 	f = fopen(path, "re");
 	if (!f && errno != ENOENT)
 		return pt_err_set(err, -errno, "open %s", path);
+	if (f && fstat(fileno(f), &st) == 0 && from <= (uint64_t)st.st_size &&
+	    fseeko(f, (off_t)from, SEEK_SET) == 0)
+		pos = from;
 	if (f)
-		r = collect(f, tenant, all, &ring);
+		r = collect(f, filter, all, &ring, &pos);
 	for (size_t i = 0; r == 0 && i < ring.count; i++) {
 		json_t *rec = ring.slot[(ring.head + i) % ring.count];
 
@@ -353,5 +386,6 @@ int pt_events_read(const char *path, const char *tenant, size_t max,
 	if (r < 0)
 		return pt_err_set(err, r, "read %s", path);
 	*ret_array = TAKE_PTR(all);
+	*ret_next = pos;
 	return 0;
 }

@@ -23,6 +23,19 @@ struct pt_event {
 	const char *reason;      /* "exit", "signal", "oom-killed", ... or NULL */
 	int code;                /* exit code / signal, -1 when none */
 	const char *message;     /* free text, or NULL */
+	/* For an exit: the last lines of the tenant's log before it died
+	 * (the tenant's own bytes, made valid UTF-8), or NULL. */
+	const char *log_tail;
+};
+
+#define PT_EVENT_LOG_TAIL_MAX 400
+
+/* What a read keeps: records of that tenant, of that kind, from that
+ * time; NULL or 0 for any. */
+struct pt_events_filter {
+	const char *tenant;
+	const char *kind;
+	uint64_t since_ms;
 };
 
 /* Appends one record to fd (opened O_WRONLY|O_APPEND|O_CLOEXEC). */
@@ -33,6 +46,13 @@ int pt_events_append(int fd, const struct pt_event *ev, pt_err *err);
  * that do not parse are skipped (a torn last line after a crash). */
 int pt_events_read(const char *path, const char *tenant, size_t max,
 		   struct json_t **ret_array, pt_err *err);
+/* The same from byte offset `from` of the file up to its last whole line
+ * (a line being written is left for the next read), with a filter;
+ * *ret_next is where the next read starts (for `events -f`). An offset
+ * past the end (a new file) reads from the start. */
+int pt_events_read_from(const char *path, const struct pt_events_filter *filter,
+			uint64_t from, size_t max, struct json_t **ret_array,
+			uint64_t *ret_next, pt_err *err);
 
 /* journald (events-journal.c). The syslog priority of a record: err for
  * crash-loop, rm-failed, oom-killed and spawn-failed, warning for any

@@ -40,6 +40,20 @@ static void event_row(json_t *ev, struct event_row *row)
 	row->message = msg ? msg : "";
 }
 
+/* An exit's last log lines, indented under it. */
+static void print_log_tail(FILE *out, json_t *ev)
+{
+	const char *tail = json_string_value(json_object_get(ev, "log_tail"));
+
+	while (tail && *tail) {
+		const char *nl = strchr(tail, '\n');
+		int n = nl ? (int)(nl - tail) : (int)strlen(tail);
+
+		fprintf(out, "    log| %.*s\n", n, tail);
+		tail += n + (nl ? 1 : 0);
+	}
+}
+
 /* CODE is a number: right-aligned, the rest left-aligned. A row without
  * a message ends at CODE, with no trailing blank. */
 static void print_row(FILE *out, const char *const *col, const int *width,
@@ -71,7 +85,26 @@ void cli_print_events(FILE *out, json_t *events)
 	json_array_foreach(events, i, ev) {
 		event_row(ev, &row);
 		print_row(out, row.col, width, row.message);
+		print_log_tail(out, ev);
 	}
+}
+
+void cli_print_events_follow(FILE *out, json_t *events, bool header)
+{
+	/* Fixed widths: the rows come one batch at a time. */
+	static const int width[EVENT_COLUMNS] = { 24, 16, 14, 10, 4 };
+	struct event_row row;
+	json_t *ev;
+	size_t i;
+
+	if (header)
+		print_row(out, event_headers, width, "MESSAGE");
+	json_array_foreach(events, i, ev) {
+		event_row(ev, &row);
+		print_row(out, row.col, width, row.message);
+		print_log_tail(out, ev);
+	}
+	fflush(out);
 }
 
 bool cli_format_last_oom(json_t *tenant, char *buf, size_t n)

@@ -12,6 +12,8 @@ struct json_t;
  * value (or header), so a long event name or slug never pushes the
  * columns after it out of line; MESSAGE, last, is not padded. */
 void cli_print_events(FILE *out, struct json_t *events);
+/* events -f: one batch of rows at a fixed width, the header first. */
+void cli_print_events_follow(FILE *out, struct json_t *events, bool header);
 
 /* The last OOM incident of a tenant object of a `stats` response, as
  * "acme: last OOM: 128.0 MiB peak (of 128.0 MiB) at

@@ -150,10 +150,11 @@ static int dispatch(struct cli *cli, int argc, char **argv)
 	const char *cmd = argv[0];
 
 	/* `CMD -- SLUG ...` for the commands whose SLUG comes first; create,
-	 * update and logs take "--" among their options. */
+	 * update, logs, events and usage take "--" among their options
+	 * (getopt's own). */
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
 	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "rm") == 0 ||
-	    strcmp(cmd, "inspect") == 0 || strcmp(cmd, "events") == 0 ||
+	    strcmp(cmd, "inspect") == 0 ||
 	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "exec") == 0 ||
 	    strcmp(cmd, "resume") == 0)
 		argc = cli_drop_dashdash(argc, argv);

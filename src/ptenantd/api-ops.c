@@ -261,29 +261,61 @@ static void op_logs(struct daemon *d, struct conn *c, json_t *req)
 	conn_reply(d, c, resp);
 }
 
+/* Event kinds are lower-case words and dashes. */
+static bool kind_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	return n > 0 && n <= 64 && strspn(k, "abcdefghijklmnopqrstuvwxyz-") == n;
+}
+
+static int opt_count(json_t *req, const char *key, uint64_t *ret, pt_err *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return pt_err_field(err, -EINVAL, key, "%s: expected a non-negative integer", key);
+	*ret = (uint64_t)json_integer_value(v);
+	return 1;
+}
+
+/* The journal's last records (max, default 100), or with "offset" those
+ * appended since (events -f polls so), filtered by slug, kind and since
+ * (unix ms); the reply's "offset" is where the next read starts. */
 static void op_events(struct daemon *d, struct conn *c, json_t *req)
 {
-	pt_err err = { 0 };
-	json_t *slug = json_object_get(req, "slug"), *max = json_object_get(req, "max");
+	struct pt_events_filter f = { 0 };
+	json_t *slug = json_object_get(req, "slug"), *kind = json_object_get(req, "kind");
+	uint64_t max = 100, offset = 0, next = 0;
 	json_t *arr = NULL, *resp;
+	pt_err err = { 0 };
 	char path[300];
+	int have_offset = 0;
 
-	if ((slug && (!json_is_string(slug) ||
-		      pt_slug_validate(json_string_value(slug), "slug", &err) < 0)) ||
-	    (max && (!json_is_integer(max) || json_integer_value(max) < 0))) {
+	if (slug && (!json_is_string(slug) ||
+		     pt_slug_validate(json_string_value(slug), "slug", &err) < 0)) {
 		if (!err.code)
-			pt_err_field(&err, -EINVAL, slug ? "slug" : "max", "bad filter");
-		conn_reply_error(d, c, &err);
-		return;
+			pt_err_field(&err, -EINVAL, "slug", "slug: expected a string");
+	} else if (kind && (!json_is_string(kind) || !kind_ok(json_string_value(kind)))) {
+		pt_err_field(&err, -EINVAL, "kind", "kind: expected an event kind, lower-case "
+			     "letters and dashes (e.g. exit, oom-killed is a reason: use exit)");
+	} else if (opt_count(req, "max", &max, &err) >= 0 &&
+		   opt_count(req, "since", &f.since_ms, &err) >= 0 &&
+		   (have_offset = opt_count(req, "offset", &offset, &err)) >= 0) {
+		f.tenant = slug ? json_string_value(slug) : NULL;
+		f.kind = kind ? json_string_value(kind) : NULL;
+		snprintf(path, sizeof(path), "%s/events.jsonl", d->cfg.state_dir);
+		pt_events_read_from(path, &f, offset, have_offset ? 0 : (size_t)max, &arr, &next, &err);
 	}
-	snprintf(path, sizeof(path), "%s/events.jsonl", d->cfg.state_dir);
-	if (pt_events_read(path, slug ? json_string_value(slug) : NULL,
-			   max ? (size_t)json_integer_value(max) : 100, &arr, &err) < 0) {
+	if (err.code) {
 		conn_reply_error(d, c, &err);
 		return;
 	}
 	resp = pt_api_ok_response();
 	json_object_set_new(resp, "events", arr);
+	json_object_set_new(resp, "offset", json_integer((json_int_t)next));
 	conn_reply(d, c, resp);
 }
 

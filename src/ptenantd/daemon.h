@@ -307,6 +307,13 @@ const char *tenant_phase_name(enum tenant_phase p);
 struct json_t *tenant_summary(struct daemon *d, struct tenant *t);
 void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		   const char *reason, int code, const char *message);
+/* The same with the last lines of its log (an incident's context). */
+void tenant_record_with_log(struct daemon *d, struct tenant *t, const char *event,
+			    const char *reason, int code, const char *message,
+			    const char *log_tail);
+/* logs.c: the last lines of its log, at most PT_EVENT_LOG_TAIL_MAX bytes
+ * of whole lines, into buf ("" when none). */
+void logs_tail(struct tenant *t, char *buf, size_t size);
 int tenant_save_state(struct tenant *t, pt_err *err);
 /* tenant_save_state after a change of the daemon's own making: a failure
  * is recorded once (event state-save-failed) and retried every second. */

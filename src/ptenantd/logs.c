@@ -303,3 +303,22 @@ json_t *logs_read(struct tenant *t, int64_t offset, size_t max, pt_err *err)
 	return json_pack("{s:o, s:I}", "data", text_value(buf, (size_t)n),
 			 "offset", (json_int_t)(offset + n));
 }
+
+void logs_tail(struct tenant *t, char *buf, size_t size)
+{
+	json_t *r = logs_read(t, -1, size - 1, NULL);
+	const char *data = json_string_value(json_object_get(r, "data"));
+	const char *start = data;
+	size_t n = data ? strlen(data) : 0;
+
+	buf[0] = '\0';
+	/* Whole lines: from the first newline, unless it all fits. */
+	if (n == size - 1) {
+		const char *nl = memchr(data, '\n', n);
+
+		start = nl ? nl + 1 : data + n;
+	}
+	if (start)
+		snprintf(buf, size, "%s", start);
+	json_decref(r);
+}

@@ -193,9 +193,17 @@ static void on_process_exit(struct daemon *d, struct watch *w, uint32_t events)
 	t->st.last_exit = reason;
 	t->st.last_code = code;
 	t->st.last_exit_at = now_real_ms();
-	tenant_record(d, t, t->phase != PHASE_STOPPING ? "exit" :
-		      t->st.idle == PT_IDLE_ASLEEP ? "asleep" : "stopped",
-		      pt_exit_reason_name(reason), code, msg);
+	if (t->phase != PHASE_STOPPING) {
+		char tail[PT_EVENT_LOG_TAIL_MAX + 1];
+
+		/* An incident: what the bot said last goes with it. */
+		logs_tail(t, tail, sizeof(tail));
+		tenant_record_with_log(d, t, "exit", pt_exit_reason_name(reason), code, msg,
+				       tail[0] ? tail : NULL);
+	} else {
+		tenant_record(d, t, t->st.idle == PT_IDLE_ASLEEP ? "asleep" : "stopped",
+			      pt_exit_reason_name(reason), code, msg);
+	}
 	now = now_mono_ms();
 	if (t->phase == PHASE_STOPPING && t->st.idle == PT_IDLE_ASLEEP) {
 		/* Stopped to sleep: still wanted running, woken on demand. */

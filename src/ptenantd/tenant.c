@@ -57,9 +57,17 @@ struct tenant *tenant_find(struct daemon *d, const char *slug)
 void tenant_record(struct daemon *d, struct tenant *t, const char *event,
 		   const char *reason, int code, const char *message)
 {
+	tenant_record_with_log(d, t, event, reason, code, message, NULL);
+}
+
+void tenant_record_with_log(struct daemon *d, struct tenant *t, const char *event,
+			    const char *reason, int code, const char *message,
+			    const char *log_tail)
+{
 	struct pt_event ev = {
 		.ts_ms = now_real_ms(), .tenant = t ? t->spec.slug : NULL,
 		.event = event, .reason = reason, .code = code, .message = message,
+		.log_tail = log_tail,
 	};
 
 	usage_event(d, t, event, reason);
