@@ -1,4 +1,5 @@
 #include "config.h"
+#include "listen-addr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@ enum key_kind {
 	KEY_CGPATH,
 	KEY_BOOL,    /* on | off */
 	KEY_DURATION, /* "30s", "10m"; "off" = 0 when min is 0 */
+	KEY_LISTEN,  /* "127.0.0.1:9464", "[::1]:9464", "unix:/PATH"; "off" = "" */
 };
 
 struct key_def {
@@ -80,6 +82,7 @@ static const struct key_def keys[] = {
 	{ "idle_freeze_after", KEY_DURATION, FIELD(idle_freeze_after_ms), 0, PT_IDLE_MAX_MS },
 	{ "idle_stop_after", KEY_DURATION, FIELD(idle_stop_after_ms), 0, PT_IDLE_MAX_MS },
 	{ "idle_wake_timeout", KEY_DURATION, FIELD(idle_wake_timeout_ms), 100, 3600000 },
+	{ "metrics_listen", KEY_LISTEN, FIELD(metrics_listen), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -286,6 +289,7 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_CGPATH:
 	case KEY_BOOL:
 	case KEY_DURATION:
+	case KEY_LISTEN:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -367,6 +371,19 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 		break;
 	case KEY_NET:
 		return pt_netconf_apply(&c->net, k->name, v, why);
+	case KEY_LISTEN: {
+		struct pt_listen_addr a;
+
+		if (strcmp(v, "off") == 0) {
+			v = "";
+		} else if (strlen(v) >= k->size) {
+			snprintf(why, WHY_MAX, "longer than %zu bytes", k->size - 1);
+			return false;
+		} else if (pt_listen_addr_parse(v, &a, why, WHY_MAX) < 0) {
+			return false;
+		}
+		break;
+	}
 	case KEY_U32:
 	case KEY_U64:
 	case KEY_SIZE:

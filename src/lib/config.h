@@ -37,6 +37,8 @@ struct pt_config {
 	uint64_t idle_freeze_after_ms;
 	uint64_t idle_stop_after_ms;
 	uint64_t idle_wake_timeout_ms; /* default 30 s */
+	/* Where ptenantd serves Prometheus metrics; "" = nowhere (default). */
+	char metrics_listen[128];
 };
 
 void pt_config_defaults(struct pt_config *c);

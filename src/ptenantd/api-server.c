@@ -32,6 +32,7 @@ struct conn {
 	size_t n_fds;
 	void *job;                       /* a deferred operation (exec) */
 	void (*job_cancel)(struct daemon *d, void *job);
+	uint64_t req_at_us;              /* monotonic us: the request being answered */
 	struct conn *next_live;
 	struct conn *next_dead;
 };
@@ -165,6 +166,10 @@ void conn_reply(struct daemon *d, struct conn *c, json_t *resp)
 	json_decref(resp);
 	c->pending = false;
 	c->job = NULL;
+	if (c->req_at_us) {
+		metrics_observe(d, METRICS_API, now_mono_us() - c->req_at_us);
+		c->req_at_us = 0;
+	}
 	if (c->closed) {
 		free(text);
 		return;
@@ -218,6 +223,7 @@ static void handle_line(struct daemon *d, struct conn *c, char *line, size_t len
 	pt_err err = { 0 };
 	json_t *req = NULL;
 
+	c->req_at_us = now_mono_us();
 	if (pt_api_parse_request(line, len, &req, &op, &err) < 0) {
 		conn_reply_error(d, c, &err);
 		return;

@@ -58,6 +58,7 @@ struct exec_job;
 struct health_reap;
 struct rollout_run;
 struct usage_ledger;
+struct metrics;
 struct tenant_spawn;
 struct tenant_standby;
 struct pt_cgroup;
@@ -134,6 +135,9 @@ struct tenant_usage {
 	uint64_t cpu_seen;               /* its cgroup's CPU counter, last read */
 	bool cpu_valid;                  /* cpu_seen is of the leaf it runs in */
 	uint64_t mem_last;               /* memory in use, last read (bytes) */
+	/* Since ptenantd started, never reset (metrics.c). */
+	uint64_t total_ms[PT_US_N];
+	uint64_t incidents_total[PT_UI_N];
 };
 
 struct tenant {
@@ -190,6 +194,8 @@ struct tenant {
 	uint64_t notify_paused_at;       /* flooded: not read since (monotonic ms) */
 	struct tenant_health health;
 	struct tenant_usage usage;
+	uint64_t start_asked_us;         /* monotonic us: its start was asked for */
+	uint64_t wakes;                  /* through the ingress, since ptenantd started */
 };
 
 struct daemon {
@@ -241,6 +247,7 @@ struct daemon {
 	struct rollout_run *rollout;     /* the last rollout, running or not (rollout.c) */
 	/* The usage ledger (usage.c). */
 	struct usage_ledger *usage;
+	struct metrics *metrics;         /* metrics.c */
 };
 
 /* loop.c */
@@ -551,6 +558,17 @@ void usage_tenant_gone(struct daemon *d, struct tenant *t);
 void usage_op(struct daemon *d, struct conn *c, struct json_t *req);
 /* At exit: a last checkpoint. */
 void usage_shutdown(struct daemon *d);
+
+/* metrics.c: Prometheus metrics on metrics_listen */
+enum metrics_hist { METRICS_SPAWN, METRICS_API, METRICS_WAKE };
+/* Before anything is timed (restore starts tenants). */
+void metrics_init_histograms(struct daemon *d);
+void metrics_observe(struct daemon *d, enum metrics_hist which, uint64_t usec);
+int metrics_listen(struct daemon *d, pt_err *err);
+void metrics_tick(struct daemon *d, uint64_t now);
+uint64_t metrics_next_deadline(const struct daemon *d);
+void metrics_shutdown(struct daemon *d);
+uint64_t now_mono_us(void);
 
 /* exec.c */
 /* At exit: frees the exec jobs left (their helpers die with the daemon). */

@@ -48,6 +48,7 @@ struct wake {
 	struct ingress_peer *peers[PEERS_MAX];
 	size_t n_peers;
 	uint64_t deadline;           /* monotonic ms */
+	uint64_t asked_us;           /* monotonic us: the first ask (metrics) */
 	uint64_t retry_at;           /* next probe, monotonic ms */
 	struct watch probe;          /* connecting to the tenant's port */
 };
@@ -91,6 +92,10 @@ static void wake_finish(struct daemon *d, struct wake *w, const char *fail)
 		reply(w->peers[i], fail ? PT_MSG_FAIL : PT_MSG_READY, w->slug, fail);
 	if (fail && t)
 		tenant_record(d, t, "wake-failed", NULL, -1, fail);
+	if (!fail && t) {
+		t->wakes++;
+		metrics_observe(d, METRICS_WAKE, now_mono_us() - w->asked_us);
+	}
 	probe_close(d, w);
 	for (struct wake **pp = &d->wakes; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
@@ -239,6 +244,7 @@ static void on_wake(struct daemon *d, struct ingress_peer *p, const char *slug)
 		snprintf(w->slug, sizeof(w->slug), "%s", slug);
 		w->probe.fd = -1;
 		w->deadline = now_mono_ms() + idle_wake_timeout(d, t);
+		w->asked_us = now_mono_us();
 		w->next = d->wakes;
 		d->wakes = w;
 	}

@@ -27,6 +27,14 @@ uint64_t now_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+uint64_t now_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 uint64_t now_real_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);

@@ -285,6 +285,7 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	r = security_prepare(d, err);
 	if (r < 0)
 		return r;
+	metrics_init_histograms(d);
 	r = restore_tenants(d, err);
 	if (r < 0)
 		return r;
@@ -293,6 +294,8 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 	if (r < 0)
 		return r;
 	r = api_listen(d, err);
+	if (r == 0)
+		r = metrics_listen(d, err);
 	return r < 0 ? r : ingress_listen(d, err);
 }
 
@@ -359,6 +362,7 @@ int main(int argc, char **argv)
 	health_shutdown(&d);
 	rollout_shutdown(&d);
 	usage_shutdown(&d);
+	metrics_shutdown(&d);
 	pt_closep(&d.netns_fd);
 	net_daemon_exit(&d);
 	fprintf(stderr, "ptenantd: stopping; %zu tenant(s) keep running\n", d.n_tenants);

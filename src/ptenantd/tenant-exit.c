@@ -420,6 +420,7 @@ void tenant_tick(struct daemon *d, uint64_t now)
 	ingress_tick(d, now);
 	rollout_tick(d, now);
 	usage_tick(d, now);
+	metrics_tick(d, now);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
@@ -458,6 +459,9 @@ uint64_t tenant_next_deadline(struct daemon *d)
 	in = usage_next_deadline(d);
 	if (in && (!next || in < next))
 		next = in;
+	in = metrics_next_deadline(d);
+	if (in && (!next || in < next))
+		next = in;
 
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
@@ -494,6 +498,7 @@ void tenant_start_settled(struct daemon *d, struct tenant *t, int r, const pt_er
 	uint64_t now = now_mono_ms();
 
 	if (r == 0) {
+		metrics_observe(d, METRICS_SPAWN, now_mono_us() - t->start_asked_us);
 		idle_activity(t);
 		if (t->start_cause == START_BY_WAKE)
 			tenant_record(d, t, "woken", NULL, -1, "started again after its sleep");

@@ -457,6 +457,7 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 		return tenant_add_waiter(d, t, waiter);
 	t->st.idle = PT_IDLE_AWAKE; /* saved with the start's state */
 	t->start_cause = cause;
+	t->start_asked_us = now_mono_us();
 	t->phase = PHASE_STARTING;
 	tenant_add_waiter(d, t, waiter); /* when too many wait, answered already */
 	sp = calloc(1, sizeof(*sp));

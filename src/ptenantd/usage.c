@@ -110,6 +110,7 @@ static void accrue(struct tenant *t, uint64_t to)
 	}
 	if (to > u->last_at) {
 		u->open.state_ms[u->state] += to - u->last_at;
+		u->total_ms[u->state] += to - u->last_at;
 		if (u->mem_last)
 			u->open.mem_byte_ms += u->mem_last * (to - u->last_at);
 		u->last_at = to;
@@ -270,8 +271,10 @@ void usage_event(struct daemon *d, struct tenant *t, const char *event, const ch
 	if (strcmp(event, "create") == 0)
 		d->usage->checkpoint_at = 0;
 	inc = pt_usage_incident_from_reason(reason);
-	if (inc >= 0 && (strcmp(event, "exit") == 0 || strcmp(event, "start-failed") == 0))
+	if (inc >= 0 && (strcmp(event, "exit") == 0 || strcmp(event, "start-failed") == 0)) {
 		t->usage.open.incidents[inc]++;
+		t->usage.incidents_total[inc]++;
+	}
 	t->usage.state = state_of(t);
 	/* Its leaf goes after the exit: what it used is in. */
 	if (strcmp(event, "exit") == 0 || strcmp(event, "stopped") == 0 ||
@@ -406,6 +409,8 @@ static bool restore_tenant(struct tenant *t, json_t *o, uint64_t now)
 		return false;
 	u.state = (enum pt_usage_state)state;
 	u.cpu_valid = json_is_true(json_object_get(o, "cpu_valid"));
+	memcpy(u.total_ms, t->usage.total_ms, sizeof(u.total_ms));
+	memcpy(u.incidents_total, t->usage.incidents_total, sizeof(u.incidents_total));
 	t->usage = u;
 	return true;
 }
