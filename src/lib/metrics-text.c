@@ -89,3 +89,24 @@ void pt_histogram_render(struct pt_text *t, const char *name, const char *help,
 		       (unsigned long long)h->count, name, h->sum, name,
 		       (unsigned long long)h->count);
 }
+
+static bool starts(const char *buf, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(buf, prefix, n) == 0;
+}
+
+enum pt_metrics_route pt_metrics_route(const char *buf, size_t len)
+{
+	bool ended = memmem(buf, len, "\r\n\r\n", 4) || memmem(buf, len, "\n\n", 2);
+
+	if (!ended)
+		return len >= PT_METRICS_HEAD_MAX ? PT_METRICS_TOO_BIG : PT_METRICS_INCOMPLETE;
+	if (!starts(buf, len, "GET "))
+		return PT_METRICS_BAD_METHOD;
+	if (starts(buf, len, "GET /metrics ") || starts(buf, len, "GET /metrics?") ||
+	    starts(buf, len, "GET / ") || starts(buf, len, "GET /? "))
+		return PT_METRICS_SERVE;
+	return PT_METRICS_NOT_FOUND;
+}

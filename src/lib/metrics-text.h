@@ -20,6 +20,20 @@ void pt_text_free(struct pt_text *t);
 /* "# HELP name help\n# TYPE name type\n" */
 void pt_metric_header(struct pt_text *t, const char *name, const char *type, const char *help);
 
+/* What a scrape's request head (buf[0..len), as much as has come) asks
+ * for: the exposition (GET /metrics or GET /, with any query), or an
+ * answer: 404, 405, 431 (more than PT_METRICS_HEAD_MAX bytes without an
+ * end); 0 while the head is incomplete. */
+#define PT_METRICS_HEAD_MAX 4096
+enum pt_metrics_route {
+	PT_METRICS_INCOMPLETE = 0,
+	PT_METRICS_SERVE = 200,
+	PT_METRICS_NOT_FOUND = 404,
+	PT_METRICS_BAD_METHOD = 405,
+	PT_METRICS_TOO_BIG = 431,
+};
+enum pt_metrics_route pt_metrics_route(const char *buf, size_t len);
+
 #define PT_HIST_BUCKETS_MAX 16
 struct pt_histogram {
 	const double *bounds;    /* upper bounds, increasing; +Inf is implied */

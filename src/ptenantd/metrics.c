@@ -26,7 +26,7 @@
 #include "metrics-text.h"
 
 #define CONNS_MAX 8
-#define HEAD_MAX 4096
+#define HEAD_MAX PT_METRICS_HEAD_MAX
 #define HEAD_TIMEOUT_MS 5000
 
 static const double seconds_buckets[] = {
@@ -37,7 +37,7 @@ static const double seconds_buckets[] = {
 struct metrics_conn {
 	struct watch w;
 	struct metrics_conn *next;
-	char head[HEAD_MAX];
+	char head[HEAD_MAX];             /* what came of the request head */
 	size_t got;
 	struct pt_text out;
 	size_t sent;
@@ -301,20 +301,10 @@ static void answer(struct daemon *d, struct metrics_conn *c, const char *status,
 	send_more(d, c);
 }
 
-/* "GET /metrics" (or "/") with any query; anything else is a 404 or 405. */
-static void handle_head(struct daemon *d, struct metrics_conn *c)
+static void serve(struct daemon *d, struct metrics_conn *c)
 {
 	struct pt_text body = { 0 };
 
-	if (strncmp(c->head, "GET ", 4) != 0) {
-		answer(d, c, "405 Method Not Allowed", "text/plain", NULL);
-		return;
-	}
-	if (strncmp(c->head + 4, "/metrics ", 9) != 0 && strncmp(c->head + 4, "/metrics?", 9) != 0 &&
-	    strncmp(c->head + 4, "/ ", 2) != 0) {
-		answer(d, c, "404 Not Found", "text/plain", NULL);
-		return;
-	}
 	d->metrics->scrapes++;
 	render(d, &body);
 	if (body.oom)
@@ -336,7 +326,7 @@ static void on_conn(struct daemon *d, struct watch *w, uint32_t events)
 			send_more(d, c);
 		return;
 	}
-	n = recv(w->fd, c->head + c->got, sizeof(c->head) - 1 - c->got, MSG_DONTWAIT);
+	n = recv(w->fd, c->head + c->got, sizeof(c->head) - c->got, MSG_DONTWAIT);
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
@@ -344,11 +334,23 @@ static void on_conn(struct daemon *d, struct watch *w, uint32_t events)
 		return;
 	}
 	c->got += (size_t)n;
-	c->head[c->got] = '\0';
-	if (strstr(c->head, "\r\n\r\n") || strstr(c->head, "\n\n"))
-		handle_head(d, c);
-	else if (c->got >= sizeof(c->head) - 1)
+	switch (pt_metrics_route(c->head, c->got)) {
+	case PT_METRICS_SERVE:
+		serve(d, c);
+		break;
+	case PT_METRICS_NOT_FOUND:
+		answer(d, c, "404 Not Found", "text/plain", NULL);
+		break;
+	case PT_METRICS_BAD_METHOD:
+		answer(d, c, "405 Method Not Allowed", "text/plain", NULL);
+		break;
+	case PT_METRICS_TOO_BIG:
 		answer(d, c, "431 Request Header Fields Too Large", "text/plain", NULL);
+		break;
+	case PT_METRICS_INCOMPLETE:
+	default:
+		break;
+	}
 }
 
 static void on_accept(struct daemon *d, struct watch *w, uint32_t events)

@@ -204,6 +204,29 @@ static void test_respawn_standby(void **state)
 	assert_memory_equal(&c, &before, sizeof(c));
 }
 
+static void test_metrics_listen(void **state)
+{
+	struct pt_config c;
+	pt_err err = { 0 };
+
+	(void)state;
+	pt_config_defaults(&c);
+	assert_string_equal(c.metrics_listen, "");
+	assert_int_equal(parse(&c, "metrics_listen = 127.0.0.1:9464\n", &err), 0);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9464");
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, "metrics_listen = unix:/run/ptenant/metrics.sock\n", &err), 0);
+	pt_config_defaults(&c);
+	assert_int_equal(parse(&c, "metrics_listen = off\n", &err), 0);
+	assert_string_equal(c.metrics_listen, "");
+	pt_config_defaults(&c);
+	pt_err_clear(&err);
+	assert_int_equal(parse(&c, "metrics_listen = localhost:9464\n", &err), -EINVAL);
+	assert_string_equal(err.msg, "test.conf:1: key 'metrics_listen': 'localhost' is not an IPv4 "
+			    "address (names are not resolved)");
+	assert_string_equal(c.metrics_listen, "");
+}
+
 static void test_idle_defaults(void **state)
 {
 	static const struct {
@@ -575,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_respawn_standby),
 		cmocka_unit_test(test_idle_defaults),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_values),
