@@ -39,6 +39,7 @@ import threading
 import time
 
 import idlebench
+import meterbench
 import rolloutbench
 import ptapi
 import tlsbench
@@ -1280,7 +1281,8 @@ def markdown(res):
                       f"{t['median']:.3f} | {t['min']:.3f} | {t['max']:.3f} |", ""]
     if "left_behind" in res:
         left = res["left_behind"]
-        for extra in (idlebench.markdown(res), tlsbench.markdown(res), rolloutbench.markdown(res)):
+        for extra in (idlebench.markdown(res), tlsbench.markdown(res), rolloutbench.markdown(res),
+                      meterbench.markdown(res)):
             if extra:
                 lines += [extra]
         lines += ["## Cleanup", "",
@@ -1298,7 +1300,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--memory-levels", default="1,100,500")
-    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,rollout,image,health,batch,memory",
+    ap.add_argument("--only", default="cold,profile,respawn,exec,idle,ingress,tls,rollout,image,health,metering,scrape,batch,memory",
                     help="comma-separated sections to run; they always run in this "
                     "order, the ones that leave many namespaces to tear down last")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1355,6 +1357,12 @@ def main():
         if "health" in only:
             log("health checks: what they cost the daemon")
             res["health"] = rolloutbench.bench_health(ctx)
+        if "metering" in only:
+            log("metering: accuracy against our clock and the cgroup")
+            res["metering"] = meterbench.bench_metering(ctx)
+        if "scrape" in only:
+            log("a Prometheus scrape of 1,000 tenants")
+            res["scrape"] = meterbench.bench_scrape(ctx)
         if "batch" in only:
             log(f"{args.batch} at once")
             res["batch"] = bench_batch(ctx, args.batch)
