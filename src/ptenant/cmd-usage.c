@@ -120,10 +120,15 @@ static int show(struct cli *cli, json_t *resp, bool csv)
 		print_csv(&sum, hours);
 	else
 		print_table_row(&sum, hours);
-	if (json_integer_value(json_object_get(resp, "skipped_lines")) > 0)
+	if (json_integer_value(json_object_get(resp, "skipped_lines")) > 0) {
+		char *first = json_dumps(json_array_get(json_object_get(resp, "skipped"), 0),
+					 JSON_COMPACT);
+
 		fprintf(stderr, "ptenant: %lld damaged line(s) of the ledger were skipped, e.g. %s\n",
 			(long long)json_integer_value(json_object_get(resp, "skipped_lines")),
-			json_dumps(json_array_get(json_object_get(resp, "skipped"), 0), JSON_COMPACT));
+			first ? first : "?");
+		free(first);
+	}
 	return EXIT_OK;
 }
 
