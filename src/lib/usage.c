@@ -49,6 +49,36 @@ void pt_usage_add(struct pt_usage *sum, const struct pt_usage *u)
 		sum->mem_peak = u->mem_peak;
 	sum->restarts += u->restarts;
 	sum->metered |= u->metered;
+	sum->net_in += u->net_in;
+	sum->net_out += u->net_out;
+	sum->net_metered |= u->net_metered;
+}
+
+int pt_netdev_bytes(const char *text, size_t len, const char *ifname, uint64_t *rx,
+		    uint64_t *tx)
+{
+	size_t n = strlen(ifname);
+
+	for (const char *p = text, *end = text + len, *nl; p < end; p = nl + 1) {
+		unsigned long long v[9];
+		const char *colon;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		while (p < nl && *p == ' ')
+			p++;
+		colon = memchr(p, ':', (size_t)(nl - p));
+		if (!colon || (size_t)(colon - p) != n || memcmp(p, ifname, n) != 0)
+			continue;
+		if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+			return -ENOENT;
+		*rx = v[0];
+		*tx = v[8];
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* ---- the calendar (days from civil, civil from days: proleptic
@@ -181,6 +211,9 @@ int pt_usage_line_format(const struct pt_usage_line *l, char *buf, size_t size)
 		w += snprintf(buf + w, size - (size_t)w, ",\"cpu_us\":%llu,\"mem_byte_ms\":%llu,"
 			      "\"mem_peak\":%llu", (unsigned long long)u->cpu_us,
 			      (unsigned long long)u->mem_byte_ms, (unsigned long long)u->mem_peak);
+	if (w > 0 && (size_t)w < size && u->net_metered)
+		w += snprintf(buf + w, size - (size_t)w, ",\"net_in\":%llu,\"net_out\":%llu",
+			      (unsigned long long)u->net_in, (unsigned long long)u->net_out);
 	if (w > 0 && (size_t)w < size)
 		w += snprintf(buf + w, size - (size_t)w, "}");
 	n = w > 0 ? (size_t)w : 0;
@@ -257,6 +290,11 @@ int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret,
 		r = get_u64(o, "mem_byte_ms", true, &l.u.mem_byte_ms, err);
 	if (r == 0 && l.u.metered)
 		r = get_u64(o, "mem_peak", true, &l.u.mem_peak, err);
+	l.u.net_metered = json_object_get(o, "net_in") != NULL;
+	if (r == 0 && l.u.net_metered)
+		r = get_u64(o, "net_in", true, &l.u.net_in, err);
+	if (r == 0 && l.u.net_metered)
+		r = get_u64(o, "net_out", true, &l.u.net_out, err);
 	if (r < 0)
 		return r;
 	*ret = l;

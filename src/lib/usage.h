@@ -38,6 +38,8 @@ struct pt_usage {
 	uint64_t restarts;
 	uint64_t incidents[PT_UI_N];
 	bool metered;                    /* cpu and memory were measured (budgets on) */
+	uint64_t net_in, net_out;        /* bytes the tenant received and sent */
+	bool net_metered;                /* it had a network link (network = on) */
 };
 
 struct pt_usage_line {
@@ -58,6 +60,11 @@ void pt_usage_add(struct pt_usage *sum, const struct pt_usage *u);
  * suffices). */
 int pt_usage_line_format(const struct pt_usage_line *l, char *buf, size_t size);
 int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret, pt_err *err);
+
+/* A link's byte counters from /proc/net/dev's text: rx and tx as the
+ * link's own side counts them. 0, or -ENOENT when ifname is not there. */
+int pt_netdev_bytes(const char *text, size_t len, const char *ifname, uint64_t *rx,
+		    uint64_t *tx);
 
 /* The calendar, UTC. */
 uint64_t pt_day_of_ms(uint64_t unix_ms);

@@ -19,6 +19,8 @@ struct row {
 	double peak;                                        /* bytes */
 	long long restarts, incidents;
 	bool metered;
+	double net_in, net_out;                             /* bytes */
+	bool net_metered;
 };
 
 static double num(json_t *o, const char *key)
@@ -43,6 +45,9 @@ static void row_of(json_t *t, struct row *r)
 	r->mem = num(t, "mem_byte_ms") / BYTE_MS_PER_GIB_HOUR;
 	r->peak = num(t, "mem_peak");
 	r->restarts = (long long)num(t, "restarts");
+	r->net_metered = json_is_true(json_object_get(t, "net_metered"));
+	r->net_in = num(t, "net_in");
+	r->net_out = num(t, "net_out");
 	json_object_foreach(json_object_get(t, "incidents"), key, v)
 		r->incidents += json_integer_value(v);
 }
@@ -61,6 +66,9 @@ static void add_row(struct row *sum, const struct row *r)
 	sum->restarts += r->restarts;
 	sum->incidents += r->incidents;
 	sum->metered |= r->metered;
+	sum->net_in += r->net_in;
+	sum->net_out += r->net_out;
+	sum->net_metered |= r->net_metered;
 }
 
 static void print_csv(const struct row *r, double hours)
@@ -71,20 +79,29 @@ static void print_csv(const struct row *r, double hours)
 		printf("%.6f,%.6f,%.0f,", r->cpu, r->mem, r->peak);
 	else
 		printf(",,,");
-	printf("%lld,%lld,%.6f\n", r->restarts, r->incidents, r->active / hours);
+	printf("%lld,%lld,", r->restarts, r->incidents);
+	if (r->net_metered)
+		printf("%.0f,%.0f,", r->net_in, r->net_out);
+	else
+		printf(",,");
+	printf("%.6f\n", r->active / hours);
 }
 
 static void print_table_row(const struct row *r, double hours)
 {
-	char cpu[16] = "-", mem[16] = "-";
+	char cpu[16] = "-", mem[16] = "-", in[16] = "-", out[16] = "-";
 
 	if (r->metered) {
 		snprintf(cpu, sizeof(cpu), "%.3f", r->cpu);
 		snprintf(mem, sizeof(mem), "%.3f", r->mem);
 	}
-	printf("%-20s %9.2f %9.2f %9.2f %9.2f %8s %10s %8lld %9lld %9.4f\n", r->slug, r->active,
-	       r->frozen, r->asleep, r->crashloop, cpu, mem, r->restarts, r->incidents,
-	       r->active / hours);
+	if (r->net_metered) {
+		snprintf(in, sizeof(in), "%.1f", r->net_in / 1048576.0);
+		snprintf(out, sizeof(out), "%.1f", r->net_out / 1048576.0);
+	}
+	printf("%-20s %9.2f %9.2f %9.2f %9.2f %8s %10s %9s %9s %8lld %9lld %9.4f\n", r->slug,
+	       r->active, r->frozen, r->asleep, r->crashloop, cpu, mem, in, out, r->restarts,
+	       r->incidents, r->active / hours);
 }
 
 static int show(struct cli *cli, json_t *resp, bool csv)
@@ -101,13 +118,13 @@ static int show(struct cli *cli, json_t *resp, bool csv)
 	if (csv)
 		printf("slug,active_hours,frozen_hours,asleep_hours,stopped_hours,crashloop_hours,"
 		       "cpu_hours,memory_gib_hours,memory_peak_bytes,restarts,incidents,"
-		       "active_runtime_months\n");
+		       "net_in_bytes,net_out_bytes,active_runtime_months\n");
 	else
-		printf("usage from %s to %s (UTC, %.0f hours)\n%-20s %9s %9s %9s %9s %8s %10s %8s "
-		       "%9s %9s\n", json_string_value(json_object_get(resp, "from")),
+		printf("usage from %s to %s (UTC, %.0f hours)\n%-20s %9s %9s %9s %9s %8s %10s %9s "
+		       "%9s %8s %9s %9s\n", json_string_value(json_object_get(resp, "from")),
 		       json_string_value(json_object_get(resp, "to")), hours, "SLUG", "ACTIVE-H",
-		       "FROZEN-H", "ASLEEP-H", "CRASH-H", "CPU-H", "MEM-GIB-H", "RESTARTS",
-		       "INCIDENTS", "RT-MONTHS");
+		       "FROZEN-H", "ASLEEP-H", "CRASH-H", "CPU-H", "MEM-GIB-H", "IN-MiB", "OUT-MiB",
+		       "RESTARTS", "INCIDENTS", "RT-MONTHS");
 	json_array_foreach(tenants, i, t) {
 		row_of(t, &r);
 		add_row(&sum, &r);

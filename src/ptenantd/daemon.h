@@ -135,9 +135,15 @@ struct tenant_usage {
 	uint64_t cpu_seen;               /* its cgroup's CPU counter, last read */
 	bool cpu_valid;                  /* cpu_seen is of the leaf it runs in */
 	uint64_t mem_last;               /* memory in use, last read (bytes) */
+	/* Its host-side veth's counters, last read; valid for that slot's
+	 * link of this run (a new run's link counts from 0). */
+	uint64_t net_rx_seen, net_tx_seen;
+	bool net_valid;
+	uint32_t net_slot;
 	/* Since ptenantd started, never reset (metrics.c). */
 	uint64_t total_ms[PT_US_N];
 	uint64_t incidents_total[PT_UI_N];
+	uint64_t net_in_total, net_out_total;
 };
 
 struct tenant {

@@ -139,6 +139,13 @@ static uint64_t get_wakes(struct daemon *d, struct tenant *t, const void *arg)
 	return t->wakes;
 }
 
+/* Counted at the ledger's reads (every 10 s). */
+static uint64_t get_net(struct daemon *d, struct tenant *t, const void *arg)
+{
+	(void)d;
+	return arg ? t->usage.net_in_total : t->usage.net_out_total;
+}
+
 static uint64_t get_limit(struct daemon *d, struct tenant *t, const void *arg)
 {
 	bool memory = arg != NULL;
@@ -237,6 +244,14 @@ static void render(struct daemon *d, struct pt_text *t)
 	tenant_counter(t, d, "ptenant_tenant_wakes_total", "counter",
 		       "Wakes through the ingress since ptenantd started.", get_wakes, NULL);
 	cgroup_metrics(t, d);
+	if (d->cfg.net.enabled) {
+		tenant_counter(t, d, "ptenant_tenant_network_receive_bytes_total", "counter",
+			       "Bytes the tenant received on its link, since ptenantd started.",
+			       get_net, "in");
+		tenant_counter(t, d, "ptenant_tenant_network_transmit_bytes_total", "counter",
+			       "Bytes the tenant sent on its link, since ptenantd started.",
+			       get_net, NULL);
+	}
 	pt_histogram_render(t, "ptenant_spawn_duration_seconds",
 			    "From a start asked for to the tenant running.", &m->spawn);
 	pt_histogram_render(t, "ptenant_api_request_duration_seconds",

@@ -99,6 +99,44 @@ static void sample(struct daemon *d, struct tenant *t, uint64_t now)
 		u->open.mem_peak = s.memory_current;
 }
 
+/* Bytes through its link since the last read: the host side's rx is what
+ * the tenant sent, its tx what the tenant received. */
+static void sample_net(struct tenant *t, const char *netdev, size_t len)
+{
+	struct tenant_usage *u = &t->usage;
+	uint64_t rx, tx;
+	char veth[16];
+
+	if (!netdev || !t->net.addr || t->phase != PHASE_RUNNING)
+		return;
+	net_veth_name(t, t->st.veth_slot, veth);
+	if (pt_netdev_bytes(netdev, len, veth, &rx, &tx) < 0)
+		return;
+	u->open.net_metered = true;
+	if (u->net_valid && u->net_slot == t->st.veth_slot && rx >= u->net_rx_seen &&
+	    tx >= u->net_tx_seen) {
+		u->open.net_out += rx - u->net_rx_seen;
+		u->open.net_in += tx - u->net_tx_seen;
+		u->net_out_total += rx - u->net_rx_seen;
+		u->net_in_total += tx - u->net_tx_seen;
+	}
+	u->net_rx_seen = rx;
+	u->net_tx_seen = tx;
+	u->net_valid = true;
+	u->net_slot = t->st.veth_slot;
+}
+
+/* The daemon's network namespace's links, or NULL without networking. */
+static char *read_netdev(struct daemon *d, size_t *len)
+{
+	char *text = NULL;
+
+	if (!d->cfg.net.enabled || pt_read_file(AT_FDCWD, "/proc/self/net/dev", 4 << 20, &text,
+						len, NULL) < 0)
+		return NULL;
+	return text;
+}
+
 /* Its time up to `to` (within the open day) in the state it was in. */
 static void accrue(struct tenant *t, uint64_t to)
 {
@@ -232,6 +270,8 @@ static void close_day(struct daemon *d)
 static void account_all(struct daemon *d, uint64_t now)
 {
 	struct usage_ledger *l = d->usage;
+	_cleanup_free_ char *netdev = NULL;
+	size_t netdev_len = 0;
 
 	while (pt_day_of_ms(now) > l->day) {
 		uint64_t boundary = (l->day + 1) * PT_DAY_MS;
@@ -243,11 +283,13 @@ static void account_all(struct daemon *d, uint64_t now)
 		if (l->day == day)
 			return; /* could not be written: tried again later */
 	}
+	netdev = read_netdev(d, &netdev_len);
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
 
 		accrue(t, now);
 		sample(d, t, now);
+		sample_net(t, netdev, netdev_len);
 		t->usage.state = state_of(t);
 	}
 }
@@ -288,6 +330,10 @@ void usage_run_begun(struct tenant *t)
 {
 	t->usage.cpu_seen = 0;
 	t->usage.cpu_valid = true;
+	/* Its link is new too. */
+	t->usage.net_rx_seen = t->usage.net_tx_seen = 0;
+	t->usage.net_valid = true;
+	t->usage.net_slot = t->st.veth_slot;
 }
 
 void usage_tenant_gone(struct daemon *d, struct tenant *t)
@@ -324,6 +370,9 @@ static json_t *usage_json(const struct pt_usage *u)
 	json_object_set_new(o, "cpu_us", json_integer((json_int_t)u->cpu_us));
 	json_object_set_new(o, "mem_byte_ms", json_integer((json_int_t)u->mem_byte_ms));
 	json_object_set_new(o, "mem_peak", json_integer((json_int_t)u->mem_peak));
+	json_object_set_new(o, "net_metered", json_boolean(u->net_metered));
+	json_object_set_new(o, "net_in", json_integer((json_int_t)u->net_in));
+	json_object_set_new(o, "net_out", json_integer((json_int_t)u->net_out));
 	return o;
 }
 
@@ -346,6 +395,10 @@ static int checkpoint(struct daemon *d, pt_err *err)
 		json_object_set_new(t, "cpu_seen", json_integer((json_int_t)u->cpu_seen));
 		json_object_set_new(t, "cpu_valid", json_boolean(u->cpu_valid));
 		json_object_set_new(t, "mem_last", json_integer((json_int_t)u->mem_last));
+		json_object_set_new(t, "net_rx_seen", json_integer((json_int_t)u->net_rx_seen));
+		json_object_set_new(t, "net_tx_seen", json_integer((json_int_t)u->net_tx_seen));
+		json_object_set_new(t, "net_valid", json_boolean(u->net_valid));
+		json_object_set_new(t, "net_slot", json_integer(u->net_slot));
 		json_object_set_new(tenants, d->tenants[i]->spec.slug, t);
 	}
 	for (struct usage_gone *g = l->gone; g; g = g->next)
@@ -390,6 +443,10 @@ static int usage_from_json(json_t *o, struct pt_usage *u)
 		u->incidents[i] = (uint64_t)json_integer_value(v);
 	}
 	u->metered = json_is_true(json_object_get(o, "metered"));
+	u->net_metered = json_is_true(json_object_get(o, "net_metered"));
+	/* Absent in a checkpoint of an older ptenantd: none. */
+	get_u64(o, "net_in", &u->net_in);
+	get_u64(o, "net_out", &u->net_out);
 	if (get_u64(o, "restarts", &u->restarts) < 0 || get_u64(o, "cpu_us", &u->cpu_us) < 0 ||
 	    get_u64(o, "mem_byte_ms", &u->mem_byte_ms) < 0 || get_u64(o, "mem_peak", &u->mem_peak) < 0)
 		return -EBADMSG;
@@ -409,8 +466,19 @@ static bool restore_tenant(struct tenant *t, json_t *o, uint64_t now)
 		return false;
 	u.state = (enum pt_usage_state)state;
 	u.cpu_valid = json_is_true(json_object_get(o, "cpu_valid"));
+	{
+		uint64_t slot = 0;
+
+		get_u64(o, "net_rx_seen", &u.net_rx_seen);
+		get_u64(o, "net_tx_seen", &u.net_tx_seen);
+		get_u64(o, "net_slot", &slot);
+		u.net_slot = (uint32_t)(slot ? 1 : 0);
+		u.net_valid = json_is_true(json_object_get(o, "net_valid"));
+	}
 	memcpy(u.total_ms, t->usage.total_ms, sizeof(u.total_ms));
 	memcpy(u.incidents_total, t->usage.incidents_total, sizeof(u.incidents_total));
+	u.net_in_total = t->usage.net_in_total;
+	u.net_out_total = t->usage.net_out_total;
 	t->usage = u;
 	return true;
 }

@@ -81,6 +81,17 @@ up=$(in_ns curl -s --max-time 2 "http://127.0.0.1:$PPORT/api/v1/query" --data-ur
   jq -r '.data.result[0].value[1] // empty')
 check "Prometheus says the target is up ($up)" test "$up" = 1
 
+# ---- network bytes: the ledger and the metrics ----------------------------
+addr=$(addr_of m1)
+for _ in $(seq 20); do in_ns curl -s --max-time 5 -o /dev/null "http://$addr:8080/"; done
+net_counted() { # the metrics show m1 received bytes (after the ledger's next read, <= 10 s)
+  scrape | grep -qE '^ptenant_tenant_network_receive_bytes_total\{slug="m1"\} [1-9]'
+}
+for _ in $(seq 150); do net_counted && break; sleep 0.1; done
+check "m1's network bytes reach the metrics after traffic" net_counted
+usage_net() { tpt --json usage m1 | jq -e '.tenants[0] | .net_metered and .net_in > 0 and .net_out > 0' >/dev/null; }
+check "... and the usage ledger ($(tpt --json usage m1 | jq -c '.tenants[0] | {net_in, net_out}'))" usage_net
+
 # ---- 3. the port -------------------------------------------------------------
 code() { in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "POST: 405" test "$(code -X POST "http://127.0.0.1:$MPORT/metrics")" = 405

@@ -82,6 +82,16 @@ static void test_line_round_trip(void **state)
 			    "\"mem_peak\":268435456}");
 	assert_int_equal(pt_usage_line_parse(buf, (size_t)n, &back, &err), 0);
 	assert_memory_equal(&back, &l, sizeof(l));
+	/* With a network link: its bytes, read back. */
+	l.u.net_metered = true;
+	l.u.net_in = 5000;
+	l.u.net_out = 7;
+	n = pt_usage_line_format(&l, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ",\"net_in\":5000,\"net_out\":7}"));
+	assert_int_equal(pt_usage_line_parse(buf, (size_t)n, &back, &err), 0);
+	assert_memory_equal(&back, &l, sizeof(l));
+	l.u.net_metered = false;
+	l.u.net_in = l.u.net_out = 0;
 	/* Without budgets: no CPU or memory, and none read back. */
 	l.u.metered = false;
 	n = pt_usage_line_format(&l, buf, sizeof(buf));
@@ -119,6 +129,29 @@ static void test_line_damage(void **state)
 		   "\"incidents\":{},\"cpu_us\":5}", "mem_byte_ms");
 }
 
+static void test_netdev(void **state)
+{
+	static const char text[] =
+		"Inter-|   Receive                                                |  Transmit\n"
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+		"    lo:    1234      10    0    0    0     0          0         0     1234      10    0    0    0     0       0          0\n"
+		"ptv0a0002: 987654 321 0 0 0 0 0 0 123456 100 0 0 0 0 0 0\n"
+		"ptv0a0002s:       5       1    0    0    0     0          0         0        7       1    0    0    0     0       0          0\n";
+	uint64_t rx = 0, tx = 0;
+
+	(void)state;
+	assert_int_equal(pt_netdev_bytes(text, strlen(text), "ptv0a0002", &rx, &tx), 0);
+	assert_int_equal(rx, 987654);
+	assert_int_equal(tx, 123456);
+	assert_int_equal(pt_netdev_bytes(text, strlen(text), "ptv0a0002s", &rx, &tx), 0);
+	assert_int_equal(rx, 5);
+	assert_int_equal(tx, 7);
+	/* A prefix of a name is not the name. */
+	assert_int_equal(pt_netdev_bytes(text, strlen(text), "ptv0a", &rx, &tx), -ENOENT);
+	assert_int_equal(pt_netdev_bytes(text, strlen(text), "eth0", &rx, &tx), -ENOENT);
+	assert_int_equal(pt_netdev_bytes("x: 1 2\n", 7, "x", &rx, &tx), -ENOENT);
+}
+
 static void test_add(void **state)
 {
 	struct pt_usage a = { .mem_peak = 10, .restarts = 1 }, b = { .mem_peak = 7, .metered = true };
@@ -142,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_calendar),
 		cmocka_unit_test(test_line_round_trip),
 		cmocka_unit_test(test_line_damage),
+		cmocka_unit_test(test_netdev),
 		cmocka_unit_test(test_add),
 	};
 
