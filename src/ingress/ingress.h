@@ -104,6 +104,8 @@ struct slot {
 	char slug[PT_SLUG_MAX + 1];
 	unsigned conns;              /* requests in flight to it (and tunnels) */
 	uint64_t active_sent;        /* last "active", monotonic ms */
+	unsigned served;             /* requests sent to it, not yet reported */
+	uint64_t served_sent;        /* last "served", monotonic ms */
 	struct conn *held;           /* requests waiting for its wake */
 	unsigned n_held;
 	bool waking;
@@ -256,6 +258,8 @@ void proxy_close_all(struct ingress *in);
 /* tenants.c */
 struct slot *slot_get(struct ingress *in, const char *slug);
 void slot_active(struct ingress *in, struct slot *s, uint64_t now);
+/* A request goes to it: counted for the daemon's usage ledger. */
+void slot_request(struct ingress *in, struct slot *s, uint64_t now);
 /* Once a second: "active" for tenants with open connections, wakes past
  * their deadline, unused entries freed. */
 void slots_sweep(struct ingress *in, uint64_t now);
@@ -275,4 +279,6 @@ void pool_sweep(struct ingress *in, struct slot *s, uint64_t now, bool all);
 /* wake.c */
 void wake_connect(struct ingress *in);
 int wake_send(struct ingress *in, const char *kind, const char *slug);
+/* "served SLUG COUNT": requests sent to it since the last report. */
+int wake_send_served(struct ingress *in, const char *slug, unsigned count);
 void wake_ready(struct ingress *in, uint32_t events);

@@ -231,7 +231,7 @@ static bool reuse_connection(struct ingress *in, struct conn *c, struct slot *s)
 	s->conns++;
 	c->phase = C_RELAY;
 	c->client_rx = c->backend_rx = ingress_now_ms();
-	slot_active(in, s, c->client_rx);
+	slot_request(in, s, c->client_rx);
 	return true;
 }
 
@@ -264,7 +264,7 @@ static int start_connect(struct ingress *in, struct conn *c)
 	s->conns++;
 	c->phase = C_CONNECT;
 	c->deadline = ingress_now_ms() + CONNECT_TIMEOUT_MS;
-	slot_active(in, s, ingress_now_ms());
+	slot_request(in, s, ingress_now_ms());
 	return 0;
 }
 

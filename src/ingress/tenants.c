@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ingress.h"
+#include "ingress-msg.h"
 
 static size_t bucket(const char *slug)
 {
@@ -35,10 +36,32 @@ struct slot *slot_get(struct ingress *in, const char *slug)
 	return s;
 }
 
+/* Tells the daemon how many requests went to the tenant since the last
+ * report (its usage ledger counts them), at most once per
+ * ACTIVE_INTERVAL_MS unless `now_anyway` (the slot is about to go). */
+static void report_served(struct ingress *in, struct slot *s, uint64_t now, bool now_anyway)
+{
+	if (!s->served || (!now_anyway && s->served_sent && now - s->served_sent < ACTIVE_INTERVAL_MS))
+		return;
+	if (wake_send_served(in, s->slug, s->served) == 0) {
+		s->served = 0;
+		s->served_sent = now;
+	}
+}
+
+/* A request goes to the tenant: counted, and the daemon told it is in use. */
+void slot_request(struct ingress *in, struct slot *s, uint64_t now)
+{
+	if (s->served < PT_INGRESS_SERVED_MAX)
+		s->served++;
+	slot_active(in, s, now);
+}
+
 /* Tells the daemon the tenant is in use, at most once per
  * ACTIVE_INTERVAL_MS: a request, or connections still open. */
 void slot_active(struct ingress *in, struct slot *s, uint64_t now)
 {
+	report_served(in, s, now, false);
 	if (s->active_sent && now - s->active_sent < ACTIVE_INTERVAL_MS)
 		return;
 	if (wake_send(in, "active", s->slug) == 0)
@@ -60,11 +83,14 @@ void slots_sweep(struct ingress *in, uint64_t now)
 
 			if (s->conns)
 				slot_active(in, s, now);
+			else
+				report_served(in, s, now, false);
 			pool_sweep(in, s, now, false);
 			if (s->waking && now >= s->wake_deadline)
 				proxy_wake_done(in, s, "no answer from ptenantd within the "
 						"tenant's wake_timeout");
 			if (unused(s) && now - s->active_sent >= ACTIVE_INTERVAL_MS) {
+				report_served(in, s, now, true);
 				*pp = s->next;
 				free(s);
 				continue;

@@ -67,11 +67,8 @@ void wake_connect(struct ingress *in)
 	fprintf(stderr, "ptenant-ingress: wake channel %s: connected\n", w->path);
 }
 
-int wake_send(struct ingress *in, const char *kind, const char *slug)
+static int send_text(struct ingress *in, const char *buf, int n)
 {
-	char buf[PT_INGRESS_MSG_MAX + 1];
-	int n = snprintf(buf, sizeof(buf), "%s %s", kind, slug);
-
 	if (in->wake.end.fd < 0)
 		return -ENOTCONN;
 	if (send(in->wake.end.fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -83,6 +80,25 @@ int wake_send(struct ingress *in, const char *kind, const char *slug)
 		return -e;
 	}
 	return 0;
+}
+
+int wake_send(struct ingress *in, const char *kind, const char *slug)
+{
+	char buf[PT_INGRESS_MSG_MAX + 1];
+	int n = snprintf(buf, sizeof(buf), "%s %s", kind, slug);
+
+	return send_text(in, buf, n);
+}
+
+int wake_send_served(struct ingress *in, const char *slug, unsigned count)
+{
+	struct pt_ingress_msg m = { .kind = PT_MSG_SERVED, .count = count };
+	char buf[PT_INGRESS_MSG_MAX + 1];
+	int n;
+
+	snprintf(m.slug, sizeof(m.slug), "%s", slug);
+	n = pt_ingress_msg_format(&m, buf, sizeof(buf));
+	return n < 0 ? n : send_text(in, buf, n);
 }
 
 void wake_ready(struct ingress *in, uint32_t events)

@@ -52,6 +52,8 @@ void pt_usage_add(struct pt_usage *sum, const struct pt_usage *u)
 	sum->net_in += u->net_in;
 	sum->net_out += u->net_out;
 	sum->net_metered |= u->net_metered;
+	sum->requests += u->requests;
+	sum->requests_metered |= u->requests_metered;
 }
 
 int pt_netdev_bytes(const char *text, size_t len, const char *ifname, uint64_t *rx,
@@ -214,6 +216,9 @@ int pt_usage_line_format(const struct pt_usage_line *l, char *buf, size_t size)
 	if (w > 0 && (size_t)w < size && u->net_metered)
 		w += snprintf(buf + w, size - (size_t)w, ",\"net_in\":%llu,\"net_out\":%llu",
 			      (unsigned long long)u->net_in, (unsigned long long)u->net_out);
+	if (w > 0 && (size_t)w < size && u->requests_metered)
+		w += snprintf(buf + w, size - (size_t)w, ",\"requests\":%llu",
+			      (unsigned long long)u->requests);
 	if (w > 0 && (size_t)w < size)
 		w += snprintf(buf + w, size - (size_t)w, "}");
 	n = w > 0 ? (size_t)w : 0;
@@ -295,6 +300,9 @@ int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret,
 		r = get_u64(o, "net_in", true, &l.u.net_in, err);
 	if (r == 0 && l.u.net_metered)
 		r = get_u64(o, "net_out", true, &l.u.net_out, err);
+	l.u.requests_metered = json_object_get(o, "requests") != NULL;
+	if (r == 0 && l.u.requests_metered)
+		r = get_u64(o, "requests", true, &l.u.requests, err);
 	if (r < 0)
 		return r;
 	*ret = l;

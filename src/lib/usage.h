@@ -40,6 +40,8 @@ struct pt_usage {
 	bool metered;                    /* cpu and memory were measured (budgets on) */
 	uint64_t net_in, net_out;        /* bytes the tenant received and sent */
 	bool net_metered;                /* it had a network link (network = on) */
+	uint64_t requests;               /* through ptenant-ingress */
+	bool requests_metered;           /* an ingress reported them */
 };
 
 struct pt_usage_line {
@@ -56,7 +58,7 @@ int pt_usage_incident_from_reason(const char *reason);
 void pt_usage_add(struct pt_usage *sum, const struct pt_usage *u);
 
 /* One line, without its newline: {"day":"2026-12-04","slug":...}.
- * Returns its length, or -ENOBUFS when size is too small (512 always
+ * Returns its length, or -ENOBUFS when size is too small (1024 always
  * suffices). */
 int pt_usage_line_format(const struct pt_usage_line *l, char *buf, size_t size);
 int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret, pt_err *err);

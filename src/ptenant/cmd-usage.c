@@ -21,6 +21,8 @@ struct row {
 	bool metered;
 	double net_in, net_out;                             /* bytes */
 	bool net_metered;
+	long long requests;
+	bool requests_metered;
 };
 
 static double num(json_t *o, const char *key)
@@ -48,6 +50,8 @@ static void row_of(json_t *t, struct row *r)
 	r->net_metered = json_is_true(json_object_get(t, "net_metered"));
 	r->net_in = num(t, "net_in");
 	r->net_out = num(t, "net_out");
+	r->requests = (long long)num(t, "requests");
+	r->requests_metered = json_is_true(json_object_get(t, "requests_metered"));
 	json_object_foreach(json_object_get(t, "incidents"), key, v)
 		r->incidents += json_integer_value(v);
 }
@@ -69,6 +73,8 @@ static void add_row(struct row *sum, const struct row *r)
 	sum->net_in += r->net_in;
 	sum->net_out += r->net_out;
 	sum->net_metered |= r->net_metered;
+	sum->requests += r->requests;
+	sum->requests_metered |= r->requests_metered;
 }
 
 static void print_csv(const struct row *r, double hours)
@@ -84,12 +90,16 @@ static void print_csv(const struct row *r, double hours)
 		printf("%.0f,%.0f,", r->net_in, r->net_out);
 	else
 		printf(",,");
+	if (r->requests_metered)
+		printf("%lld,", r->requests);
+	else
+		printf(",");
 	printf("%.6f\n", r->active / hours);
 }
 
 static void print_table_row(const struct row *r, double hours)
 {
-	char cpu[16] = "-", mem[16] = "-", in[16] = "-", out[16] = "-";
+	char cpu[16] = "-", mem[16] = "-", in[16] = "-", out[16] = "-", req[24] = "-";
 
 	if (r->metered) {
 		snprintf(cpu, sizeof(cpu), "%.3f", r->cpu);
@@ -99,8 +109,10 @@ static void print_table_row(const struct row *r, double hours)
 		snprintf(in, sizeof(in), "%.1f", r->net_in / 1048576.0);
 		snprintf(out, sizeof(out), "%.1f", r->net_out / 1048576.0);
 	}
-	printf("%-20s %9.2f %9.2f %9.2f %9.2f %8s %10s %9s %9s %8lld %9lld %9.4f\n", r->slug,
-	       r->active, r->frozen, r->asleep, r->crashloop, cpu, mem, in, out, r->restarts,
+	if (r->requests_metered)
+		snprintf(req, sizeof(req), "%lld", r->requests);
+	printf("%-20s %9.2f %9.2f %9.2f %9.2f %8s %10s %9s %9s %9s %8lld %9lld %9.4f\n", r->slug,
+	       r->active, r->frozen, r->asleep, r->crashloop, cpu, mem, in, out, req, r->restarts,
 	       r->incidents, r->active / hours);
 }
 
@@ -118,13 +130,13 @@ static int show(struct cli *cli, json_t *resp, bool csv)
 	if (csv)
 		printf("slug,active_hours,frozen_hours,asleep_hours,stopped_hours,crashloop_hours,"
 		       "cpu_hours,memory_gib_hours,memory_peak_bytes,restarts,incidents,"
-		       "net_in_bytes,net_out_bytes,active_runtime_months\n");
+		       "net_in_bytes,net_out_bytes,requests,active_runtime_months\n");
 	else
 		printf("usage from %s to %s (UTC, %.0f hours)\n%-20s %9s %9s %9s %9s %8s %10s %9s "
-		       "%9s %8s %9s %9s\n", json_string_value(json_object_get(resp, "from")),
+		       "%9s %9s %8s %9s %9s\n", json_string_value(json_object_get(resp, "from")),
 		       json_string_value(json_object_get(resp, "to")), hours, "SLUG", "ACTIVE-H",
 		       "FROZEN-H", "ASLEEP-H", "CRASH-H", "CPU-H", "MEM-GIB-H", "IN-MiB", "OUT-MiB",
-		       "RESTARTS", "INCIDENTS", "RT-MONTHS");
+		       "REQUESTS", "RESTARTS", "INCIDENTS", "RT-MONTHS");
 	json_array_foreach(tenants, i, t) {
 		row_of(t, &r);
 		add_row(&sum, &r);

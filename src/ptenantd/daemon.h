@@ -144,6 +144,7 @@ struct tenant_usage {
 	uint64_t total_ms[PT_US_N];
 	uint64_t incidents_total[PT_UI_N];
 	uint64_t net_in_total, net_out_total;
+	uint64_t requests_total;
 };
 
 struct tenant {
@@ -562,6 +563,8 @@ void usage_run_begun(struct tenant *t);
 /* Before it is removed: its open day is kept until the day closes. */
 void usage_tenant_gone(struct daemon *d, struct tenant *t);
 void usage_op(struct daemon *d, struct conn *c, struct json_t *req);
+/* The ingress says n more requests went to the tenant. */
+void usage_served(struct daemon *d, const char *slug, unsigned n);
 /* At exit: a last checkpoint. */
 void usage_shutdown(struct daemon *d);
 

@@ -335,6 +335,8 @@ static void on_peer(struct daemon *d, struct watch *pw, uint32_t events)
 			count_bad(d, "a malformed message");
 		else if (m.kind == PT_MSG_WAKE)
 			on_wake(d, p, m.slug);
+		else if (m.kind == PT_MSG_SERVED)
+			usage_served(d, m.slug, m.count); /* metering only: "active" says the rest */
 		else
 			on_active(d, m.slug);
 	}

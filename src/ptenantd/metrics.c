@@ -132,6 +132,13 @@ static uint64_t get_restarts(struct daemon *d, struct tenant *t, const void *arg
 	return t->st.restarts;
 }
 
+static uint64_t get_requests(struct daemon *d, struct tenant *t, const void *arg)
+{
+	(void)d;
+	(void)arg;
+	return t->usage.requests_total;
+}
+
 static uint64_t get_wakes(struct daemon *d, struct tenant *t, const void *arg)
 {
 	(void)d;
@@ -243,6 +250,9 @@ static void render(struct daemon *d, struct pt_text *t)
 		   "Time asleep since ptenantd started.", PT_US_ASLEEP);
 	tenant_counter(t, d, "ptenant_tenant_wakes_total", "counter",
 		       "Wakes through the ingress since ptenantd started.", get_wakes, NULL);
+	tenant_counter(t, d, "ptenant_tenant_requests_total", "counter",
+		       "Requests ptenant-ingress sent to the tenant, since ptenantd started.",
+		       get_requests, NULL);
 	cgroup_metrics(t, d);
 	if (d->cfg.net.enabled) {
 		tenant_counter(t, d, "ptenant_tenant_network_receive_bytes_total", "counter",

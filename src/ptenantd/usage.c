@@ -36,7 +36,7 @@
 #define OPEN_FILE "open.json"
 #define OPEN_MAX (64 * 1024 * 1024)
 #define MONTH_MAX (512 * 1024 * 1024)
-#define LINE_MAX_LEN 512
+#define LINE_MAX_LEN 1024
 #define SKIPPED_SHOWN 5
 
 /* A removed tenant's open day, kept until the day closes: it is billed. */
@@ -326,6 +326,17 @@ void usage_event(struct daemon *d, struct tenant *t, const char *event, const ch
 	}
 }
 
+void usage_served(struct daemon *d, const char *slug, unsigned n)
+{
+	struct tenant *t = tenant_find(d, slug);
+
+	if (!t || !d->usage)
+		return;
+	t->usage.open.requests += n;
+	t->usage.open.requests_metered = true;
+	t->usage.requests_total += n;
+}
+
 void usage_run_begun(struct tenant *t)
 {
 	t->usage.cpu_seen = 0;
@@ -373,6 +384,8 @@ static json_t *usage_json(const struct pt_usage *u)
 	json_object_set_new(o, "net_metered", json_boolean(u->net_metered));
 	json_object_set_new(o, "net_in", json_integer((json_int_t)u->net_in));
 	json_object_set_new(o, "net_out", json_integer((json_int_t)u->net_out));
+	json_object_set_new(o, "requests_metered", json_boolean(u->requests_metered));
+	json_object_set_new(o, "requests", json_integer((json_int_t)u->requests));
 	return o;
 }
 
@@ -447,6 +460,8 @@ static int usage_from_json(json_t *o, struct pt_usage *u)
 	/* Absent in a checkpoint of an older ptenantd: none. */
 	get_u64(o, "net_in", &u->net_in);
 	get_u64(o, "net_out", &u->net_out);
+	u->requests_metered = json_is_true(json_object_get(o, "requests_metered"));
+	get_u64(o, "requests", &u->requests);
 	if (get_u64(o, "restarts", &u->restarts) < 0 || get_u64(o, "cpu_us", &u->cpu_us) < 0 ||
 	    get_u64(o, "mem_byte_ms", &u->mem_byte_ms) < 0 || get_u64(o, "mem_peak", &u->mem_peak) < 0)
 		return -EBADMSG;
@@ -479,6 +494,7 @@ static bool restore_tenant(struct tenant *t, json_t *o, uint64_t now)
 	memcpy(u.incidents_total, t->usage.incidents_total, sizeof(u.incidents_total));
 	u.net_in_total = t->usage.net_in_total;
 	u.net_out_total = t->usage.net_out_total;
+	u.requests_total = t->usage.requests_total;
 	t->usage = u;
 	return true;
 }

@@ -243,6 +243,11 @@ check "health: no check while frozen ($n1 passed before, $(passed_of hz) after 2
 out=$(get hz)
 check "health: a request wakes hz ($out)" bash -c '[[ $1 == 200* ]]' _ "$out"
 check "health: checks go on once it is thawed" passed_above hz "$n1"
+# Requests served, as the ingress reports them (issue 14): 1 + 4 more.
+for _ in 1 2 3 4; do get hz >/dev/null; done
+requests_of() { tpt --json usage hz | jq -r '.tenants[0].requests // 0'; }
+served_counted() { for _ in $(seq 50); do (($(requests_of) >= 5)) && return 0; sleep 0.1; done; return 1; }
+check "usage: the ingress's requests to hz are counted ($(requests_of))" served_counted
 check "health: hz was never ended as unhealthy" test "$(count_event hz unhealthy)" = 0
 tpt rm hz >/dev/null
 

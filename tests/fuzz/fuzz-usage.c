@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pt_usage_line l, again;
 	pt_err err = { 0 };
-	char buf[512];
+	char buf[1024];
 	int n;
 
 	if (pt_usage_line_parse((const char *)data, size, &l, &err) < 0) {

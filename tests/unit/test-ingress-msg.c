@@ -28,6 +28,14 @@ static void test_good(void **state)
 	assert_string_equal(m.slug, "acme");
 	assert_int_equal(parse("active a-1", true, &m), 0);
 	assert_int_equal(m.kind, PT_MSG_ACTIVE);
+	assert_int_equal(parse("served a-1 17", true, &m), 0);
+	assert_int_equal(m.kind, PT_MSG_SERVED);
+	assert_int_equal(m.count, 17);
+	assert_int_equal(pt_ingress_msg_format(&m, buf, sizeof(buf)), 13);
+	assert_string_equal(buf, "served a-1 17");
+	assert_int_equal(parse("served acme 1000000", true, &m), 0);
+	m.count = 0;
+	assert_int_equal(pt_ingress_msg_format(&m, buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(parse("ready acme", false, &m), 0);
 	assert_int_equal(m.kind, PT_MSG_READY);
 	assert_int_equal(parse("fail acme tenant acme is stopped", false, &m), 0);
@@ -53,6 +61,11 @@ static void test_bad(void **state)
 		{ "stop acme", true }, { "ready acme", true }, { "fail acme x", true },
 		{ "wake acme", false }, { "active acme", false }, { "fail acme", false },
 		{ "fail acme ", false }, { "fail acme \x01", false }, { "ready acme x", false },
+		/* served: a count of 1 to 1000000, nothing else */
+		{ "served acme", true }, { "served acme ", true }, { "served acme 0", true },
+		{ "served acme 01", true }, { "served acme -1", true }, { "served acme 1000001", true },
+		{ "served acme 99999999", true }, { "served acme 1x", true }, { "served acme 1 2", true },
+		{ "served acme 5", false },
 	};
 	struct pt_ingress_msg m;
 	char big[PT_INGRESS_MSG_MAX + 2];

@@ -90,6 +90,14 @@ static void test_line_round_trip(void **state)
 	assert_non_null(strstr(buf, ",\"net_in\":5000,\"net_out\":7}"));
 	assert_int_equal(pt_usage_line_parse(buf, (size_t)n, &back, &err), 0);
 	assert_memory_equal(&back, &l, sizeof(l));
+	l.u.requests_metered = true;
+	l.u.requests = 42;
+	n = pt_usage_line_format(&l, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ",\"requests\":42}"));
+	assert_int_equal(pt_usage_line_parse(buf, (size_t)n, &back, &err), 0);
+	assert_memory_equal(&back, &l, sizeof(l));
+	l.u.requests_metered = false;
+	l.u.requests = 0;
 	l.u.net_metered = false;
 	l.u.net_in = l.u.net_out = 0;
 	/* Without budgets: no CPU or memory, and none read back. */
@@ -110,6 +118,24 @@ static void expect_bad(const char *line, const char *field)
 	if (pt_usage_line_parse(line, strlen(line), &l, &err) != -EBADMSG)
 		fail_msg("accepted: %s", line);
 	assert_string_equal(err.field, field);
+}
+
+/* The longest line there can be fits the documented buffer. */
+static void test_line_longest(void **state)
+{
+	struct pt_usage_line l = { .day = 2932896 /* 9999-12-31 */ };
+	char buf[1024];
+
+	(void)state;
+	memset(l.slug, 'a', PT_SLUG_MAX);
+	for (int i = 0; i < PT_US_N; i++)
+		l.u.state_ms[i] = UINT64_MAX;
+	for (int i = 0; i < PT_UI_N; i++)
+		l.u.incidents[i] = UINT64_MAX;
+	l.u.restarts = l.u.cpu_us = l.u.mem_byte_ms = l.u.mem_peak = UINT64_MAX;
+	l.u.net_in = l.u.net_out = l.u.requests = UINT64_MAX;
+	l.u.metered = l.u.net_metered = l.u.requests_metered = true;
+	assert_true(pt_usage_line_format(&l, buf, sizeof(buf)) > 0);
 }
 
 static void test_line_damage(void **state)
@@ -174,6 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calendar),
 		cmocka_unit_test(test_line_round_trip),
+		cmocka_unit_test(test_line_longest),
 		cmocka_unit_test(test_line_damage),
 		cmocka_unit_test(test_netdev),
 		cmocka_unit_test(test_add),
