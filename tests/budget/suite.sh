@@ -213,6 +213,12 @@ check "stats keeps the OOM incident's peak after the respawn ($(oom_peak) bytes)
 	test "$(oom_peak)" -ge $((16 * 1048576))
 check "stats shows the last OOM in words" \
 	eval 'pt stats hog | grep -q "^hog: last OOM: [0-9.]* MiB peak (of 32.0 MiB) at 20"'
+# The usage ledger (issue 14): the OOM kill is an incident of its own, and
+# the tenant's CPU and memory are metered from its cgroup.
+usage_oom() { pt --json usage hog | grep -m1 '"oom-killed":' | sed -E 's/.*: *([0-9]+).*/\1/'; }
+check "the usage ledger counts the OOM kill as an incident ($(usage_oom))" test "$(usage_oom)" -ge 1
+check "the usage ledger meters its CPU and memory" \
+	eval 'pt --json usage hog | grep -q "\"metered\": true"'
 check "the neighbour kept its pid and 0 restarts" test "$(field nb pid)/$(field nb restarts)" = "$nb_pid/0"
 counting() { [[ $(cat "$T/state/tenants/nb/data/counter" 2>/dev/null || echo 0) -gt $nb_count0 ]]; }
 check "the neighbour's counter goes on from $nb_count0 (never reset)" wait_for 30 counting
