@@ -74,6 +74,21 @@ void pt_histogram_observe(struct pt_histogram *h, double v)
 	h->sum += v;
 }
 
+void pt_histogram_render_series(struct pt_text *t, const char *name, const char *labels,
+				const struct pt_histogram *h)
+{
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		cum += h->counts[i];
+		pt_text_printf(t, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels, h->bounds[i],
+			       (unsigned long long)cum);
+	}
+	pt_text_printf(t, "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n%s_count{%s} %llu\n",
+		       name, labels, (unsigned long long)h->count, name, labels, h->sum, name,
+		       labels, (unsigned long long)h->count);
+}
+
 void pt_histogram_render(struct pt_text *t, const char *name, const char *help,
 			 const struct pt_histogram *h)
 {

@@ -48,3 +48,7 @@ void pt_histogram_observe(struct pt_histogram *h, double v);
 /* Header, cumulative _bucket lines (le="..." and "+Inf"), _sum, _count. */
 void pt_histogram_render(struct pt_text *t, const char *name, const char *help,
 			 const struct pt_histogram *h);
+/* The same series without the header, with a label before le=:
+ * labels is 'slug="acme"' (the caller wrote the header once). */
+void pt_histogram_render_series(struct pt_text *t, const char *name, const char *labels,
+				const struct pt_histogram *h);

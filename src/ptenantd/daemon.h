@@ -19,6 +19,7 @@
 #include "state.h"
 #include "confine.h"
 #include "usage.h"
+#include "metrics-text.h"
 
 struct json_t;
 struct daemon;
@@ -203,6 +204,7 @@ struct tenant {
 	struct tenant_usage usage;
 	uint64_t start_asked_us;         /* monotonic us: its start was asked for */
 	uint64_t wakes;                  /* through the ingress, since ptenantd started */
+	struct pt_histogram wake_time;   /* their durations (metrics.c) */
 };
 
 struct daemon {
@@ -573,6 +575,8 @@ enum metrics_hist { METRICS_SPAWN, METRICS_API, METRICS_WAKE };
 /* Before anything is timed (restore starts tenants). */
 void metrics_init_histograms(struct daemon *d);
 void metrics_observe(struct daemon *d, enum metrics_hist which, uint64_t usec);
+/* A wake of t: its own histogram and the daemon's. */
+void metrics_observe_wake(struct daemon *d, struct tenant *t, uint64_t usec);
 int metrics_listen(struct daemon *d, pt_err *err);
 void metrics_tick(struct daemon *d, uint64_t now);
 uint64_t metrics_next_deadline(const struct daemon *d);

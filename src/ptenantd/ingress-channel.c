@@ -94,7 +94,7 @@ static void wake_finish(struct daemon *d, struct wake *w, const char *fail)
 		tenant_record(d, t, "wake-failed", NULL, -1, fail);
 	if (!fail && t) {
 		t->wakes++;
-		metrics_observe(d, METRICS_WAKE, now_mono_us() - w->asked_us);
+		metrics_observe_wake(d, t, now_mono_us() - w->asked_us);
 	}
 	probe_close(d, w);
 	for (struct wake **pp = &d->wakes; *pp; pp = &(*pp)->next)

@@ -76,6 +76,31 @@ void metrics_observe(struct daemon *d, enum metrics_hist which, uint64_t usec)
 			     : &m->wake, (double)usec / 1e6);
 }
 
+void metrics_observe_wake(struct daemon *d, struct tenant *t, uint64_t usec)
+{
+	if (!t->wake_time.bounds)
+		pt_histogram_init(&t->wake_time, seconds_buckets, N_BUCKETS);
+	pt_histogram_observe(&t->wake_time, (double)usec / 1e6);
+	metrics_observe(d, METRICS_WAKE, usec);
+}
+
+/* Per tenant, only for tenants woken at least once: a tenant that never
+ * sleeps adds no series. */
+static void wake_histograms(struct pt_text *t, struct daemon *d)
+{
+	static const char name[] = "ptenant_tenant_wake_duration_seconds";
+	char labels[PT_SLUG_MAX + 16];
+
+	pt_metric_header(t, name, "histogram",
+			 "From a wake asked by the ingress to the tenant ready, per tenant.");
+	for (size_t i = 0; i < d->n_tenants; i++) {
+		if (!d->tenants[i]->wake_time.count)
+			continue;
+		snprintf(labels, sizeof(labels), "slug=\"%s\"", d->tenants[i]->spec.slug);
+		pt_histogram_render_series(t, name, labels, &d->tenants[i]->wake_time);
+	}
+}
+
 /* ---- the text -------------------------------------------------------- */
 
 static const char *const state_names[] = {
@@ -250,6 +275,7 @@ static void render(struct daemon *d, struct pt_text *t)
 		   "Time asleep since ptenantd started.", PT_US_ASLEEP);
 	tenant_counter(t, d, "ptenant_tenant_wakes_total", "counter",
 		       "Wakes through the ingress since ptenantd started.", get_wakes, NULL);
+	wake_histograms(t, d);
 	tenant_counter(t, d, "ptenant_tenant_requests_total", "counter",
 		       "Requests ptenant-ingress sent to the tenant, since ptenantd started.",
 		       get_requests, NULL);

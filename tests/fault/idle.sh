@@ -19,6 +19,8 @@ fault_setup idle 3000
 INGRESS=$BUILD/src/ingress/ptenant-ingress
 IPORT=18500
 echo "ingress_user = nobody" >>"$W/conf"
+# Metrics too (issue 14): the wakes' histograms, checked by promtool.
+echo "metrics_listen = 127.0.0.1:18502" >>"$W/conf"
 # The ingress (as nobody) must reach the channel's socket in $W/run.
 chmod 711 "$W" "$W/run"
 
@@ -243,6 +245,12 @@ check "health: no check while frozen ($n1 passed before, $(passed_of hz) after 2
 out=$(get hz)
 check "health: a request wakes hz ($out)" bash -c '[[ $1 == 200* ]]' _ "$out"
 check "health: checks go on once it is thawed" passed_above hz "$n1"
+# Wakes in the metrics (issue 14): hz's own histogram, valid exposition.
+in_ns curl -s --max-time 5 "http://127.0.0.1:18502/metrics" >"$W/scrape"
+check "metrics: hz's wakes have a histogram of their own" \
+  grep -qE '^ptenant_tenant_wake_duration_seconds_count\{slug="hz"\} [1-9]' "$W/scrape"
+check "metrics: promtool accepts the exposition with wake histograms" \
+  bash -c "promtool check metrics <'$W/scrape'"
 # Requests served, as the ingress reports them (issue 14): 1 + 4 more.
 for _ in 1 2 3 4; do get hz >/dev/null; done
 requests_of() { tpt --json usage hz | jq -r '.tenants[0].requests // 0'; }

@@ -34,6 +34,23 @@ static void test_histogram(void **state)
 	pt_text_free(&t);
 }
 
+static void test_histogram_series(void **state)
+{
+	static const double b[] = { 0.5 };
+	struct pt_histogram h;
+	struct pt_text t = { 0 };
+
+	(void)state;
+	pt_histogram_init(&h, b, 1);
+	pt_histogram_observe(&h, 0.25);
+	pt_histogram_observe(&h, 2);
+	pt_histogram_render_series(&t, "w_seconds", "slug=\"acme\"", &h);
+	assert_string_equal(t.buf, "w_seconds_bucket{slug=\"acme\",le=\"0.5\"} 1\n"
+			    "w_seconds_bucket{slug=\"acme\",le=\"+Inf\"} 2\n"
+			    "w_seconds_sum{slug=\"acme\"} 2.250000\nw_seconds_count{slug=\"acme\"} 2\n");
+	pt_text_free(&t);
+}
+
 static void test_text_grows(void **state)
 {
 	struct pt_text t = { 0 };
@@ -103,6 +120,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_histogram),
+		cmocka_unit_test(test_histogram_series),
 		cmocka_unit_test(test_text_grows),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_listen_addr),
