@@ -3,7 +3,10 @@ a test uid slot for a private daemon."""
 import json
 import os
 import socket
+import select
 import subprocess
+import sys
+import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,3 +35,24 @@ def test_uid_base():
     or by hand in a block no one else uses."""
     return int(subprocess.check_output(
         ["bash", "-c", '. "$1"; pt_test_uid_base', "_", os.path.join(TOP, "tests/lib/tenant-procs.sh")]))
+
+
+def probe(sock_path):
+    """`ls` round trips one after another until stdin closes; then the
+    latencies (ms) and the failed calls, as JSON on stdout. Its own
+    process, so the harness's work does not time it (ptbench ApiProbe)."""
+    lat, errors = [], 0
+    call(sock_path, {"op": "ls"})
+    print("ready", flush=True)
+    while not select.select([sys.stdin], [], [], 0)[0]:
+        t = time.monotonic_ns()
+        try:
+            call(sock_path, {"op": "ls"})
+            lat.append((time.monotonic_ns() - t) / 1e6)
+        except (OSError, ValueError):
+            errors += 1
+    sys.stdout.write(json.dumps({"lat_ms": lat, "errors": errors}))
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "probe":
+    probe(sys.argv[2])

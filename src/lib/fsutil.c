@@ -173,13 +173,16 @@ int pt_sweep_temp_files(int at, const char *path)
 	return n;
 }
 
-int pt_write_file_atomic(int dirfd, const char *name, const void *data,
-			 size_t len, mode_t mode, pt_err *err)
+#define FAULT_UNLESS(flags_, name_) ((flags_) & PT_WRITE_NO_FAULTS ? 0 : PT_FAULT(name_))
+
+int pt_write_file_atomic_flags(int dirfd, const char *name, const void *data,
+			       size_t len, mode_t mode, unsigned flags, pt_err *err)
 {
 	_cleanup_close_ int pfd = -1;
 	_cleanup_close_ int fd = -1;
 	char tmp[NAME_MAX + 1];
 	const char *base;
+	bool sync = !(flags & PT_WRITE_NO_SYNC);
 	int r;
 
 	pfd = open_parent(dirfd, name, &base);
@@ -189,7 +192,7 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 	if (fd < 0)
 		return pt_err_set(err, fd, "create temp file for %s", name);
 
-	r = PT_FAULT("file.write");
+	r = FAULT_UNLESS(flags, "file.write");
 	if (r == 0)
 		r = pt_fs_write_all(fd, data, len);
 	if (r < 0) {
@@ -201,26 +204,32 @@ int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 		r = pt_err_set(err, -errno, "chmod %s", name);
 		goto fail;
 	}
-	r = PT_FAULT("file.fsync");
-	if (r == 0 && fsync(fd) < 0)
+	r = sync ? FAULT_UNLESS(flags, "file.fsync") : 0;
+	if (r == 0 && sync && fsync(fd) < 0)
 		r = -errno;
 	if (r < 0) {
 		pt_err_set(err, r, "fsync %s", name);
 		goto fail;
 	}
-	r = PT_FAULT("file.rename");
+	r = FAULT_UNLESS(flags, "file.rename");
 	if (r == 0 && renameat(pfd, tmp, pfd, base) < 0)
 		r = -errno;
 	if (r < 0) {
 		pt_err_set(err, r, "rename %s over %s", tmp, name);
 		goto fail;
 	}
-	if (fsync(pfd) < 0)
+	if (sync && fsync(pfd) < 0)
 		return pt_err_set(err, -errno, "fsync directory of %s", name);
 	return 0;
 fail:
 	unlinkat(pfd, tmp, 0);
 	return r;
+}
+
+int pt_write_file_atomic(int dirfd, const char *name, const void *data,
+			 size_t len, mode_t mode, pt_err *err)
+{
+	return pt_write_file_atomic_flags(dirfd, name, data, len, mode, 0, err);
 }
 
 /* ---- read ------------------------------------------------------------ */

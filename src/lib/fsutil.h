@@ -14,6 +14,20 @@
 int pt_write_file_atomic(int dirfd, const char *name, const void *data,
 			 size_t len, mode_t mode, pt_err *err);
 
+enum {
+	/* No fsync: for files under the runtime directory, which a reboot
+	 * empties and the daemon writes again at start. The rename still
+	 * makes a reader see the old file or the new one, never a mix. */
+	PT_WRITE_NO_SYNC = 1 << 0,
+	/* No fault-injection points: for a thread other than the loop's,
+	 * whose hits would make a test's @N count racy (syncer.c). */
+	PT_WRITE_NO_FAULTS = 1 << 1,
+};
+
+/* pt_write_file_atomic with PT_WRITE_* flags. */
+int pt_write_file_atomic_flags(int dirfd, const char *name, const void *data,
+			       size_t len, mode_t mode, unsigned flags, pt_err *err);
+
 /* Reads a whole regular file (O_NOFOLLOW; at most max bytes, -EFBIG past
  * that) into a NUL-terminated malloc'd buffer. */
 int pt_read_file(int dirfd, const char *name, size_t max, char **ret_data,

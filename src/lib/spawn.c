@@ -406,8 +406,8 @@ static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
 		return child_error_or(sock, pt_err_set(err, r, "release child"), err);
 	pt_trace_mark(req->trace, "p3-release-child");
 	/* P3b: while the child builds its rootfs; it may not exec before. */
-	if (req->cloned_hook)
-		req->cloned_hook(req->cloned_ctx, pid);
+	if (req->cloned_hook && req->cloned_hook(req->cloned_ctx, pid))
+		return 0; /* the caller sends it: pt_spawn_recorded() */
 	r = send_fd(sock, SYNC_RECORDED, -1);
 	if (r < 0)
 		return child_error_or(sock, pt_err_set(err, r, "tell the child it is recorded"), err);
@@ -562,6 +562,16 @@ int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
 	pt_closep(&job->pidfd);
 	pt_err_prefix(err, "tenant %s", job->slug);
 	return r;
+}
+
+int pt_spawn_recorded(struct pt_spawn_job *job, pt_err *err)
+{
+	int r = send_fd(job->sock, SYNC_RECORDED, -1);
+
+	if (r < 0)
+		return pt_err_set(err, r, "tenant %s: tell the child it is recorded", job->slug);
+	pt_trace_mark(job->trace, "p3b-recorded");
+	return 0;
 }
 
 int pt_spawn_expire(struct pt_spawn_job *job, unsigned timeout_ms, pt_err *err)

@@ -35,7 +35,9 @@ struct pt_spawn_req {
 	 * The daemon records the child's pid there, so that a daemon killed
 	 * from then on is followed by one that finds the child again: adopted
 	 * if it reached exec; dead of PR_SET_PDEATHSIG if it did not. */
-	void (*cloned_hook)(void *ctx, pid_t pid);
+	/* Returns true when it only started the recording: the caller then
+	 * tells the child with pt_spawn_recorded() once it is done. */
+	bool (*cloned_hook)(void *ctx, pid_t pid);
 	void *cloned_ctx;
 	/* P2b, optional: called with the child's pid once its namespaces
 	 * exist and before it is released (the daemon moves the tenant's
@@ -76,6 +78,11 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
  * of its epoll set before closing it, since a child cloned meanwhile
  * holds a copy until its exec and would keep the registration alive. */
 int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err);
+
+/* After a cloned_hook that returned true: the child's pid is recorded; it may exec.
+ * A child that died meanwhile makes this fail; its verdict comes on
+ * job->sock all the same. */
+int pt_spawn_recorded(struct pt_spawn_job *job, pt_err *err);
 
 /* The child's setup took longer than it may: err says where it waits.
  * Kills it. Returns -ETIMEDOUT. */

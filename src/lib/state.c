@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STATE_FILE "state.json"
+#define STATE_FILE PT_STATE_FILE
 #define STATE_MAX (64 * 1024)
 #define STATE_VERSION 1
 /* The last range a tenant can own must still hold 65536 ids. */

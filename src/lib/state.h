@@ -54,6 +54,8 @@ const char *pt_desired_name(enum pt_desired d);
 /* "awake", "frozen", "asleep"; NULL for a value out of range. */
 const char *pt_idle_state_name(enum pt_idle_state s);
 
+#define PT_STATE_FILE "state.json"
+
 /* Serialises to a NUL-terminated JSON text (malloc'd). */
 int pt_state_format(const struct pt_tenant_state *s, char **ret_text);
 /* Parses and validates; a truncated or corrupt text is -EBADMSG with a

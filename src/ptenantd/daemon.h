@@ -257,6 +257,7 @@ struct daemon {
 	/* The usage ledger (usage.c). */
 	struct usage_ledger *usage;
 	struct metrics *metrics;         /* metrics.c */
+	struct syncer *syncer;           /* durable writes off the loop (syncer.c) */
 };
 
 /* loop.c */
@@ -268,6 +269,23 @@ void loop_del(struct daemon *d, struct watch *w);
 int loop_prepare(struct daemon *d);
 int loop_run(struct daemon *d);
 void loop_rearm_timer(struct daemon *d);
+
+/* syncer.c: durable file writes (pt_write_file_atomic) on a thread of
+ * their own. done runs on the loop's thread once the write is over, with
+ * its result, unless ctx was forgotten. */
+typedef void (*syncer_done_fn)(struct daemon *d, void *ctx, int r, const pt_err *err);
+int syncer_start(struct daemon *d, pt_err *err);
+/* Writes what is queued, then ends the thread. */
+void syncer_stop(struct daemon *d);
+/* Queues dirfd/name <- text (taken, freed either way). owner says whose
+ * file it is (syncer_settle). Fails when no writer runs. */
+int syncer_submit(struct daemon *d, int dirfd, const char *name, char *text, mode_t mode,
+		  const void *owner, syncer_done_fn done, void *ctx, pt_err *err);
+/* ctx is going away: its done is not called. */
+void syncer_forget(struct daemon *d, const void *ctx);
+/* Before a write of owner's file on the loop's thread: waits for its
+ * queued writes and runs their completions. */
+void syncer_settle(struct daemon *d, const void *owner);
 
 /* tenant.c: lifecycle */
 struct tenant *tenant_find(struct daemon *d, const char *slug);
@@ -334,6 +352,9 @@ int tenant_save_state(struct tenant *t, pt_err *err);
 /* tenant_save_state after a change of the daemon's own making: a failure
  * is recorded once (event state-save-failed) and retried every second. */
 void tenant_persist(struct daemon *d, struct tenant *t);
+/* What tenant_persist does with a save's result (r, err): for a save
+ * made elsewhere (the start's, on the state writer). */
+void tenant_persisted(struct daemon *d, struct tenant *t, int r, const pt_err *err);
 int tenant_save_spec(struct tenant *t, pt_err *err);
 void tenant_free(struct tenant *t);
 void tenant_watch_process(struct daemon *d, struct tenant *t, int pidfd);

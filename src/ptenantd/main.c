@@ -333,6 +333,8 @@ int main(int argc, char **argv)
 	if (r == 0 && d.netns_fd < 0)
 		r = pt_err_set(&err, -errno, "open /proc/self/ns/net");
 	if (r == 0)
+		r = syncer_start(&d, &err);
+	if (r == 0)
 		r = start_up(&d, &o, &err);
 	if (r < 0) {
 		fprintf(stderr, "ptenantd: %s\n", err.msg[0] ? err.msg : strerror(-r));
@@ -356,6 +358,7 @@ int main(int argc, char **argv)
 		 * sets up another. */
 		standby_drop(&d, d.tenants[i], NULL);
 	}
+	syncer_stop(&d); /* what it has queued is written */
 	api_shutdown(&d);
 	ingress_shutdown(&d);
 	exec_shutdown(&d);

@@ -140,10 +140,11 @@ static unsigned spawn_timeout_ms(struct daemon *d)
 	return d->cfg.spawn_timeout_ms ? d->cfg.spawn_timeout_ms : 30000;
 }
 
-static void spawn_free(struct tenant_spawn *sp)
+static void spawn_free(struct daemon *d, struct tenant_spawn *sp)
 {
 	if (!sp)
 		return;
+	syncer_forget(d, sp);
 	pt_closep(&sp->log_read);
 	pt_closep(&sp->job.sock);
 	pt_closep(&sp->job.pidfd);
@@ -181,14 +182,32 @@ struct cloned_ctx {
 	struct tenant_spawn *sp;
 };
 
+/* The start's save is written; the child may exec now. A failed write
+ * is what tenant_persist makes of one (recorded, retried); the start
+ * goes on, as it did when the save was made on the loop's thread. */
+static void on_recorded(struct daemon *d, void *ctx, int r, const pt_err *err)
+{
+	struct tenant_spawn *sp = ctx;
+	pt_err e = { 0 };
+
+	tenant_persisted(d, sp->t, r, err);
+	/* A child that died meanwhile says why on its socket. */
+	(void)pt_spawn_recorded(&sp->job, &e);
+}
+
 /* Before the child may exec, state.json names it: a daemon killed at any
  * later point leaves a tenant the next one adopts (it runs) or starts
  * again (it died with us, mid-setup), never an init no one knows of.
- * The child builds its rootfs meanwhile (spawn.c, P3b/C5c). */
-static void on_cloned(void *ctx, pid_t pid)
+ * The child builds its rootfs meanwhile (spawn.c, P3b/C5c), and the save
+ * is written on the state writer's thread (syncer.c): the loop goes on
+ * serving, and on_recorded tells the child. */
+static bool on_cloned(void *ctx, pid_t pid)
 {
 	struct cloned_ctx *c = ctx;
 	struct tenant *t = c->sp->t;
+	_cleanup_close_ int dfd = -1;
+	char *text = NULL;
+	pt_err err = { 0 };
 
 	c->sp->prev_desired = t->st.desired;
 	c->sp->recorded = true;
@@ -197,7 +216,13 @@ static void on_cloned(void *ctx, pid_t pid)
 	pt_proc_starttime(pid, &t->st.pid_starttime, NULL);
 	t->st.desired = PT_DESIRED_RUNNING;
 	t->st.started_at = now_real_ms();
-	tenant_persist(c->d, t);
+	dfd = open(t->dir, O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && pt_state_format(&t->st, &text) == 0 &&
+	    syncer_submit(c->d, dfd, PT_STATE_FILE, text, 0600, t, on_recorded, c->sp, &err) == 0) {
+		return true;
+	}
+	tenant_persist(c->d, t); /* no writer: on this thread, as before */
+	return false;
 }
 
 /* Everything of the start that runs in the daemon, up to the child's
@@ -291,7 +316,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 			tenant_record(d, t, "start-failed", "spawn-failed", -1, t->last_error);
 		}
 		pt_err_prefix(err, "start tenant %s", t->spec.slug);
-		spawn_free(sp);
+		spawn_free(d, sp);
 		tenant_start_settled(d, t, r, err);
 		return;
 	}
@@ -305,7 +330,7 @@ static void spawn_finish(struct daemon *d, struct tenant *t, int r, pt_err *err,
 	usage_run_begun(t);
 	pt_trace_print(sp->tr, t->spec.slug, stderr);
 	pt_trace_print(sp->child_tr, t->spec.slug, stderr);
-	spawn_free(sp);
+	spawn_free(d, sp);
 	tenant_start_settled(d, t, 0, NULL);
 }
 

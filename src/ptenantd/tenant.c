@@ -106,11 +106,9 @@ int tenant_save_state(struct tenant *t, pt_err *err)
  * still a stop): the daemon knows the truth, keeps serving, says once what
  * failed, and writes again until it succeeds; the file on disk is the old
  * whole one meanwhile, never a torn one (pt_write_file_atomic). */
-void tenant_persist(struct daemon *d, struct tenant *t)
+void tenant_persisted(struct daemon *d, struct tenant *t, int r, const pt_err *err)
 {
-	pt_err err = { 0 };
-
-	if (tenant_save_state(t, &err) == 0) {
+	if (r == 0) {
 		if (t->state_unsaved)
 			tenant_record(d, t, "state-saved", NULL, -1,
 				      "state.json written again after a failed write");
@@ -120,10 +118,20 @@ void tenant_persist(struct daemon *d, struct tenant *t)
 	/* On a full disk the event journal cannot take the record either:
 	 * stderr (the system journal) has it, and ls shows state_error. */
 	if (!t->state_unsaved)
-		tenant_record(d, t, "state-save-failed", NULL, -1, err.msg);
-	snprintf(t->state_error, sizeof(t->state_error), "%s", err.msg);
+		tenant_record(d, t, "state-save-failed", NULL, -1, err->msg);
+	snprintf(t->state_error, sizeof(t->state_error), "%s", err->msg);
 	t->state_unsaved = true;
 	t->state_retry_at = now_mono_ms() + STATE_RETRY_MS;
+}
+
+void tenant_persist(struct daemon *d, struct tenant *t)
+{
+	pt_err err = { 0 };
+	int r;
+
+	syncer_settle(d, t); /* a start's save still queued lands first */
+	r = tenant_save_state(t, &err);
+	tenant_persisted(d, t, r, &err);
 }
 
 void tenant_free(struct tenant *t)

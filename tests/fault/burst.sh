@@ -12,8 +12,13 @@
 #   3. the daemon SIGKILLed in the middle of 60 starts (at the 30th
 #      start's p2b step): the next daemon brings every tenant to running,
 #      with no second init, cgroup, veth, mount or process left over.
+#   4. the same with the daemon SIGKILLed at the 15th of 30 starts'
+#      "recorded" (p3b: their state saves written by the state writer's
+#      thread, some still queued): the same verdicts.
 #   0. first, a respawn: same address and budget, and a fresh pid and
-#      mount namespace and writable layer.
+#      mount namespace and writable layer; then a start whose state save
+#      fails on the state writer (syncer.write:EIO): it runs, the failure
+#      is recorded, and the save is made again.
 #   PTENANT_BUILD=build-fault tests/fault/burst.sh
 . "$(dirname "$0")/lib.sh"
 fault_setup burst 3000
@@ -72,6 +77,25 @@ check "respawn: a fresh mount namespace" test "$(readlink "/proc/$pid1/ns/mnt")"
 out=$(tpt exec r1 -- sh -c 'cat /etc/marker 2>/dev/null; cat /data/marker' 2>&1)
 check "respawn: a fresh writable layer (/etc/marker gone), /data kept" test "$out" = kept
 tpt rm r1 >/dev/null
+daemon_down
+
+fresh_state
+fault_daemon "syncer.write:EIO" || { echo "Bail out! faulted ptenantd"; exit 1; }
+tpt create w1 --blueprint echo-bot@1 --memory 48M >/dev/null
+check "state writer fails: the start is answered and the tenant runs" \
+  test "$(tpt --json ls | jq -r '.[] | select(.slug == "w1") | .state')" = running
+for _ in $(seq 50); do
+  tpt --json events w1 | jq -e 'any(.[]; .event == "state-saved")' >/dev/null && break
+  sleep 0.1
+done
+check "state writer fails: event state-save-failed names the write" \
+  tpt --json events w1 | jq -e 'any(.[]; .event == "state-save-failed"
+    and (.message // "" | test("syncer.write: injected fault")))'
+check "state writer fails: saved again (event state-saved)" \
+  tpt --json events w1 | jq -e 'any(.[]; .event == "state-saved")'
+check "state writer fails: state.json names the running init" \
+  test "$(jq -r .pid "$W/state/tenants/w1/state.json")" = "$(pid_of w1)"
+tpt rm w1 >/dev/null
 daemon_down
 
 # ---- 1. every child stuck ---------------------------------------------------
@@ -155,52 +179,60 @@ daemon_down
 fault_daemon "" && for s in $(tpt --json ls | jq -r '.[].slug'); do tpt rm "$s" >/dev/null; done
 daemon_down
 
-# ---- 3. the daemon killed in the middle of 60 starts -------------------------
-fresh_state
-fault_daemon "p2b-net-host-side:kill@30" || { echo "Bail out! faulted ptenantd"; exit 1; }
-slugs=()
-for i in $(seq -w 1 60); do
-  tpt create "k$i" --blueprint echo-bot@1 --memory 64M --pids 64 --no-start >/dev/null && slugs+=("k$i")
-done
-((${#slugs[@]} == 60)) || { echo "Bail out! created ${#slugs[@]} of 60"; exit 1; }
-start_all "$W/kill" "${slugs[@]}"
-wait_all
-if grep -qF "PTENANT_FAULT: fired at p2b-net-host-side" "$W/daemon.log"; then
-  ok "kill: the daemon died at the 30th start's p2b step"
-else
-  not_ok "kill: the daemon died at the 30th start's p2b step"
-  sed 's/^/#   /' "$W/daemon.log" | tail -n 20
-fi
-running_before=$(grep -l ': running' "$W/kill"/*.out 2>/dev/null | wc -l)
-diag "kill: $running_before starts were answered before the daemon died"
-daemon_down
-fault_daemon "" || { echo "Bail out! ptenantd does not start again"; exit 1; }
-for _ in $(seq 150); do settled && [[ $(n_state starting) == 0 ]] && break; sleep 0.1; done
-# Running: its start was answered, or its child was made (state.json said
-# so from the clone on) and it was adopted or started again. Stopped: its
-# start never began, and its caller was told (the daemon died under it).
-bad=() running=()
-while read -r s st; do
-  rc=$(cat "$W/kill/$s.rc")
-  if [[ $st == running ]]; then running+=("$s")
-  elif [[ $st != stopped || $rc == 0 ]]; then bad+=("$s $st (start answered $rc)"); fi
-done < <(tpt --json ls | jq -r '.[] | "\(.slug) \(.state)"')
-if ((${#bad[@]} == 0)); then ok "kill: each tenant running, or stopped with its start call failed"
-else not_ok "kill: ${bad[*]}"; fi
-check "kill: every start answered 'running' before the kill is running" \
-  test "$(comm -23 <(grep -l ': running' "$W/kill"/*.out | xargs -rn1 basename | sed 's/\.out$//' | sort) \
-    <(printf '%s\n' "${running[@]}" | sort))" = ""
-# One init per tenant: no second one for a tenant whose child had exec'd.
-inits=$(for s in "${running[@]}"; do pid=$(pid_of "$s"); readlink "/proc/$pid/ns/pid"; done | sort -u | wc -l)
-check "kill: one distinct init per running tenant (${#running[@]})" test "$inits" = "${#running[@]}"
-adopted=$(tpt --json events | jq '[.[] | select(.event == "adopted")] | length')
-diag "kill: ${#running[@]} running: $adopted adopted, the others started again; $((60 - ${#running[@]})) stopped"
-out=$(leftovers)
-if [[ -z $out ]]; then ok "kill: nothing left that no tenant owns"
-else not_ok "kill: $(tr '\n' ';' <<<"$out")"; fi
-for s in "${slugs[@]}"; do tpt rm "$s" >/dev/null 2>&1; done
-out=$(leftovers)
-if [[ -z $out ]]; then ok "kill: after rm of all, nothing at all"
-else not_ok "kill: after rm: $(tr '\n' ';' <<<"$out")"; fi
-daemon_down
+# ---- 3 and 4. the daemon killed in the middle of many starts ---------------
+# kill_burst NAME N POINT AT WHAT: N starts at once, the daemon killed at
+# the AT-th start's step POINT; then a daemon without the fault.
+kill_burst() {
+  local name=$1 n=$2 point=$3 at=$4 what=$5 i s st rc pid inits adopted out running_before
+  local slugs=() bad=() running=()
+  fresh_state
+  fault_daemon "$point:kill@$at" || { echo "Bail out! faulted ptenantd"; exit 1; }
+  for i in $(seq -w 1 "$n"); do
+    tpt create "$name$i" --blueprint echo-bot@1 --memory 64M --pids 64 --no-start >/dev/null && slugs+=("$name$i")
+  done
+  ((${#slugs[@]} == n)) || { echo "Bail out! created ${#slugs[@]} of $n"; exit 1; }
+  start_all "$W/$name" "${slugs[@]}"
+  wait_all
+  if grep -qF "PTENANT_FAULT: fired at $point" "$W/daemon.log"; then
+    ok "$name: the daemon died at $what"
+  else
+    not_ok "$name: the daemon died at $what"
+    sed 's/^/#   /' "$W/daemon.log" | tail -n 20
+  fi
+  running_before=$(grep -l ': running' "$W/$name"/*.out 2>/dev/null | wc -l)
+  diag "$name: $running_before starts were answered before the daemon died"
+  daemon_down
+  fault_daemon "" || { echo "Bail out! ptenantd does not start again"; exit 1; }
+  for _ in $(seq 150); do settled && [[ $(n_state starting) == 0 ]] && break; sleep 0.1; done
+  # Running: its start was answered, or its child was made (state.json said
+  # so from the clone on) and it was adopted or started again. Stopped: its
+  # start never began, and its caller was told (the daemon died under it).
+  while read -r s st; do
+    rc=$(cat "$W/$name/$s.rc")
+    if [[ $st == running ]]; then running+=("$s")
+    elif [[ $st != stopped || $rc == 0 ]]; then bad+=("$s $st (start answered $rc)"); fi
+  done < <(tpt --json ls | jq -r '.[] | "\(.slug) \(.state)"')
+  if ((${#bad[@]} == 0)); then ok "$name: each tenant running, or stopped with its start call failed"
+  else not_ok "$name: ${bad[*]}"; fi
+  check "$name: every start answered 'running' before the kill is running" \
+    test "$(comm -23 <(grep -l ': running' "$W/$name"/*.out | xargs -rn1 basename | sed 's/\.out$//' | sort) \
+      <(printf '%s\n' "${running[@]}" | sort))" = ""
+  # One init per tenant: no second one for a tenant whose child had exec'd.
+  inits=$(for s in "${running[@]}"; do pid=$(pid_of "$s"); readlink "/proc/$pid/ns/pid"; done | sort -u | wc -l)
+  check "$name: one distinct init per running tenant (${#running[@]})" test "$inits" = "${#running[@]}"
+  adopted=$(tpt --json events | jq '[.[] | select(.event == "adopted")] | length')
+  diag "$name: ${#running[@]} running: $adopted adopted, the others started again; $((n - ${#running[@]})) stopped"
+  out=$(leftovers)
+  if [[ -z $out ]]; then ok "$name: nothing left that no tenant owns"
+  else not_ok "$name: $(tr '\n' ';' <<<"$out")"; fi
+  for s in "${slugs[@]}"; do tpt rm "$s" >/dev/null 2>&1; done
+  out=$(leftovers)
+  if [[ -z $out ]]; then ok "$name: after rm of all, nothing at all"
+  else not_ok "$name: after rm: $(tr '\n' ';' <<<"$out")"; fi
+  daemon_down
+}
+kill_burst kill 60 p2b-net-host-side 30 "the 30th start's p2b step"
+# p3b is where a start's state save, written on the state writer's thread,
+# is done and the child told: others are queued behind it.
+kill_burst killrec 30 p3b-recorded 15 "the 15th start's p3b step (recorded)"
 done_testing
