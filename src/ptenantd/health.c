@@ -217,7 +217,6 @@ static void check_done(struct daemon *d, struct tenant *t, bool ok)
 	check_drop(d, t);
 	h->last_at = now_real_ms();
 	h->last_ms = now - h->began;
-	h->next_at = now + cadence(t, now);
 	if (ok) {
 		h->passed++;
 		h->failures = 0;
@@ -226,6 +225,7 @@ static void check_done(struct daemon *d, struct tenant *t, bool ok)
 		h->next_at = now + cadence(t, now); /* healthy: the interval */
 		return;
 	}
+	h->next_at = now + cadence(t, now);
 	h->failed++;
 	/* Docker's start period: failures while it boots do not count. */
 	if (h->status == HEALTH_STARTING && now < h->start_until)

@@ -210,6 +210,47 @@ static void incidents(struct pt_text *t, struct daemon *d)
 
 /* What the tenants' cgroups say; only with budgets, and only of those
  * that run (a stopped tenant has no leaf). */
+/* The figures read from a tenant's cgroup, one series each. */
+enum cg_field { CG_CPU, CG_MEMORY, CG_PEAK, CG_OOM_KILLS };
+
+static const struct {
+	const char *name, *type, *help;
+	enum cg_field field;
+} cg_series[] = {
+	{ "ptenant_tenant_cpu_seconds_total", "counter",
+	  "CPU time of the tenant's cgroup (its current run's leaf).", CG_CPU },
+	{ "ptenant_tenant_memory_bytes", "gauge", "Memory in use by the tenant.", CG_MEMORY },
+	{ "ptenant_tenant_memory_peak_bytes", "gauge",
+	  "The highest memory use of the tenant's cgroup.", CG_PEAK },
+	{ "ptenant_tenant_oom_kills_total", "counter",
+	  "OOM kills in the tenant's cgroup (its current leaf).", CG_OOM_KILLS },
+};
+
+static void cg_sample(struct pt_text *t, const char *name, const char *slug,
+		      const struct pt_cg_stats *s, enum cg_field field)
+{
+	uint64_t v = 0;
+
+	switch (field) {
+	case CG_CPU:
+		/* Seconds, and only where the backend counts them. */
+		if (s->cpu_usec != UINT64_MAX)
+			pt_text_printf(t, "%s{slug=\"%s\"} %.6f\n", name, slug,
+				       (double)s->cpu_usec / 1e6);
+		return;
+	case CG_MEMORY:
+		v = s->memory_current;
+		break;
+	case CG_PEAK:
+		v = s->memory_peak;
+		break;
+	case CG_OOM_KILLS:
+		v = s->oom_kills;
+		break;
+	}
+	pt_text_printf(t, "%s{slug=\"%s\"} %llu\n", name, slug, (unsigned long long)v);
+}
+
 static void cgroup_metrics(struct pt_text *t, struct daemon *d)
 {
 	struct pt_cg_stats *s;
@@ -222,35 +263,13 @@ static void cgroup_metrics(struct pt_text *t, struct daemon *d)
 	for (size_t i = 0; s && ok && i < d->n_tenants; i++)
 		ok[i] = d->tenants[i]->phase == PHASE_RUNNING && !d->tenants[i]->broken &&
 			d->cg->ops->stats(d->cg, d->tenants[i]->spec.slug, &s[i], NULL) == 0;
-	if (!s || !ok) {
-		free(s);
-		free(ok);
-		return;
+	for (size_t k = 0; s && ok && k < sizeof(cg_series) / sizeof(cg_series[0]); k++) {
+		pt_metric_header(t, cg_series[k].name, cg_series[k].type, cg_series[k].help);
+		for (size_t i = 0; i < d->n_tenants; i++)
+			if (ok[i])
+				cg_sample(t, cg_series[k].name, d->tenants[i]->spec.slug, &s[i],
+					  cg_series[k].field);
 	}
-	pt_metric_header(t, "ptenant_tenant_cpu_seconds_total", "counter",
-			 "CPU time of the tenant's cgroup (its current run's leaf).");
-	for (size_t i = 0; i < d->n_tenants; i++)
-		if (ok[i] && s[i].cpu_usec != UINT64_MAX)
-			pt_text_printf(t, "ptenant_tenant_cpu_seconds_total{slug=\"%s\"} %.6f\n",
-				       d->tenants[i]->spec.slug, (double)s[i].cpu_usec / 1e6);
-	pt_metric_header(t, "ptenant_tenant_memory_bytes", "gauge", "Memory in use by the tenant.");
-	for (size_t i = 0; i < d->n_tenants; i++)
-		if (ok[i])
-			pt_text_printf(t, "ptenant_tenant_memory_bytes{slug=\"%s\"} %llu\n",
-				       d->tenants[i]->spec.slug,
-				       (unsigned long long)s[i].memory_current);
-	pt_metric_header(t, "ptenant_tenant_memory_peak_bytes", "gauge",
-			 "The highest memory use of the tenant's cgroup.");
-	for (size_t i = 0; i < d->n_tenants; i++)
-		if (ok[i])
-			pt_text_printf(t, "ptenant_tenant_memory_peak_bytes{slug=\"%s\"} %llu\n",
-				       d->tenants[i]->spec.slug, (unsigned long long)s[i].memory_peak);
-	pt_metric_header(t, "ptenant_tenant_oom_kills_total", "counter",
-			 "OOM kills in the tenant's cgroup (its current leaf).");
-	for (size_t i = 0; i < d->n_tenants; i++)
-		if (ok[i])
-			pt_text_printf(t, "ptenant_tenant_oom_kills_total{slug=\"%s\"} %llu\n",
-				       d->tenants[i]->spec.slug, (unsigned long long)s[i].oom_kills);
 	free(s);
 	free(ok);
 }

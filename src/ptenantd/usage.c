@@ -76,7 +76,7 @@ static enum pt_usage_state state_of(const struct tenant *t)
 
 /* CPU and memory from its cgroup, while it runs with budgets: the memory
  * read now stands for the time until the next accrual. */
-static void sample(struct daemon *d, struct tenant *t, uint64_t now)
+static void sample(struct daemon *d, struct tenant *t)
 {
 	struct tenant_usage *u = &t->usage;
 	struct pt_cg_stats s;
@@ -93,7 +93,6 @@ static void sample(struct daemon *d, struct tenant *t, uint64_t now)
 		u->cpu_seen = s.cpu_usec;
 		u->cpu_valid = true;
 	}
-	(void)now;
 	u->mem_last = s.memory_current;
 	if (s.memory_current > u->open.mem_peak)
 		u->open.mem_peak = s.memory_current;
@@ -170,24 +169,59 @@ static int month_fd(struct usage_ledger *l, uint64_t day, pt_err *err)
 
 /* The slugs that already have a line for that day (a close a crash cut
  * short), as a JSON object used as a set. */
-static json_t *lines_of_day(int fd, uint64_t day)
+/* Calls fn for each non-empty line of a month's file (lineno from 1):
+ * with the line parsed, or with l NULL and why it is no ledger line (a
+ * line a crash tore, or damage). */
+typedef void (*line_fn)(void *ctx, size_t lineno, const struct pt_usage_line *l,
+			const pt_err *why);
+
+static void for_each_line(const char *text, size_t len, line_fn fn, void *ctx)
 {
-	_cleanup_free_ char *text = NULL;
-	json_t *set = json_object();
-	size_t len = 0;
+	size_t lineno = 0;
 
-	if (pt_read_fd(fd, MONTH_MAX, &text, &len) < 0)
-		return set;
-	for (char *p = text, *nl; p < text + len; p = nl + 1) {
+	for (const char *p = text, *nl; p < text + len; p = nl + 1) {
 		struct pt_usage_line l;
+		pt_err err = { 0 };
 
+		lineno++;
 		nl = memchr(p, '\n', (size_t)(text + len - p));
 		if (!nl)
 			nl = text + len;
-		if (pt_usage_line_parse(p, (size_t)(nl - p), &l, NULL) == 0 && l.day == day)
-			json_object_set_new(set, l.slug, json_true());
+		if (nl == p)
+			continue;
+		if (pt_usage_line_parse(p, (size_t)(nl - p), &l, &err) < 0)
+			fn(ctx, lineno, NULL, &err);
+		else
+			fn(ctx, lineno, &l, NULL);
 	}
-	return set;
+}
+
+struct day_lines {
+	json_t *set;
+	uint64_t day;
+};
+
+static void note_day_line(void *ctx, size_t lineno, const struct pt_usage_line *l,
+			  const pt_err *why)
+{
+	struct day_lines *dl = ctx;
+
+	(void)lineno;
+	(void)why;
+	if (l && l->day == dl->day)
+		json_object_set_new(dl->set, l->slug, json_true());
+}
+
+/* The slugs whose line for `day` is in the file already. */
+static json_t *lines_of_day(int fd, uint64_t day)
+{
+	_cleanup_free_ char *text = NULL;
+	struct day_lines dl = { .set = json_object(), .day = day };
+	size_t len = 0;
+
+	if (dl.set && pt_read_fd(fd, MONTH_MAX, &text, &len) == 0)
+		for_each_line(text, len, note_day_line, &dl);
+	return dl.set;
 }
 
 static int append_line(int fd, uint64_t day, const char *slug, const struct pt_usage *u,
@@ -288,7 +322,7 @@ static void account_all(struct daemon *d, uint64_t now)
 		struct tenant *t = d->tenants[i];
 
 		accrue(t, now);
-		sample(d, t, now);
+		sample(d, t);
 		sample_net(t, netdev, netdev_len);
 		t->usage.state = state_of(t);
 	}
@@ -305,7 +339,7 @@ void usage_event(struct daemon *d, struct tenant *t, const char *event, const ch
 		account_all(d, now);
 	} else {
 		accrue(t, now);
-		sample(d, t, now);
+		sample(d, t);
 	}
 	if (strcmp(event, "respawn") == 0)
 		t->usage.open.restarts++;
@@ -704,36 +738,39 @@ static void add(struct query *q, const char *slug, const struct pt_usage *u)
 		pt_usage_add(a, u);
 }
 
+struct month_read {
+	struct query *q;
+	const char *path;
+};
+
+static void add_month_line(void *ctx, size_t lineno, const struct pt_usage_line *l,
+			   const pt_err *why)
+{
+	struct month_read *m = ctx;
+	struct query *q = m->q;
+
+	if (!l) {
+		if (q->skipped++ < SKIPPED_SHOWN)
+			json_array_append_new(q->skipped_shown, json_pack(
+				"{s:s, s:I, s:s}", "file", m->path, "line", (json_int_t)lineno,
+				"why", why->msg));
+		return;
+	}
+	if (l->day >= q->from && l->day < q->to)
+		add(q, l->slug, &l->u);
+}
+
 static void read_month(struct query *q, const char *dir, uint64_t day)
 {
 	_cleanup_free_ char *text = NULL;
 	char month[8], path[440];
-	size_t len = 0, lineno = 0;
+	struct month_read m = { .q = q, .path = path };
+	size_t len = 0;
 
 	pt_month_of_day(day, month);
 	snprintf(path, sizeof(path), "%s/%s.jsonl", dir, month);
-	if (pt_read_file(AT_FDCWD, path, MONTH_MAX, &text, &len, NULL) < 0)
-		return;
-	for (char *p = text, *nl; p < text + len; p = nl + 1) {
-		struct pt_usage_line l;
-		pt_err err = { 0 };
-
-		lineno++;
-		nl = memchr(p, '\n', (size_t)(text + len - p));
-		if (!nl)
-			nl = text + len;
-		if (nl == p)
-			continue;
-		if (pt_usage_line_parse(p, (size_t)(nl - p), &l, &err) < 0) {
-			if (q->skipped++ < SKIPPED_SHOWN)
-				json_array_append_new(q->skipped_shown, json_pack(
-					"{s:s, s:I, s:s}", "file", path, "line", (json_int_t)lineno,
-					"why", err.msg));
-			continue;
-		}
-		if (l.day >= q->from && l.day < q->to)
-			add(q, l.slug, &l.u);
-	}
+	if (pt_read_file(AT_FDCWD, path, MONTH_MAX, &text, &len, NULL) == 0)
+		for_each_line(text, len, add_month_line, &m);
 }
 
 static int parse_range(json_t *req, struct query *q, pt_err *err)
