@@ -58,6 +58,7 @@ static const struct key_def keys[] = {
 	{ "log_keep", KEY_U32, FIELD(log_keep), 1, 100 },
 	{ "stop_grace_ms", KEY_U32, FIELD(stop_grace_ms), 0, 600000 },
 	{ "spawn_timeout_ms", KEY_U32, FIELD(spawn_timeout_ms), 100, 600000 },
+	{ "spawn_concurrency", KEY_U32, FIELD(spawn_concurrency), 0, 4096 },
 	{ "restart_initial_ms", KEY_U32, FIELD(backoff.initial_ms), 0, 3600000 },
 	{ "restart_max_ms", KEY_U32, FIELD(backoff.max_ms), 0, 3600000 },
 	/* The backoff ring remembers PT_BACKOFF_HISTORY crashes, so a larger

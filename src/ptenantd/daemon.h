@@ -228,6 +228,7 @@ struct daemon {
 	size_t n_tenants;
 	/* Starts asked for, begun one a loop round (tenant-start.c). */
 	struct tenant_spawn *start_queue;
+	unsigned spawns_in_setup;        /* begun, their child not exec'd yet */
 	bool old_layers;                 /* some tenant's old layer waits for removal */
 	bool standby_scan;               /* some tenant may want a standby now */
 	uint64_t standby_next_at;        /* monotonic ms: scan again then (0: no) */
@@ -301,6 +302,10 @@ int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 /* tenant-start.c: the start under way. tenant_start only queues it;
  * tenant_start_queued begins the first queued, once a loop round. */
 void tenant_start_queued(struct daemon *d);
+/* A queued start may begin in this round (spawn_concurrency). */
+bool tenant_start_can_begin(const struct daemon *d);
+/* When a child in its setup stops holding its slot (0: none to wait for). */
+uint64_t tenant_spawn_slot_deadline(const struct daemon *d);
 /* Removes one tenant's previous writable layer; for a loop round with
  * nothing else to do. */
 void tenant_drop_old_layer_idle(struct daemon *d);

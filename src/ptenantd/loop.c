@@ -126,12 +126,15 @@ int loop_run(struct daemon *d)
 
 	loop_rearm_timer(d);
 	while (!d->quit) {
+		bool begin;
 		int n;
 
 		routes_flush(d); /* what this round changed, before sleeping */
 		/* Queued starts are begun one a round: an API call waits for
-		 * at most one start's share of the daemon's thread. */
-		n = epoll_wait(d->epfd, evs, 64, d->start_queue || d->old_layers ||
+		 * at most one start's share of the daemon's thread; and only
+		 * while fewer than spawn_concurrency children set up. */
+		begin = tenant_start_can_begin(d);
+		n = epoll_wait(d->epfd, evs, 64, begin || d->old_layers ||
 			       standby_idle_wanted(d) ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
@@ -151,9 +154,9 @@ int loop_run(struct daemon *d)
 			}
 		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
-		if (n == 0 && !d->start_queue && d->old_layers)
+		if (n == 0 && !begin && d->old_layers)
 			tenant_drop_old_layer_idle(d);
-		else if (n == 0 && !d->start_queue && standby_idle_wanted(d))
+		else if (n == 0 && !begin && standby_idle_wanted(d))
 			standby_idle(d);
 		tenant_start_queued(d);
 		api_reap(d);

@@ -462,6 +462,7 @@ uint64_t tenant_next_deadline(struct daemon *d)
 	earliest(&next, rollout_next_deadline(d));
 	earliest(&next, usage_next_deadline(d));
 	earliest(&next, metrics_next_deadline(d));
+	earliest(&next, tenant_spawn_slot_deadline(d));
 
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];

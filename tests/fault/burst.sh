@@ -5,6 +5,8 @@
 #      API still answers and lists them all as starting; a stop cancels
 #      one at once; the others fail at spawn_timeout_ms, each naming where
 #      its child waited; nothing is left.
+#      With spawn_concurrency = 1, three stuck children are made 250 ms
+#      apart (a stuck child holds its slot that long, not until its timeout).
 #   2. 100 starts at once, a mix of good tenants and tenants whose start
 #      fails at different steps (the daemon's: blueprint gone; the
 #      parent's: veth name taken; the child's: no directory for /proc):
@@ -132,6 +134,27 @@ check "hang: none runs, all stopped or failed" \
 out=$(leftovers)
 if [[ -z $out ]]; then ok "hang: nothing left (process, veth, cgroup, mount, temp file)"
 else not_ok "hang: left: $(tr '\n' ';' <<<"$out")"; fi
+daemon_down
+
+# spawn_concurrency = 1: one child sets up at a time, and one stuck in its
+# setup holds its slot 250 ms, not until its timeout. Each of three stuck
+# children was made 250 ms or more after the one before (each fails 3 s
+# after its own start): without the limit, all three within milliseconds.
+fresh_state
+cp "$W/conf" "$W/conf.all"
+echo "spawn_concurrency = 1" >>"$W/conf"
+fault_daemon "c4-overlay:hang" || { echo "Bail out! faulted ptenantd"; exit 1; }
+cp "$W/conf.all" "$W/conf"
+for s in c1 c2 c3; do tpt create "$s" --blueprint echo-bot@1 --no-start >/dev/null; done
+start_all "$W/conc" c1 c2 c3
+wait_all
+mapfile -t fails < <(jq -r 'select(.event == "start-failed") | .ts' "$W/state/events.jsonl" | sort -n)
+gaps=$( ((${#fails[@]} == 3)) && echo "$((fails[1] - fails[0])) $((fails[2] - fails[1]))")
+diag "spawn_concurrency 1: the three timed out ${gaps:-?} ms apart"
+check "spawn_concurrency 1: three stuck children made at least 240 ms apart (${gaps:-no 3 failures})" \
+  test -n "$gaps" -a "${gaps% *}" -ge 240 -a "${gaps#* }" -ge 240
+check "spawn_concurrency 1: each start fails at its own timeout, naming where its child waited" \
+  test "$(grep -l 'did not reach exec in 3000 ms' "$W/conc"/*.out | wc -l)" = 3
 daemon_down
 
 # ---- 2. 100 at once, some failing at different steps ------------------------

@@ -46,6 +46,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.default_log_rate, 64 * 1024);
 	assert_int_equal(c.default_log_burst, 1024 * 1024);
 	assert_int_equal(c.spawn_timeout_ms, 30000);
+	assert_int_equal(c.spawn_concurrency, 0);
 }
 
 static void test_full_file(void **state)
@@ -69,7 +70,8 @@ static void test_full_file(void **state)
 		"default_pids_max = 1024\n"
 		"default_log_rate = 0\n"
 		"default_log_burst = 4K\n"
-		"spawn_timeout_ms = 100\n";
+		"spawn_timeout_ms = 100\n"
+		"spawn_concurrency = 16\n";
 	struct pt_config c;
 	pt_err err = { 0 };
 
@@ -95,6 +97,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c.default_log_rate, 0);
 	assert_int_equal(c.default_log_burst, 4096);
 	assert_int_equal(c.spawn_timeout_ms, 100);
+	assert_int_equal(c.spawn_concurrency, 16);
 }
 
 static void test_syntax(void **state)
