@@ -15,6 +15,7 @@ import sys
 from subprocess import DEVNULL
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ptapi  # noqa: E402
 import ptbench as pb  # noqa: E402
 
 TCK = os.sysconf("SC_CLK_TCK")
@@ -22,9 +23,7 @@ TCK = os.sysconf("SC_CLK_TCK")
 
 def proc_cpu_ms(pid):
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / TCK
+        return ptapi.proc_cpu_ticks(pid) * 1000 / TCK
     except OSError:
         return 0.0
 

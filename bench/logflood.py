@@ -93,9 +93,7 @@ class Daemon:
         self.pt("create", "-f", path)
 
     def ticks(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return ptapi.proc_cpu_ticks(self.proc.pid)
 
     def drained(self, flooders):
         """Bytes of output taken from the flooders' pipes so far: from

@@ -21,6 +21,8 @@ import socket
 import subprocess
 import time
 
+import ptapi
+
 DEVNULL = subprocess.DEVNULL
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -129,12 +131,6 @@ def _scrape_unix(path):
     return time.monotonic() - t0, len(buf)
 
 
-def _cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 def bench_scrape(ctx, n=1000, rounds=10):
     sock = os.path.join(ctx.work, "metrics.sock")
     d = ctx.daemon(["network = off", f"metrics_listen = unix:{sock}"],
@@ -149,9 +145,9 @@ def bench_scrape(ctx, n=1000, rounds=10):
     running = sum(1 for t in d.ls() if t["state"] == "running")
     times, cpu, size = [], [], 0
     for _ in range(rounds):
-        k0 = _cpu_ticks(d.proc.pid)
+        k0 = ptapi.proc_cpu_ticks(d.proc.pid)
         t, size = _scrape_unix(sock)
-        cpu.append((_cpu_ticks(d.proc.pid) - k0) / HZ)
+        cpu.append((ptapi.proc_cpu_ticks(d.proc.pid) - k0) / HZ)
         times.append(t)
         time.sleep(0.2)
     times.sort()

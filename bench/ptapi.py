@@ -29,6 +29,15 @@ def call(sock_path, req, timeout=30):
     return json.loads(buf)
 
 
+def proc_cpu_ticks(pid, children=False):
+    """User + system CPU of a process so far, in clock ticks (SC_CLK_TCK);
+    with children, also that of its reaped children."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime stime cutime cstime: fields 14-17, here 11-14 after the name.
+    return sum(int(x) for x in fields[11:15 if children else 13])
+
+
 def test_uid_base():
     """A slot of 64 tenant uid ranges in the test uid space, as every test
     daemon gets one (tests/lib/tenant-procs.sh): inside tools/test's block,

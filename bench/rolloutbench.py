@@ -109,13 +109,6 @@ def bench_rollout(ctx, n=200, parallel=32):
     return res
 
 
-def _cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime stime cutime cstime: fields 14-17, here 11-14 after the name.
-    return sum(int(x) for x in fields[11:15])
-
-
 def _checks(d, slugs):
     """Checks done so far by these tenants."""
     total = 0
@@ -134,9 +127,9 @@ def _health_rows(ctx, d, kind, n, args, window=20):
     # would itself cost the daemon CPU inside the window.
     sample = slugs[::max(1, n // 10)]
     c0 = _checks(d, sample)
-    k0, t0 = _cpu_ticks(d.proc.pid), time.monotonic()
+    k0, t0 = ptapi.proc_cpu_ticks(d.proc.pid, children=True), time.monotonic()
     time.sleep(window)
-    k1, t1 = _cpu_ticks(d.proc.pid), time.monotonic()
+    k1, t1 = ptapi.proc_cpu_ticks(d.proc.pid, children=True), time.monotonic()
     c1 = _checks(d, sample)
     checks = round((c1 - c0) * n / len(sample) * (t1 - t0) / (time.monotonic() - t0 + 1e-9))
     cpu_s = (k1 - k0) / HZ

@@ -45,6 +45,7 @@ import sys
 import time
 
 import idlebench
+import ptapi
 from idlebench import DEVNULL, DOMAIN, NGINX_BACKEND, rss_kib, start_nginx
 
 # The ingress's plain HTTP port (required, unused here), its HTTPS port, nginx's.
@@ -236,9 +237,7 @@ def nginx_alive(proc, work):
 
 def cpu_s(pid):
     """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return ptapi.proc_cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_tls(netns, port, pid, close):

@@ -263,6 +263,13 @@ struct daemon {
 
 /* loop.c */
 uint64_t now_mono_ms(void);
+/* The earlier of *next and at, for the deadline scans that arm the loop's
+ * timer; 0 is "none" for both. */
+static inline void deadline_earliest(uint64_t *next, uint64_t at)
+{
+	if (at && (!*next || at < *next))
+		*next = at;
+}
 uint64_t now_real_ms(void);
 int loop_add(struct daemon *d, struct watch *w, uint32_t events);
 void loop_del(struct daemon *d, struct watch *w);

@@ -460,11 +460,8 @@ uint64_t ingress_next_deadline(const struct daemon *d)
 	uint64_t next = 0;
 
 	for (const struct wake *w = d->wakes; w; w = w->next) {
-		uint64_t at = w->probe.fd < 0 && w->retry_at && w->retry_at < w->deadline
-			? w->retry_at : w->deadline;
-
-		if (!next || at < next)
-			next = at;
+		deadline_earliest(&next, w->probe.fd < 0 && w->retry_at && w->retry_at < w->deadline
+					 ? w->retry_at : w->deadline);
 	}
 	return next;
 }

@@ -447,22 +447,15 @@ void tenant_tick(struct daemon *d, uint64_t now)
 	}
 }
 
-/* The earlier of *next and at; 0 is "none" for both. */
-static void earliest(uint64_t *next, uint64_t at)
-{
-	if (at && (!*next || at < *next))
-		*next = at;
-}
-
 uint64_t tenant_next_deadline(struct daemon *d)
 {
 	uint64_t next = standby_next_deadline(d);
 
-	earliest(&next, ingress_next_deadline(d));
-	earliest(&next, rollout_next_deadline(d));
-	earliest(&next, usage_next_deadline(d));
-	earliest(&next, metrics_next_deadline(d));
-	earliest(&next, tenant_spawn_slot_deadline(d));
+	deadline_earliest(&next, ingress_next_deadline(d));
+	deadline_earliest(&next, rollout_next_deadline(d));
+	deadline_earliest(&next, usage_next_deadline(d));
+	deadline_earliest(&next, metrics_next_deadline(d));
+	deadline_earliest(&next, tenant_spawn_slot_deadline(d));
 
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
@@ -474,13 +467,13 @@ uint64_t tenant_next_deadline(struct daemon *d)
 			at = tenant_spawn_deadline(t);
 		else if (t->phase == PHASE_BACKOFF || t->phase == PHASE_CRASHLOOP)
 			at = t->next_start;
-		earliest(&next, at);
+		deadline_earliest(&next, at);
 		if (t->state_unsaved)
-			earliest(&next, t->state_retry_at);
-		earliest(&next, logs_next_deadline(t));
-		earliest(&next, idle_next_deadline(d, t));
-		earliest(&next, notify_next_deadline(t));
-		earliest(&next, health_next_deadline(t));
+			deadline_earliest(&next, t->state_retry_at);
+		deadline_earliest(&next, logs_next_deadline(t));
+		deadline_earliest(&next, idle_next_deadline(d, t));
+		deadline_earliest(&next, notify_next_deadline(t));
+		deadline_earliest(&next, health_next_deadline(t));
 	}
 	return next;
 }

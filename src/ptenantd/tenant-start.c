@@ -511,10 +511,9 @@ uint64_t tenant_spawn_slot_deadline(const struct daemon *d)
 	now = now_mono_ms();
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		const struct tenant_spawn *sp = d->tenants[i]->spawn;
-		uint64_t at = holds_slot(sp, now) ? sp->begun_at + SPAWN_SLOT_HOLD_MS : 0;
 
-		if (at && (!next || at < next))
-			next = at;
+		if (holds_slot(sp, now))
+			deadline_earliest(&next, sp->begun_at + SPAWN_SLOT_HOLD_MS);
 	}
 	return next;
 }
