@@ -341,6 +341,14 @@ static int make_pair(struct nl_sock *sk, const struct pt_veth_req *v, pt_err *er
 		rtnl_link_set_name(peer, "eth0");
 		rtnl_link_set_addr(peer, pm);
 		rtnl_link_set_ns_pid(peer, v->pid);
+		/* Without queue counts the kernel makes one queue per CPU and
+		 * then cuts them to one on the registered device, which waits
+		 * for an expedited RCU grace period (IPIs to every CPU) on
+		 * each veth: up to 2 ms of the daemon's round in a burst. */
+		rtnl_link_set_num_tx_queues(l, 1);
+		rtnl_link_set_num_rx_queues(l, 1);
+		rtnl_link_set_num_tx_queues(peer, 1);
+		rtnl_link_set_num_rx_queues(peer, 1);
 		rtnl_link_put(peer);
 		r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	}

@@ -26,6 +26,13 @@ out=$(in_ns curl -s -m 5 "http://$A:8080/")
 [[ $out == *"hostname: a"* ]] && ok "host reaches a:8080" || not_ok "host reaches a:8080 (got '$out')"
 veth=$(tenant_field a veth); mac=$(tenant_field a mac)
 check "inspect names the veth and it exists in the test netns" in_ns ip link show "$veth"
+# One queue each way, asked at creation: a veth made with the kernel's
+# per-CPU default is cut down after registering, an expedited RCU grace
+# period per start (src/lib/netlink.c).
+check "the host veth was made with one tx and one rx queue" \
+  bash -c "ip netns exec $NS ip -d link show $veth | grep -q 'numtxqueues 1 numrxqueues 1 '"
+check "eth0 in the tenant was made with one tx and one rx queue" \
+  bash -c "nsenter --net=/proc/$(tenant_pid a)/ns/net ip -d link show eth0 | grep -q 'numtxqueues 1 numrxqueues 1 '"
 got=$(eth0_mac a)
 [[ $got == "$mac" ]] && ok "eth0 of a has the MAC inspect shows ($mac)" || not_ok "eth0 MAC $got != $mac"
 check "/etc/hosts names a at its address" bash -c "pt() { \"$PTENANT\" --socket \"$W/run/ptenantd.sock\" \"\$@\"; }; pt exec a -- cat /etc/hosts | grep -q '^$A	a\$'"
