@@ -172,7 +172,6 @@ struct tenant {
 	char state_error[256];           /* why, while state_unsaved */
 	struct pt_tenant_net net;        /* addr 0: no network */
 	bool fw_elements;                /* its nftables elements are in (net.c) */
-	bool old_layer;                  /* upper.old/work.old to remove, when idle */
 	uint16_t bp_port;                /* its blueprint's port, once known (routes.c) */
 	bool bp_notify;                  /* its blueprint's bot says READY=1 */
 	bool bp_loaded;                  /* bp_port and bp_notify are known */
@@ -229,7 +228,10 @@ struct daemon {
 	/* Starts asked for, begun one a loop round (tenant-start.c). */
 	struct tenant_spawn *start_queue;
 	unsigned spawns_in_setup;        /* begun, their child not exec'd yet */
-	bool old_layers;                 /* some tenant's old layer waits for removal */
+	/* Set-aside layers, removed by a helper process (trash.c). */
+	struct watch reaper;             /* its pidfd; fd -1: none runs */
+	bool trash_pending;              /* something may wait in a trash/ */
+	uint64_t trash_retry_at;         /* monotonic ms: the last reaper failed */
 	bool standby_scan;               /* some tenant may want a standby now */
 	uint64_t standby_next_at;        /* monotonic ms: scan again then (0: no) */
 	unsigned standby_setting_up;     /* standbys whose child sets up */
@@ -313,9 +315,6 @@ void tenant_start_queued(struct daemon *d);
 bool tenant_start_can_begin(const struct daemon *d);
 /* When a child in its setup stops holding its slot (0: none to wait for). */
 uint64_t tenant_spawn_slot_deadline(const struct daemon *d);
-/* Removes one tenant's previous writable layer; for a loop round with
- * nothing else to do. */
-void tenant_drop_old_layer_idle(struct daemon *d);
 void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now);
 uint64_t tenant_spawn_deadline(const struct tenant *t);
 void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);
@@ -323,6 +322,19 @@ void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why);
 struct pt_kv;
 int tenant_load_secrets(struct tenant *t, struct pt_kv **ret, pt_err *err);
 void tenant_wipe_secrets(struct pt_kv *kv, size_t n);
+
+/* trash.c: a tenant's previous writable layer, set aside and removed by a
+ * low-priority helper process, off the loop's thread. */
+#define TRASH_DIR "trash"
+/* Renames dfd/name (in a tenant's directory) into its trash/; 0 if there
+ * is no such name. */
+int trash_put(struct daemon *d, int dfd, const char *name, pt_err *err);
+/* Once a loop round: starts the reaper when there is trash and none runs. */
+void trash_flush(struct daemon *d);
+uint64_t trash_next_deadline(const struct daemon *d);
+/* Before the daemon removes a tenant's directory itself: the reaper, if
+ * one runs, is ended (no directory has two removers); the next goes on. */
+void trash_pause(struct daemon *d);
 
 /* standby.c: a tenant's next run, set up ahead (respawn_standby = on) */
 /* For a loop round with nothing else to do: begins one standby. */

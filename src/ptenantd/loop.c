@@ -134,8 +134,8 @@ int loop_run(struct daemon *d)
 		 * at most one start's share of the daemon's thread; and only
 		 * while fewer than spawn_concurrency children set up. */
 		begin = tenant_start_can_begin(d);
-		n = epoll_wait(d->epfd, evs, 64, begin || d->old_layers ||
-			       standby_idle_wanted(d) ? 0 : -1);
+		trash_flush(d);
+		n = epoll_wait(d->epfd, evs, 64, begin || standby_idle_wanted(d) ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -154,9 +154,7 @@ int loop_run(struct daemon *d)
 			}
 		d->batch_n = 0;
 		tenant_tick(d, now_mono_ms());
-		if (n == 0 && !begin && d->old_layers)
-			tenant_drop_old_layer_idle(d);
-		else if (n == 0 && !begin && standby_idle_wanted(d))
+		if (n == 0 && !begin && standby_idle_wanted(d))
 			standby_idle(d);
 		tenant_start_queued(d);
 		api_reap(d);

@@ -306,7 +306,9 @@ int main(int argc, char **argv)
 	pt_err err = { 0 };
 	int r;
 
-	d.listener.fd = d.sig.fd = d.timer.fd = d.ingress_listener.fd = -1;
+	d.listener.fd = d.sig.fd = d.timer.fd = d.ingress_listener.fd = d.reaper.fd = -1;
+	/* What the last daemon set aside and did not remove (trash.c). */
+	d.trash_pending = true;
 	d.journal_stderr = pt_journal_owns_stderr();
 	if (parse_args(argc, argv, &d, &o) < 0)
 		return 2;
@@ -359,6 +361,7 @@ int main(int argc, char **argv)
 		standby_drop(&d, d.tenants[i], NULL);
 	}
 	syncer_stop(&d); /* what it has queued is written */
+	trash_pause(&d); /* the next daemon empties the rest */
 	api_shutdown(&d);
 	ingress_shutdown(&d);
 	exec_shutdown(&d);

@@ -356,9 +356,9 @@ void standby_drop(struct daemon *d, struct tenant *t, const char *why)
 	d->standby_scan = true;
 }
 
-/* The run's layer goes aside (removed when the loop is idle) and the
- * standby's becomes the tenant's; the overlays hold their directories,
- * not names, so renaming under them is safe. */
+/* The run's layer goes into the trash (trash.c) and the standby's
+ * becomes the tenant's; the overlays hold their directories, not names,
+ * so renaming under them is safe. */
 static void swap_layers(struct daemon *d, struct tenant *t)
 {
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -366,18 +366,14 @@ static void swap_layers(struct daemon *d, struct tenant *t)
 	int r = dfd < 0 ? pt_err_set(&err, -errno, "open %s", t->dir) : 0;
 
 	if (r == 0)
-		r = pt_rmtree_at(dfd, "upper.old", &err);
+		r = trash_put(d, dfd, "upper", &err);
 	if (r == 0)
-		r = pt_rmtree_at(dfd, "work.old", &err);
-	if (r == 0 && (renameat(dfd, "upper", dfd, "upper.old") < 0 ||
-		       renameat(dfd, "work", dfd, "work.old") < 0 ||
-		       renameat(dfd, "upper.next", dfd, "upper") < 0 ||
+		r = trash_put(d, dfd, "work", &err);
+	if (r == 0 && (renameat(dfd, "upper.next", dfd, "upper") < 0 ||
 		       renameat(dfd, "work.next", dfd, "work") < 0))
 		r = pt_err_set(&err, -errno, "rename the writable layers in %s", t->dir);
 	if (r < 0)
 		fprintf(stderr, "ptenantd: tenant %s: %s\n", t->spec.slug, err.msg);
-	t->old_layer = true;
-	d->old_layers = true;
 }
 
 bool standby_take_over(struct daemon *d, struct tenant *t)

@@ -374,6 +374,7 @@ static int finish_removal(struct daemon *d, struct tenant *t, pt_err *ret_err)
 	int r;
 
 	r = PT_FAULT_ERR("remove.dir", &err);
+	trash_pause(d); /* it may be in t->dir/trash */
 	if (r == 0)
 		r = pt_rmtree_at(AT_FDCWD, t->dir, &err);
 	if (r < 0) {
@@ -454,6 +455,7 @@ uint64_t tenant_next_deadline(struct daemon *d)
 	deadline_earliest(&next, ingress_next_deadline(d));
 	deadline_earliest(&next, rollout_next_deadline(d));
 	deadline_earliest(&next, usage_next_deadline(d));
+	deadline_earliest(&next, trash_next_deadline(d));
 	deadline_earliest(&next, metrics_next_deadline(d));
 	deadline_earliest(&next, tenant_spawn_slot_deadline(d));
 

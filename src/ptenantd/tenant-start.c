@@ -66,34 +66,21 @@ void tenant_wipe_secrets(struct pt_kv *kv, size_t n)
 	free(kv);
 }
 
-/* Moves a layer directory aside with one rename; a leftover of a daemon
- * that died before removing the last one goes first. */
-static int set_aside(int dfd, const char *name, const char *old, pt_err *err)
-{
-	int r = pt_rmtree_at(dfd, old, err);
-
-	if (r < 0)
-		return r;
-	if (renameat(dfd, name, dfd, old) < 0 && errno != ENOENT)
-		return pt_err_set(err, -errno, "move %s aside", name);
-	return 0;
-}
-
 /* The writable layer is fresh on every start: nothing a previous run
  * planted there is ever trusted, and what must survive lives in /data.
- * The old layer is only renamed here; drop_old_layer() removes it once
- * the tenant is spawned, so its removal is not on the way to the
- * entrypoint (it was 1.2 ms of a 9 ms cold start). */
-static int fresh_layer(struct tenant *t, pt_err *err)
+ * The old layer is only renamed into the trash (trash.c), which a helper
+ * process empties: its removal is not on the way to the entrypoint (it
+ * was 1.2 ms of a 9 ms cold start), nor in the loop's thread. */
+static int fresh_layer(struct daemon *d, struct tenant *t, pt_err *err)
 {
 	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int r;
 
 	if (dfd < 0)
 		return pt_err_set(err, -errno, "open %s", t->dir);
-	r = set_aside(dfd, "upper", "upper.old", err);
+	r = trash_put(d, dfd, "upper", err);
 	if (r == 0)
-		r = set_aside(dfd, "work", "work.old", err);
+		r = trash_put(d, dfd, "work", err);
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "upper", 0755, t->st.host_uid, t->st.host_uid, err);
 	if (r == 0)
@@ -105,19 +92,6 @@ static int fresh_layer(struct tenant *t, pt_err *err)
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "work/data", 0700, t->st.host_uid, t->st.host_uid, err);
 	return r;
-}
-
-static void drop_old_layer(struct tenant *t)
-{
-	t->old_layer = false;
-	_cleanup_close_ int dfd = open(t->dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	pt_err err = { 0 };
-
-	/* A failure here is retried (and then fatal) by the next start. */
-	if (dfd >= 0 && (pt_rmtree_at(dfd, "upper.old", &err) < 0 ||
-			 pt_rmtree_at(dfd, "work.old", &err) < 0))
-		fprintf(stderr, "ptenantd: tenant %s: remove the old writable layer: %s\n",
-			t->spec.slug, err.msg);
 }
 
 /* A start under way: the child sets itself up while the loop serves on;
@@ -425,7 +399,7 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 	if (r == 0)
 		r = PT_FAULT_ERR("start.fresh-layer", &err);
 	if (r == 0)
-		r = fresh_layer(t, &err);
+		r = fresh_layer(d, t, &err);
 	pt_trace_mark(sp->tr, "d-fresh-layer");
 	with_secrets.secrets = secrets;
 	if (r == 0)
@@ -444,22 +418,8 @@ static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
 	pt_plan_free(&plan);
 	tenant_wipe_secrets(secrets, t->spec.n_secrets);
 	pt_blueprint_free(&bp);
-	/* Removed when the loop is idle (tenant_drop_old_layer_idle): it was
-	 * 3-4 ms of the daemon's thread, which an API call would wait for. */
-	t->old_layer = true;
-	d->old_layers = true;
 	if (r < 0)
 		spawn_finish(d, t, r, &err, false);
-}
-
-void tenant_drop_old_layer_idle(struct daemon *d)
-{
-	for (size_t i = 0; i < d->n_tenants; i++)
-		if (d->tenants[i]->old_layer) {
-			drop_old_layer(d->tenants[i]);
-			return;
-		}
-	d->old_layers = false;
 }
 
 /* A child holds its slot this long at most: one stuck in its setup (it

@@ -133,7 +133,14 @@ check "take-over: per-run counters start again (oom_kills 0)" \
 sb2=$(wait_standby s1)
 check "take-over: a new standby is parked ($sb2)" test -n "$sb2" -a "$sb2" != "$sb"
 check "take-over: on the first slot again ($veth0)" test "$(sb_field s1 veth)" = "$veth0"
-check "take-over: the old writable layer is gone" test ! -e "$W/state/tenants/s1/upper.old"
+trash_gone() {
+  for _ in $(seq 200); do
+    [[ -z $(ls -A "$W/state/tenants/s1/trash" 2>/dev/null) ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+check "take-over: the old writable layer leaves the trash (trash.c)" trash_gone
 
 # ---- 4. no standby when not wanted; stop ends it ------------------------------------
 tpt create n1 --blueprint echo-bot@1 --restart never >/dev/null
