@@ -35,6 +35,7 @@ enum key_kind {
 	KEY_BOOL,    /* on | off */
 	KEY_DURATION, /* "30s", "10m"; "off" = 0 when min is 0 */
 	KEY_LISTEN,  /* "127.0.0.1:9464", "[::1]:9464", "unix:/PATH"; "off" = "" */
+	KEY_NICE,    /* -20..19 */
 };
 
 struct key_def {
@@ -59,6 +60,7 @@ static const struct key_def keys[] = {
 	{ "stop_grace_ms", KEY_U32, FIELD(stop_grace_ms), 0, 600000 },
 	{ "spawn_timeout_ms", KEY_U32, FIELD(spawn_timeout_ms), 100, 600000 },
 	{ "spawn_concurrency", KEY_U32, FIELD(spawn_concurrency), 0, 4096 },
+	{ "daemon_nice", KEY_NICE, FIELD(daemon_nice), 0, 0 },
 	{ "restart_initial_ms", KEY_U32, FIELD(backoff.initial_ms), 0, 3600000 },
 	{ "restart_max_ms", KEY_U32, FIELD(backoff.max_ms), 0, 3600000 },
 	/* The backoff ring remembers PT_BACKOFF_HISTORY crashes, so a larger
@@ -100,6 +102,7 @@ void pt_config_defaults(struct pt_config *c)
 	c->log_keep = 3;
 	c->stop_grace_ms = 10000;
 	c->spawn_timeout_ms = 30000;
+	c->daemon_nice = -10;
 	c->idle_wake_timeout_ms = 30000;
 	pt_backoff_policy_default(&c->backoff);
 	c->default_memory_max = 512 * MIB;
@@ -291,6 +294,7 @@ static bool number_ok(const struct key_def *k, const char *v, uint64_t *ret,
 	case KEY_BOOL:
 	case KEY_DURATION:
 	case KEY_LISTEN:
+	case KEY_NICE:
 	default:
 		ok = parse_digits(&s, ret) && *s == '\0';
 		break;
@@ -324,6 +328,24 @@ static void store_number(struct pt_config *c, const struct key_def *k,
 	}
 }
 
+/* A nice value, -20..19 as setpriority(2) takes it. */
+static bool nice_ok(const char *v, int32_t *ret, char *why)
+{
+	const char *s = v + (*v == '-');
+	uint64_t n;
+
+	if (!parse_digits(&s, &n) || *s != '\0') {
+		snprintf(why, WHY_MAX, "'%.64s' is not a nice value (-20 to 19)", v);
+		return false;
+	}
+	if ((*v == '-' && n > 20) || (*v != '-' && n > 19)) {
+		snprintf(why, WHY_MAX, "%.64s out of range -20..19", v);
+		return false;
+	}
+	*ret = *v == '-' ? -(int32_t)n : (int32_t)n;
+	return true;
+}
+
 /* Validates v for key k and stores it in c. */
 static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 		  char *why)
@@ -332,6 +354,14 @@ static bool apply(struct pt_config *c, const struct key_def *k, const char *v,
 	uint32_t mode;
 
 	switch (k->kind) {
+	case KEY_NICE: {
+		int32_t nice;
+
+		if (!nice_ok(v, &nice, why))
+			return false;
+		memcpy((char *)c + k->offset, &nice, sizeof(nice));
+		return true;
+	}
 	case KEY_BOOL:
 		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
 			snprintf(why, WHY_MAX, "'%.64s' is not on or off", v);

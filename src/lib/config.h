@@ -22,6 +22,7 @@ struct pt_config {
 	uint32_t stop_grace_ms;  /* default 10000 */
 	uint32_t spawn_timeout_ms; /* default 30000: a tenant's setup before exec */
 	uint32_t spawn_concurrency; /* children setting up at once; 0: one per CPU */
+	int32_t daemon_nice;     /* default -10: ptenantd's own, tenants keep theirs */
 	struct pt_backoff_policy backoff;
 	uint64_t default_memory_max; /* default 512M */
 	uint32_t default_cpu_millis; /* default 1000 */

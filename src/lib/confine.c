@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -98,13 +99,25 @@ void pt_confine_from_spec(struct pt_confine *c, const struct pt_spec *spec,
 	c->rlimits = spec->rlimits;
 	c->n_rlimits = spec->n_rlimits;
 	c->seccomp = bpf;
+	c->nice = 0;
+}
+
+/* Raising the nice value needs no privilege, so a child of the daemon
+ * can always come down to the tenant's. */
+int pt_confine_nice(const struct pt_confine *c, pt_err *err)
+{
+	if (setpriority(PRIO_PROCESS, 0, c->nice) < 0)
+		return pt_err_set(err, -errno, "set nice %d", c->nice);
+	return 0;
 }
 
 int pt_confine_apply(const struct pt_confine *c, pt_err *err)
 {
 	int r;
 
-	r = fresh_keyring(err);
+	r = pt_confine_nice(c, err);
+	if (r == 0)
+		r = fresh_keyring(err);
 	if (r == 0)
 		r = pt_rlimits_apply(c->rlimits, c->n_rlimits, err);
 	/* The bounding set before the identity change: it needs CAP_SETPCAP,

@@ -22,11 +22,17 @@ struct pt_confine {
 	const struct pt_rlimit *rlimits;
 	size_t n_rlimits;
 	const struct pt_seccomp_bpf *seccomp; /* required: never NULL */
+	/* Its nice value: the one ptenantd was started with; the daemon
+	 * runs at daemon_nice, ahead of every tenant (ptenantd(8)). */
+	int nice;
 };
 
 /* The confinement of `spec`'s processes with filter `bpf`. */
 void pt_confine_from_spec(struct pt_confine *c, const struct pt_spec *spec,
 			  const struct pt_seccomp_bpf *bpf);
+
+/* Sets the process's nice value to c->nice (only ever lowers priority). */
+int pt_confine_nice(const struct pt_confine *c, pt_err *err);
 
 /* Everything the process does after it must be allowed by the filter
  * (exec, signals, prctl(PDEATHSIG)). */

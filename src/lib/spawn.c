@@ -247,6 +247,10 @@ static __attribute__((noreturn)) void child_main(const struct pt_spawn_req *req,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(127);
 	pt_trace_mark(tr, "c0-clone3-to-child");
+	/* The tenant's setup is the tenant's work: at its priority, not at
+	 * the daemon's (daemon_nice), from the first step. */
+	if (pt_confine_nice(&req->confine, &err) < 0)
+		child_fail(sock, &err);
 	if (PT_FAULT_ERR("child.open-host-paths", &err) < 0 ||
 	    pt_rootfs_open(plan, &fds, &err) < 0)                      /* C1 */
 		child_fail(sock, &err);

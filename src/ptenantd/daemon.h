@@ -217,6 +217,7 @@ struct daemon {
 	struct watch listener;
 	struct watch timer;
 	int init_fd;                     /* sealed memfd of ptenant-init */
+	int tenant_nice;                 /* the nice value ptenantd started with */
 	struct pt_seccomp_bpf seccomp;   /* the default profile, compiled at start */
 	int events_fd;                   /* events.jsonl, O_APPEND */
 	gid_t api_gid;                   /* (gid_t)-1: root only */

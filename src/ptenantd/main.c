@@ -1,6 +1,7 @@
 /* ptenantd: the supervisor. See ptenantd(8). */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -260,6 +261,38 @@ static void restore_rollout(struct daemon *d)
 		err.msg, aside);
 }
 
+/* daemon_nice: the loop's rounds and the state writer go ahead of the
+ * tenants' own work, so an API call or a child's verdict does not wait
+ * behind a hundred children setting up (a `ls` p99 of 8.8 ms against
+ * 6.8 ms at -10, while 100 start). Every thread, as Linux keeps a nice
+ * value per thread; tenants get the value ptenantd was started with
+ * (security.c), never a better one. Not fatal: the daemon works at any
+ * priority. */
+static void set_priority(struct daemon *d)
+{
+	_cleanup_closedir_ DIR *tasks = NULL;
+	struct dirent *de;
+	int want = d->cfg.daemon_nice;
+
+	errno = 0;
+	d->tenant_nice = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		d->tenant_nice = 0;
+	/* A worse value than the tenants' would leave them at it. */
+	if (want > d->tenant_nice)
+		d->tenant_nice = want;
+	tasks = opendir("/proc/self/task");
+	while (tasks && (de = readdir(tasks))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) < 0) {
+			fprintf(stderr, "ptenantd: daemon_nice %d: %s; it runs at nice %d\n", want,
+				strerror(errno), d->tenant_nice);
+			return;
+		}
+	}
+}
+
 static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 {
 	char init_path[PATH_MAX];
@@ -267,6 +300,8 @@ static int start_up(struct daemon *d, const struct options *o, pt_err *err)
 
 	raise_fd_limit();
 	r = load_config(d, o, err);
+	if (r == 0)
+		set_priority(d);
 	if (r == 0)
 		r = resolve_group(d);
 	if (r == 0)

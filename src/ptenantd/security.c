@@ -54,6 +54,7 @@ int security_confine(struct daemon *d, struct tenant *t, struct pt_confine *c,
 		bpf = &t->seccomp;
 	}
 	pt_confine_from_spec(c, &t->spec, bpf);
+	c->nice = d->tenant_nice;
 	return 0;
 }
 

@@ -186,6 +186,19 @@ static int a_ptrace_pid(const char *arg)
 	return BLOCKED("ptrace/kill of pid %d: %s", pid, strerror(saved));
 }
 
+/* ptenantd runs ahead of its tenants (daemon_nice): a tenant must not
+ * have inherited that, nor be able to take it. */
+static int a_raise_priority(void)
+{
+	int now;
+
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && now < 0)
+		return BREACH("runs at nice %d, ahead of ordinary processes", now);
+	return must_fail("setpriority(nice -20)", setpriority(PRIO_PROCESS, 0, -20));
+}
+
 static int a_kcore(void) { return no_content("/proc/kcore"); }
 static int a_keys(void) { return no_content("/proc/keys"); }
 static int a_proc_masked(const char *path) { return no_content(path); }
@@ -685,7 +698,7 @@ static const struct attack attacks[] = {
 	{ "capset", a_capset, NULL }, { "chroot-escape", a_chroot_escape, NULL },
 	{ "raise-rlimit", a_raise_rlimit, NULL }, { "syslog", a_syslog, NULL },
 	{ "settime", a_settime, NULL }, { "reboot", a_reboot, NULL },
-	{ "host-dev", a_host_dev, NULL },
+	{ "host-dev", a_host_dev, NULL }, { "raise-priority", a_raise_priority, NULL },
 };
 
 int main(int argc, char **argv)

@@ -167,6 +167,11 @@ else
   notok "standbys parked for alpha (${alpha_sb:-none}) and beta (${beta_sb:-none})"
 fi
 attack ptrace-daemon ptrace-pid "$dpid"
+# The daemon runs at daemon_nice (-10 by default), its tenants at the
+# nice it was started with (0 here), their setup included.
+attack raise-priority raise-priority
+attack_host tenant-priority "alpha's init runs at nice 0 while the daemon runs at -10" \
+  eval '[[ $(ps -o ni= -p "$dpid" | tr -d " ") == -10 && $(ps -o ni= -p "$(pid_of alpha)" | tr -d " ") == 0 ]]'
 attack see-neighbour-processes scan-cmdline beta-marker-proc
 attack see-neighbour-data no-path "$STATE/tenants/beta/data/beta-data-file"
 attack see-neighbour-secrets no-path "$STATE/tenants/beta/secrets/beta_token"

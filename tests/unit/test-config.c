@@ -47,6 +47,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.default_log_burst, 1024 * 1024);
 	assert_int_equal(c.spawn_timeout_ms, 30000);
 	assert_int_equal(c.spawn_concurrency, 0);
+	assert_int_equal(c.daemon_nice, -10);
 }
 
 static void test_full_file(void **state)
@@ -71,7 +72,8 @@ static void test_full_file(void **state)
 		"default_log_rate = 0\n"
 		"default_log_burst = 4K\n"
 		"spawn_timeout_ms = 100\n"
-		"spawn_concurrency = 16\n";
+		"spawn_concurrency = 16\n"
+		"daemon_nice = -20\n";
 	struct pt_config c;
 	pt_err err = { 0 };
 
@@ -98,6 +100,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c.default_log_burst, 4096);
 	assert_int_equal(c.spawn_timeout_ms, 100);
 	assert_int_equal(c.spawn_concurrency, 16);
+	assert_int_equal(c.daemon_nice, -20);
 }
 
 static void test_syntax(void **state)
@@ -367,6 +370,16 @@ static void test_errors(void **state)
 		  "test.conf:1: key 'state_dir': text after the quoted value" },
 		{ " = 5\n", "",
 		  "test.conf:1: key '': empty key" },
+		{ "daemon_nice = -21\n", "daemon_nice",
+		  "test.conf:1: key 'daemon_nice': -21 out of range -20..19" },
+		{ "daemon_nice = 20\n", "daemon_nice",
+		  "test.conf:1: key 'daemon_nice': 20 out of range -20..19" },
+		{ "daemon_nice = --1\n", "daemon_nice",
+		  "test.conf:1: key 'daemon_nice': '--1' is not a nice value (-20 to 19)" },
+		{ "daemon_nice = +5\n", "daemon_nice",
+		  "test.conf:1: key 'daemon_nice': '+5' is not a nice value (-20 to 19)" },
+		{ "daemon_nice = -\n", "daemon_nice",
+		  "test.conf:1: key 'daemon_nice': '-' is not a nice value (-20 to 19)" },
 	};
 
 	(void)state;
