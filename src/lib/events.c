@@ -21,22 +21,6 @@
 #define RECORD_START "{\"time\":"
 
 
-void pt_format_time_ms(uint64_t ts_ms, char *buf, size_t size)
-{
-	time_t t = (time_t)(ts_ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	if (size == 0)
-		return;
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(buf, size, "invalid");
-		return;
-	}
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%03uZ", (unsigned)(ts_ms % 1000));
-}
-
 /* ---- append ---------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:

@@ -8,6 +8,8 @@
  * the line being written. Also sent to journald when it runs. */
 #pragma once
 
+#include "calendar.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,5 +77,3 @@ void pt_events_journal_send(const struct pt_event *ev);
  * then the structured entry is the log line, and a plain one would double it. */
 bool pt_journal_owns_stderr(void);
 
-/* ISO 8601 UTC with milliseconds into buf (at least 32 bytes). */
-void pt_format_time_ms(uint64_t ts_ms, char *buf, size_t size);

@@ -6,14 +6,14 @@
  * field, and the reader skips it), sums, and the calendar. */
 #pragma once
 
+#include "calendar.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
 #include "ptenant/spec.h"
-
-#define PT_DAY_MS (24ULL * 3600 * 1000)
 
 enum pt_usage_state {
 	PT_US_ACTIVE = 0,        /* running, not frozen */
@@ -68,13 +68,3 @@ int pt_usage_line_parse(const char *text, size_t len, struct pt_usage_line *ret,
 int pt_netdev_bytes(const char *text, size_t len, const char *ifname, uint64_t *rx,
 		    uint64_t *tx);
 
-/* The calendar, UTC. */
-uint64_t pt_day_of_ms(uint64_t unix_ms);
-/* "2026-12-04" <-> day number; parse returns -EINVAL for anything else
- * (and for days before 1970 or after 9999). */
-void pt_day_format(uint64_t day, char buf[11]);
-int pt_day_parse(const char *text, uint64_t *ret_day);
-/* "2026-12" -> the first day of the month and the first of the next. */
-int pt_month_parse(const char *text, uint64_t *ret_first, uint64_t *ret_end);
-/* "2026-12" of a day. */
-void pt_month_of_day(uint64_t day, char buf[8]);
