@@ -106,6 +106,11 @@ bool pt_fault_armed(void)
 	return fault.action != FAULT_NONE;
 }
 
+int pt_fault_announce_fd(void)
+{
+	return fault.action != FAULT_NONE ? fault.announce_fd : -1;
+}
+
 static _Noreturn void die_here(const char *name)
 {
 	/* SIGKILL to itself from inside its pid namespace does not end a

@@ -68,5 +68,10 @@ void pt_fault_step(const char *name);
 /* Whether a fault is armed (pt_trace_mark formats step names only then). */
 bool pt_fault_armed(void);
 
+/* The fd a firing is announced on (a copy of stderr), or -1: a process
+ * that closes the daemon's fds keeps this one, or the tests would not
+ * see its faults fire. */
+int pt_fault_announce_fd(void);
+
 /* Prints every explicit point of the binary, sorted, one per line. */
 void pt_fault_list(FILE *out);

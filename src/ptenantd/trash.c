@@ -119,6 +119,7 @@ static __attribute__((noreturn)) void reaper_main(const char *tenants_dir, pid_t
 	struct dirent *de;
 	sigset_t none;
 	bool ok = true;
+	int keep;
 
 	/* Never outlives the daemon: the next one starts its own. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -128,7 +129,10 @@ static __attribute__((noreturn)) void reaper_main(const char *tenants_dir, pid_t
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Only stderr (the journal) of the daemon's files: an API socket or
 	 * a child's sync socket held here would outlive their closing. */
-	close_range(3, ~0U, 0);
+	keep = pt_fault_announce_fd();
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range(keep >= 3 ? (unsigned)keep + 1 : 3, ~0U, 0);
 	setpriority(PRIO_PROCESS, 0, 19);
 	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 	prctl(PR_SET_NAME, "ptenantd-trash");
