@@ -65,13 +65,85 @@ int trash_put(struct daemon *d, int dfd, const char *name, pt_err *err)
 	return 0;
 }
 
-/* Empties one tenant's trash/ (and what older daemons left); false when
- * something stays, said on stderr. */
 static bool is_dot(const char *name)
 {
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
+/* A tenant may nest directories deeper than pt_rmtree_at walks (its limit
+ * bounds the remover's memory). Such a chain is cut: the directory
+ * CUT_LEVELS down the first path is moved up into trash/ under a name of
+ * its own, and both halves are shallower. */
+#define CUT_LEVELS 2000
+#define CUTS_MAX 4096
+
+/* The first subdirectory of dirfd, its name in buf: 1, or 0 if none. */
+static int first_subdir(int dirfd, char buf[256])
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)))
+		if (!is_dot(de->d_name) &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			snprintf(buf, 256, "%s", de->d_name);
+			return 1;
+		}
+	return 0;
+}
+
+/* rmtree removed what it could before it met the limit, so the first
+ * path left is the one that was too deep. 1 when a cut was made. */
+static int cut_chain(int trashfd, const char *name, unsigned n)
+{
+	_cleanup_close_ int fd = openat(trashfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+	char child[256], to[64];
+
+	if (fd < 0)
+		return 0;
+	for (int level = 1;; level++) {
+		int next;
+
+		if (!first_subdir(fd, child))
+			return 0;
+		if (level == CUT_LEVELS)
+			break;
+		next = openat(fd, child, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return 0;
+		close(fd);
+		fd = next;
+	}
+	snprintf(to, sizeof(to), "cut.%d.%u", (int)getpid(), n);
+	return renameat(fd, child, trashfd, to) == 0;
+}
+
+/* One entry of trash/; *cuts counts the chains it had to cut. */
+static int remove_entry(int trashfd, const char *name, unsigned *cuts, pt_err *err)
+{
+	int r = PT_FAULT_ERR("trash.remove", err);
+
+	if (r == 0)
+		r = pt_rmtree_at(trashfd, name, err);
+	while (r == -ELOOP && *cuts < CUTS_MAX && cut_chain(trashfd, name, *cuts)) {
+		++*cuts;
+		*err = (pt_err){ 0 };
+		r = pt_rmtree_at(trashfd, name, err);
+	}
+	return r;
+}
+
+/* Empties one tenant's trash/ (and what older daemons left); false when
+ * something stays, said on stderr. */
 static bool empty_tenant(int tenants, const char *slug)
 {
 	_cleanup_close_ int dfd = openat(tenants, slug, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -98,16 +170,20 @@ static bool empty_tenant(int tenants, const char *slug)
 		close(fd);
 		return false;
 	}
-	while ((de = readdir(trash))) {
-		pt_err err = { 0 };
+	/* Again while cuts add entries the last pass may not have seen. */
+	for (unsigned cuts = 0, before = 1; cuts != before && cuts < CUTS_MAX;) {
+		before = cuts;
+		rewinddir(trash);
+		while ((de = readdir(trash))) {
+			pt_err err = { 0 };
 
-		if (is_dot(de->d_name))
-			continue;
-		if (PT_FAULT_ERR("trash.remove", &err) < 0 ||
-		    pt_rmtree_at(dirfd(trash), de->d_name, &err) < 0) {
-			fprintf(stderr, "ptenantd: trash: tenant %s: %s/%s: %s\n", slug,
-				TRASH_DIR, de->d_name, err.msg);
-			ok = false;
+			if (is_dot(de->d_name))
+				continue;
+			if (remove_entry(dirfd(trash), de->d_name, &cuts, &err) < 0) {
+				fprintf(stderr, "ptenantd: trash: tenant %s: %s/%s: %s\n", slug,
+					TRASH_DIR, de->d_name, err.msg);
+				ok = false;
+			}
 		}
 	}
 	return ok;

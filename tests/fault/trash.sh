@@ -4,8 +4,9 @@
 # it off the daemon's thread. Against the fault-injection build:
 #   1. a restart: the old layer (with what the tenant wrote in it) is gone
 #      from trash/ soon after, the new layer is empty, no upper.old;
-#   2. a hostile layer (a symlink to a host file, a deep tree, many files)
-#      is removed without touching what the symlink names;
+#   2. a hostile layer (a symlink to a host file, a deep tree, many files,
+#      a chain deeper than pt_rmtree_at walks) is removed without touching
+#      what the symlink names;
 #   3. the reaper held (trash.remove:hang): it runs at nice 19 in the idle
 #      I/O class, with no file of the daemon's but its stdio, as a child of
 #      the daemon; `rm` of a tenant meanwhile succeeds (the reaper is ended
@@ -91,6 +92,19 @@ wait_running_new a1 "$p0"
 check "hostile: the trash is emptied" wait_trash_empty a1 400
 check "hostile: the host file the symlink named is untouched" test "$(cat "$W/canary")" = canary
 check "hostile: the host directory the symlink named is untouched" test "$(cat "$W/canary-dir/f")" = keep
+# Deeper than pt_rmtree_at walks (4096 levels): the reaper cuts the chain.
+# A shell's cd stops short of PATH_MAX (about 2000 levels of "/e"), so
+# three chains of 2000 are stacked by moving each under the next's bottom.
+tpt exec a1 -- sh -c 'mk() { cd /var && mkdir "$1" && cd "$1" && i=1;
+    while [ $i -lt 2000 ]; do mkdir e && cd e || exit 1; i=$((i+1)); done; }
+  mk A && mk B && mv /var/A . && mk C && mv /var/B .' >/dev/null 2>&1
+depth=$(find "$T/a1/upper/var/C" -type d 2>/dev/null | wc -l)
+check "hostile: the layer holds a chain of 6000 directories ($depth)" test "$depth" -ge 6000
+p0=$(pid_of a1)
+tpt restart a1 >/dev/null
+wait_running_new a1 "$p0"
+check "hostile: the trash is emptied of the chain too" wait_trash_empty a1 600
+check "hostile: the reaper said nothing failed" bash -c "! grep -q 'trash: tenant a1' '$W/daemon.log'"
 
 # ---- 3. the reaper held ---------------------------------------------------------------
 daemon_down
