@@ -327,9 +327,11 @@ void tenant_wipe_secrets(struct pt_kv *kv, size_t n);
 /* trash.c: a tenant's previous writable layer, set aside and removed by a
  * low-priority helper process, off the loop's thread. */
 #define TRASH_DIR "trash"
-/* Renames dfd/name (in a tenant's directory) into its trash/; 0 if there
- * is no such name. */
-int trash_put(struct daemon *d, int dfd, const char *name, pt_err *err);
+/* Renames dfd/name (in t's directory) into its trash/, or removes it at
+ * once when the file system is short of space; 0 if there is no such
+ * name. */
+int trash_put(struct daemon *d, const struct tenant *t, int dfd, const char *name,
+	      pt_err *err);
 /* Once a loop round: starts the reaper when there is trash and none runs. */
 void trash_flush(struct daemon *d);
 uint64_t trash_next_deadline(const struct daemon *d);

@@ -366,9 +366,9 @@ static void swap_layers(struct daemon *d, struct tenant *t)
 	int r = dfd < 0 ? pt_err_set(&err, -errno, "open %s", t->dir) : 0;
 
 	if (r == 0)
-		r = trash_put(d, dfd, "upper", &err);
+		r = trash_put(d, t, dfd, "upper", &err);
 	if (r == 0)
-		r = trash_put(d, dfd, "work", &err);
+		r = trash_put(d, t, dfd, "work", &err);
 	if (r == 0 && (renameat(dfd, "upper.next", dfd, "upper") < 0 ||
 		       renameat(dfd, "work.next", dfd, "work") < 0))
 		r = pt_err_set(&err, -errno, "rename the writable layers in %s", t->dir);

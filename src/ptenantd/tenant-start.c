@@ -78,9 +78,9 @@ static int fresh_layer(struct daemon *d, struct tenant *t, pt_err *err)
 
 	if (dfd < 0)
 		return pt_err_set(err, -errno, "open %s", t->dir);
-	r = trash_put(d, dfd, "upper", err);
+	r = trash_put(d, t, dfd, "upper", err);
 	if (r == 0)
-		r = trash_put(d, dfd, "work", err);
+		r = trash_put(d, t, dfd, "work", err);
 	if (r == 0)
 		r = pt_mkdir_owned(dfd, "upper", 0755, t->st.host_uid, t->st.host_uid, err);
 	if (r == 0)

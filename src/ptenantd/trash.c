@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -43,10 +44,38 @@
 /* Old names of a set-aside layer (daemons before the trash): removed too. */
 static const char *const legacy[] = { "upper.old", "work.old" };
 
-int trash_put(struct daemon *d, int dfd, const char *name, pt_err *err)
+/* Below this much free space or inodes, the old layer's are what the
+ * next run's first writes (its /etc files, its overlay's copy-ups) may
+ * need: it is removed at once, before the run starts, as it was before
+ * the trash. A full disk is no time to save milliseconds. */
+#define SHORT_BYTES (64ULL << 20)
+#define SHORT_INODES 4096ULL
+
+static bool space_short(int dfd)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(dfd, &sv) < 0)
+		return false;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < SHORT_BYTES ||
+	       (sv.f_files && sv.f_favail < SHORT_INODES);
+}
+
+int trash_put(struct daemon *d, const struct tenant *t, int dfd, const char *name,
+	      pt_err *err)
 {
 	static unsigned seq;
 	char to[128];
+
+	if (space_short(dfd)) {
+		int r;
+
+		fprintf(stderr, "ptenantd: tenant %s: under %llu MiB or %llu inodes free on its "
+			"file system: its old %s/ is removed at once, not by the trash\n",
+			t->spec.slug, SHORT_BYTES >> 20, SHORT_INODES, name);
+		r = pt_rmtree_at(dfd, name, err);
+		return r < 0 ? pt_err_prefix(err, "short of space, remove %s", name) : 0;
+	}
 
 	if (mkdirat(dfd, TRASH_DIR, 0700) < 0 && errno != EEXIST)
 		return pt_err_set(err, -errno, "create %s/", TRASH_DIR);
