@@ -21,4 +21,3 @@ struct fs_id {
 
 int pt_fs_identity(int fd, struct fs_id *id);
 int pt_fs_same_mount(const struct fs_id *a, const struct fs_id *b);
-int pt_fs_is_dot(const char *name);

@@ -73,3 +73,6 @@ int pt_disk_usage(const char *path, uint64_t *ret_bytes, pt_err *err);
 
 /* write(2) until all of it is written (EINTR retried); 0 or -errno. */
 int pt_fs_write_all(int fd, const void *data, size_t len);
+
+/* "." or "..": the entries a directory walk skips. */
+int pt_fs_is_dot(const char *name);

@@ -94,11 +94,6 @@ int trash_put(struct daemon *d, const struct tenant *t, int dfd, const char *nam
 	return 0;
 }
 
-static bool is_dot(const char *name)
-{
-	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-}
-
 /* A tenant may nest directories deeper than pt_rmtree_at walks (its limit
  * bounds the remover's memory). Such a chain is cut: the directory
  * CUT_LEVELS down the first path is moved up into trash/ under a name of
@@ -120,7 +115,7 @@ static int first_subdir(int dirfd, char buf[256])
 		return 0;
 	}
 	while ((de = readdir(d)))
-		if (!is_dot(de->d_name) &&
+		if (!pt_fs_is_dot(de->d_name) &&
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode)) {
 			snprintf(buf, 256, "%s", de->d_name);
@@ -206,7 +201,7 @@ static bool empty_tenant(int tenants, const char *slug)
 		while ((de = readdir(trash))) {
 			pt_err err = { 0 };
 
-			if (is_dot(de->d_name))
+			if (pt_fs_is_dot(de->d_name))
 				continue;
 			if (remove_entry(dirfd(trash), de->d_name, &cuts, &err) < 0) {
 				fprintf(stderr, "ptenantd: trash: tenant %s: %s/%s: %s\n", slug,
@@ -258,6 +253,21 @@ static void reaper_gone(struct daemon *d)
 	pt_closep(&d->reaper.fd);
 }
 
+/* SIGKILL, then reaped: it is gone when this returns. */
+static void reaper_end(struct daemon *d)
+{
+	pidfd_send_signal(d->reaper.fd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, (id_t)d->reaper.fd, &(siginfo_t){ 0 }, WEXITED);
+	reaper_gone(d);
+}
+
+/* What is left waits TRASH_RETRY_MS for the next reaper. */
+static void retry_later(struct daemon *d)
+{
+	d->trash_pending = true;
+	d->trash_retry_at = now_mono_ms() + TRASH_RETRY_MS;
+}
+
 static void on_reaper_exit(struct daemon *d, struct watch *w, uint32_t events)
 {
 	siginfo_t si = { 0 };
@@ -272,8 +282,7 @@ static void on_reaper_exit(struct daemon *d, struct watch *w, uint32_t events)
 		fprintf(stderr, "ptenantd: trash: the reaper %s %d; what is left is tried again "
 			"in %d s\n", si.si_code == CLD_EXITED ? "exited with" : "was killed by signal",
 			si.si_status, TRASH_RETRY_MS / 1000);
-		d->trash_pending = true;
-		d->trash_retry_at = now_mono_ms() + TRASH_RETRY_MS;
+		retry_later(d);
 	}
 }
 
@@ -299,9 +308,7 @@ static int reaper_start(struct daemon *d, pt_err *err)
 	r = loop_add(d, &d->reaper, EPOLLIN);
 	if (r < 0) {
 		/* Unwatched, it would never be reaped: it goes now. */
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		waitid(P_PIDFD, (id_t)pidfd, &(siginfo_t){ 0 }, WEXITED);
-		pt_closep(&d->reaper.fd);
+		reaper_end(d);
 		return pt_err_set(err, r, "watch the trash reaper");
 	}
 	return 0;
@@ -319,8 +326,7 @@ void trash_flush(struct daemon *d)
 	if (reaper_start(d, &err) < 0) {
 		fprintf(stderr, "ptenantd: trash: %s; tried again in %d s\n", err.msg,
 			TRASH_RETRY_MS / 1000);
-		d->trash_pending = true;
-		d->trash_retry_at = now_mono_ms() + TRASH_RETRY_MS;
+		retry_later(d);
 	}
 }
 
@@ -333,8 +339,6 @@ void trash_pause(struct daemon *d)
 {
 	if (d->reaper.fd < 0)
 		return;
-	pidfd_send_signal(d->reaper.fd, SIGKILL, NULL, 0);
-	waitid(P_PIDFD, (id_t)d->reaper.fd, &(siginfo_t){ 0 }, WEXITED);
-	reaper_gone(d);
+	reaper_end(d);
 	d->trash_pending = true;
 }

@@ -75,6 +75,18 @@ tpt() { timeout 15 "$PTENANT" --socket "$W/run/ptenantd.sock" "$@"; }
 
 addr_of() { tpt --json inspect "$1" 2>/dev/null | jq -r '.network.address // empty'; }
 pid_of() { tpt --json ls 2>/dev/null | jq -r --arg s "$1" '.[] | select(.slug == $s) | .pid'; }
+# wait_new_pid SLUG OLD [TRIES]: running with an init other than OLD,
+# polled every 0.05 s (default 100 times); prints its pid.
+wait_new_pid() {
+  local p
+  for _ in $(seq "${3:-100}"); do
+    p=$(pid_of "$1")
+    [[ $p =~ ^[1-9][0-9]*$ && $p != "$2" && $(tpt --json inspect "$1" | jq -r .state) == running ]] &&
+      { echo "$p"; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
 
 # Every tenant running or stopped, none on another's address.
 settled() {

@@ -37,17 +37,6 @@ wait_standby() {
   done
   return 1
 }
-# wait_new_pid SLUG OLD: running with an init other than OLD; prints it.
-wait_new_pid() {
-  local p
-  for _ in $(seq 100); do
-    p=$(pid_of "$1")
-    [[ $p =~ ^[1-9][0-9]*$ && $p != "$2" && $(tpt --json inspect "$1" | jq -r .state) == running ]] &&
-      { echo "$p"; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
 leaf_mem() {
   if [[ $CGMODE == v1 ]]; then cat "${CGDIRS[0]}/tenant-$1/memory.limit_in_bytes"
   else cat "${CGDIRS[0]}/tenant-$1/memory.max"; fi

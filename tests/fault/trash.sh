@@ -34,16 +34,6 @@ wait_trash_empty() {
   done
   return 1
 }
-wait_running_new() { # SLUG OLD-PID
-  local p
-  for _ in $(seq 200); do
-    p=$(pid_of "$1")
-    [[ $p =~ ^[1-9][0-9]*$ && $p != "$2" && $(tpt --json inspect "$1" | jq -r .state) == running ]] &&
-      return 0
-    sleep 0.05
-  done
-  return 1
-}
 # The reaper: the daemon's child named ptenantd-trash (empty if none).
 reaper_pid() {
   local p
@@ -67,7 +57,7 @@ tpt exec a1 -- sh -c 'echo planted >/etc/marker; mkdir -p /var/x/y; echo z >/var
 check "restart: the run wrote into its writable layer" test -f "$T/a1/upper/etc/marker"
 p0=$(pid_of a1)
 tpt restart a1 >/dev/null
-check "restart: a1 runs again" wait_running_new a1 "$p0"
+check "restart: a1 runs again" wait_new_pid a1 "$p0" 200
 check "restart: the new layer has no /etc/marker" test ! -e "$T/a1/upper/etc/marker"
 check "restart: the old layer left the trash soon after" wait_trash_empty a1
 check "restart: nothing of the old layer is left anywhere in a1's directory" \
@@ -88,7 +78,7 @@ check "hostile: the layer has the symlinks, the files and the deep tree" \
   bash -c "test -L '$T/a1/upper/etc/evil' && test \$(ls '$T/a1/upper/var/many' | wc -l) = 2000 && test -d '$T/a1/upper/var/d/d/d'"
 p0=$(pid_of a1)
 tpt restart a1 >/dev/null
-wait_running_new a1 "$p0"
+wait_new_pid a1 "$p0" 200 >/dev/null
 check "hostile: the trash is emptied" wait_trash_empty a1 400
 check "hostile: the host file the symlink named is untouched" test "$(cat "$W/canary")" = canary
 check "hostile: the host directory the symlink named is untouched" test "$(cat "$W/canary-dir/f")" = keep
@@ -102,7 +92,7 @@ depth=$(find "$T/a1/upper/var/C" -type d 2>/dev/null | wc -l)
 check "hostile: the layer holds a chain of 6000 directories ($depth)" test "$depth" -ge 6000
 p0=$(pid_of a1)
 tpt restart a1 >/dev/null
-wait_running_new a1 "$p0"
+wait_new_pid a1 "$p0" 200 >/dev/null
 check "hostile: the trash is emptied of the chain too" wait_trash_empty a1 600
 check "hostile: the reaper said nothing failed" bash -c "! grep -q 'trash: tenant a1' '$W/daemon.log'"
 
@@ -114,7 +104,7 @@ wait_until_running a1
 tpt create a2 --blueprint echo-bot@1 >/dev/null
 p0=$(pid_of a1)
 tpt restart a1 >/dev/null
-wait_running_new a1 "$p0"
+wait_new_pid a1 "$p0" 200 >/dev/null
 rp=$(wait_reaper)
 check "held: a reaper runs ($rp), a child of the daemon" test -n "$rp"
 if [[ -n $rp ]]; then
@@ -135,7 +125,7 @@ check "held: a1's directory is gone" test ! -e "$T/a1"
 check "held: that reaper was ended" bash -c "! kill -0 $rp 2>/dev/null || [ \"\$(cat /proc/$rp/comm 2>/dev/null)\" != ptenantd-trash ]"
 p0=$(pid_of a2)
 tpt restart a2 >/dev/null
-wait_running_new a2 "$p0"
+wait_new_pid a2 "$p0" 200 >/dev/null
 rp2=$(wait_reaper)
 check "held: the next reaper runs ($rp2)" test -n "$rp2" -a "$rp2" != "$rp"
 kill -KILL "$DAEMON_PID"
@@ -155,7 +145,7 @@ fault_daemon "trash.remove:EIO" || { echo "Bail out! daemon with trash.remove:EI
 wait_until_running a2
 p0=$(pid_of a2)
 tpt restart a2 >/dev/null
-check "EIO: a2 restarts all the same" wait_running_new a2 "$p0"
+check "EIO: a2 restarts all the same" wait_new_pid a2 "$p0" 200
 ok=0
 for _ in $(seq 200); do grep -q "trash: the reaper exited with 1; what is left is tried again in 60 s" "$W/daemon.log" && { ok=1; break; }; sleep 0.05; done
 check "EIO: the log names the failed removal and when it is tried again" \
@@ -163,7 +153,7 @@ check "EIO: the log names the failed removal and when it is tried again" \
 check "EIO: the old layer stays in the trash meanwhile" test "$(trash_count a2)" -ge 1
 p0=$(pid_of a2)
 tpt restart a2 >/dev/null
-check "EIO: a second restart within the minute works" wait_running_new a2 "$p0"
+check "EIO: a second restart within the minute works" wait_new_pid a2 "$p0" 200
 daemon_down
 fault_daemon "trash.fork:EIO" || { echo "Bail out! daemon with trash.fork:EIO"; exit 1; }
 wait_until_running a2
@@ -171,7 +161,7 @@ check "fork EIO: the log says so" \
   bash -c "grep -q 'trash: trash.fork: injected fault: Input/output error; tried again in 60 s' '$W/daemon.log'"
 p0=$(pid_of a2)
 tpt restart a2 >/dev/null
-check "fork EIO: a2 restarts all the same" wait_running_new a2 "$p0"
+check "fork EIO: a2 restarts all the same" wait_new_pid a2 "$p0" 200
 check "fork EIO: no reaper runs" test -z "$(reaper_pid)"
 daemon_down
 fault_daemon "" || { echo "Bail out! daemon"; exit 1; }
