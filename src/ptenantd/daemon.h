@@ -292,6 +292,11 @@ void syncer_stop(struct daemon *d);
  * file it is (syncer_settle). Fails when no writer runs. */
 int syncer_submit(struct daemon *d, int dirfd, const char *name, char *text, mode_t mode,
 		  const void *owner, syncer_done_fn done, void *ctx, pt_err *err);
+/* Closes fd on the writer's thread, after the writes queued before it:
+ * for the last reference to a replaced file, whose release frees its
+ * blocks (and, on a file system mounted with discard, waits for the
+ * device). Without a writer, closes it at once. */
+void syncer_close(struct daemon *d, int fd);
 /* ctx is going away: its done is not called. */
 void syncer_forget(struct daemon *d, const void *ctx);
 /* Before a write of owner's file on the loop's thread: waits for its

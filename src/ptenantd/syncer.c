@@ -28,6 +28,7 @@
 struct sync_job {
 	struct sync_job *next;
 	int dirfd;                 /* the job's own copy */
+	int close_fd;              /* syncer_close: only this, no write */
 	char name[64];
 	char *text;
 	size_t len;
@@ -56,6 +57,7 @@ static void job_free(struct sync_job *j)
 	if (!j)
 		return;
 	pt_closep(&j->dirfd);
+	pt_closep(&j->close_fd);
 	free(j->text);
 	free(j);
 }
@@ -81,7 +83,9 @@ static void *syncer_main(void *arg)
 		s->in_flight = j;
 		pthread_mutex_unlock(&s->lock);
 
-		if (j->r == 0) /* else a fault injected at syncer_submit */
+		if (j->close_fd >= 0)
+			pt_closep(&j->close_fd);
+		else if (j->r == 0) /* else a fault injected at syncer_submit */
 			j->r = pt_write_file_atomic_flags(j->dirfd, j->name, j->text, j->len,
 							  j->mode, PT_WRITE_NO_FAULTS, &j->err);
 
@@ -183,6 +187,15 @@ void syncer_stop(struct daemon *d)
 	d->syncer = NULL;
 }
 
+static void enqueue(struct syncer *s, struct sync_job *j)
+{
+	pthread_mutex_lock(&s->lock);
+	*s->queue_tail = j;
+	s->queue_tail = &j->next;
+	pthread_cond_signal(&s->work);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int syncer_submit(struct daemon *d, int dirfd, const char *name, char *text, mode_t mode,
 		  const void *owner, syncer_done_fn done, void *ctx, pt_err *err)
 {
@@ -198,6 +211,7 @@ int syncer_submit(struct daemon *d, int dirfd, const char *name, char *text, mod
 		free(text);
 		return pt_err_set(err, -ENOMEM, "queue a write of %s", name);
 	}
+	j->close_fd = -1;
 	j->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 	if (j->dirfd < 0) {
 		int r = pt_err_set(err, -errno, "queue a write of %s", name);
@@ -216,12 +230,22 @@ int syncer_submit(struct daemon *d, int dirfd, const char *name, char *text, mod
 	/* Decided here, on the loop's thread, so that a test's @N counts
 	 * the way the daemon's own points do. */
 	j->r = PT_FAULT_ERR("syncer.write", &j->err);
-	pthread_mutex_lock(&s->lock);
-	*s->queue_tail = j;
-	s->queue_tail = &j->next;
-	pthread_cond_signal(&s->work);
-	pthread_mutex_unlock(&s->lock);
+	enqueue(s, j);
 	return 0;
+}
+
+void syncer_close(struct daemon *d, int fd)
+{
+	struct syncer *s = d->syncer;
+	struct sync_job *j = s ? calloc(1, sizeof(*j)) : NULL;
+
+	if (!j) {
+		close(fd);
+		return;
+	}
+	j->dirfd = -1;
+	j->close_fd = fd;
+	enqueue(s, j);
 }
 
 static void forget_in(struct sync_job *j, const void *ctx)

@@ -23,6 +23,16 @@ route_field() { # slug key
    $(route_field acme state) == running ]] &&
   ok "routes.json: acme's address, port and state" || not_ok "routes.json: $(cat "$ROUTES" 2>&1)"
 [[ $(stat -c %a "$ROUTES") == 644 ]] && ok "routes.json is mode 0644" || not_ok "routes.json mode $(stat -c %a "$ROUTES")"
+# The daemon formats the file itself (routes.c): every field, and
+# nothing else, for exactly the tenants that have a route.
+shape=$("$PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(d["version"], " ".join(sorted(d["routes"])),
+      " ".join(sorted(",".join(sorted(r)) for r in d["routes"].values())),
+      d["routes"]["acme"]["wake_timeout_ms"])' "$ROUTES" 2>&1)
+[[ $shape == "1 acme globex address,port,state,wake_timeout_ms address,port,state,wake_timeout_ms 30000" ]] &&
+  ok "routes.json: version, both tenants, their four fields, the default wake timeout" ||
+  not_ok "routes.json's shape: $shape"
 
 spawn_helper ip netns exec "$NS" "$INGRESS" --listen 127.0.0.1:$PORT --domain demo.test \
   --routes "$ROUTES" --user nobody 2>"$W/ingress.log"
@@ -104,6 +114,11 @@ pt rm globex >/dev/null
 expect "removed tenant: 404" "404 no tenant globex at demo.test " "$(get globex.demo.test)"
 [[ -z $(route_field globex address) ]] && ok "removed tenant gone from routes.json" || not_ok "globex still in routes.json"
 
+# Each rewrite replaces the file; the replaced one is closed on the
+# state writer's thread (its blocks freed off the loop), not kept.
+held=$(find "/proc/$DAEMON_PID/fd" -lname '*routes.json*' 2>/dev/null | wc -l)
+[[ $held == 0 ]] && ok "the daemon holds no replaced routes.json open" ||
+  not_ok "the daemon holds $held routes.json file(s) open: $(ls -l "/proc/$DAEMON_PID/fd" | grep routes)"
 check "the ingress is still running" kill -0 "$IPID"
 n=$(grep -cE '^ptenant-ingress: access 127\.0\.0\.1 [a-z]+ "GET /" 200 [0-9]+ [0-9]+ wake=no$' "$W/ingress.log")
 [[ $n -ge 7 ]] && ok "one access log line per proxied request ($n)" || not_ok "$n access log lines: $(grep access "$W/ingress.log" | head -3)"
