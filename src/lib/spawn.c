@@ -380,18 +380,13 @@ static int child_error_or(int sock, int r, pt_err *err)
 	return r;
 }
 
-static int parent_setup(const struct pt_spawn_req *req, pid_t pid, int sock,
-			pt_err *err)
+/* P2-P3b, once the child's maps are written (P1, pt_spawn_clone). */
+static int parent_release(const struct pt_spawn_req *req, pid_t pid, int sock,
+			  pt_err *err)
 {
 	_cleanup_close_ int lower = -1;
 	int r;
 
-	r = PT_FAULT_ERR("spawn.idmap", err);
-	if (r == 0)
-		r = pt_idmap_write(pid, req->plan->host_uid, err);     /* P1 */
-	if (r < 0)
-		return child_error_or(sock, r, err);
-	pt_trace_mark(req->trace, "p1-idmap");
 	r = PT_FAULT_ERR("spawn.idmapped-lower", err);
 	if (r < 0)
 		return r;
@@ -469,7 +464,7 @@ static int clone_failed(const char *slug, int code, pt_err *err)
 			    strerror(-code), hint);
 }
 
-int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+int pt_spawn_clone(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 		   pt_err *err)
 {
 	_cleanup_close_ int psock = -1, csock = -1, pidfd = -1;
@@ -509,11 +504,15 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	}
 	pt_trace_mark(req->trace, "p0-clone3");
 	pt_closep(&csock);
-	r = parent_setup(req, pid, psock, err);
+	r = PT_FAULT_ERR("spawn.idmap", err);
+	if (r == 0)
+		r = pt_idmap_write(pid, req->plan->host_uid, err);     /* P1 */
 	if (r < 0) {
+		r = child_error_or(psock, r, err);
 		kill_and_reap(pidfd, pid);
 		return pt_err_prefix(err, "tenant %s", req->plan->slug);
 	}
+	pt_trace_mark(req->trace, "p1-idmap");
 	job->pid = pid;
 	job->pidfd = TAKE_FD(pidfd);
 	job->sock = TAKE_FD(psock);
@@ -522,6 +521,26 @@ int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	job->child_trace = req->child_trace;
 	snprintf(job->slug, sizeof(job->slug), "%s", req->plan->slug);
 	return 0;
+}
+
+int pt_spawn_release(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		     pt_err *err)
+{
+	int r = parent_release(req, job->pid, job->sock, err);
+
+	if (r < 0) {
+		pt_spawn_cancel(job);
+		return pt_err_prefix(err, "tenant %s", req->plan->slug);
+	}
+	return 0;
+}
+
+int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		   pt_err *err)
+{
+	int r = pt_spawn_clone(req, job, err);
+
+	return r < 0 ? r : pt_spawn_release(req, job, err);
 }
 
 /* The child's verdict (P4): its marks come first when tracing. */

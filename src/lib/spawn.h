@@ -65,10 +65,24 @@ struct pt_spawn_job {
 #define PT_SPAWN_JOB_INIT { .pid = 0, .pidfd = -1, .sock = -1, .notify = -1 }
 
 /* Clones the child into its namespaces and does the parent's steps up to
- * its release (P0-P3). Nothing here waits for the child's own setup. On
- * failure nothing is left: the child is killed and reaped. */
+ * its release (P0-P3): pt_spawn_clone, then pt_spawn_release. Nothing
+ * here waits for the child's own setup. On failure nothing is left: the
+ * child is killed and reaped. */
 int pt_spawn_begin(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 		   pt_err *err);
+
+/* The same in two halves, so that a caller with a loop to serve can
+ * answer others in between (ptenantd's tenant-start.c): P0-P1, the
+ * premade mounts, clone3 and the uid/gid maps; the child then waits for
+ * its release. On failure nothing is left. */
+int pt_spawn_clone(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		   pt_err *err);
+
+/* P2-P3b for a job pt_spawn_clone made, with the same req: the idmapped
+ * lower layer, the net hook, the release, the cloned hook. On failure
+ * the child is killed and reaped, and the job's fds are closed. */
+int pt_spawn_release(const struct pt_spawn_req *req, struct pt_spawn_job *job,
+		     pt_err *err);
 
 /* Reads what the child sent, without blocking: 1 when its verdict has not
  * come yet (wait for job->sock again), 0 when it has exec'd ptenant-init

@@ -228,6 +228,7 @@ struct daemon {
 	size_t n_tenants;
 	/* Starts asked for, begun one a loop round (tenant-start.c). */
 	struct tenant_spawn *start_queue;
+	struct tenant_spawn *start_staging; /* out of the queue, child not released */
 	unsigned spawns_in_setup;        /* begun, their child not exec'd yet */
 	/* Set-aside layers, removed by a helper process (trash.c). */
 	struct watch reaper;             /* its pidfd; fd -1: none runs */
@@ -495,9 +496,17 @@ int net_tenant_alloc(struct daemon *d, struct tenant *t, const char *dir, pt_err
 /* From its host veth when net.json is lost: 1 when found, 0 when not. */
 int net_tenant_recover(struct daemon *d, struct tenant *t, pt_err *err);
 int net_tenant_load(struct daemon *d, struct tenant *t, int dfd, pt_err *err);
+/* What the spawn's net hook (P2b) works with: the caller's storage, kept
+ * until the spawn is released (pt_spawn_release). */
+struct net_hook {
+	struct daemon *d;
+	struct tenant *t;
+	unsigned slot;
+	bool standby;
+};
 /* Wires the start's network (a standby's on its own slot, unrouted). */
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
-	      struct pt_spawn_req *req, bool standby, pt_err *err);
+	      struct pt_spawn_req *req, struct net_hook *hook, bool standby, pt_err *err);
 /* Routes the tenant's address to its standby's link. */
 int net_standby_promote(struct daemon *d, struct tenant *t, pt_err *err);
 void net_veth_name(const struct tenant *t, unsigned slot, char buf[16]);

@@ -188,16 +188,9 @@ static int host_side_sysctls(const char *ifname, pt_err *err)
 	return r;
 }
 
-struct hook_ctx {
-	struct daemon *d;
-	struct tenant *t;
-	unsigned slot;
-	bool standby;
-};
-
 static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 {
-	struct hook_ctx *h = ctx;
+	struct net_hook *h = ctx;
 	struct tenant *t = h->t;
 	char name[PT_IFNAME_MAX];
 	struct pt_veth_req v = {
@@ -238,9 +231,8 @@ static int spawn_hook(void *ctx, pid_t pid, pt_err *err)
 }
 
 int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
-	      struct pt_spawn_req *req, bool standby, pt_err *err)
+	      struct pt_spawn_req *req, struct net_hook *ctx, bool standby, pt_err *err)
 {
-	static struct hook_ctx ctx; /* used only within pt_spawn_begin (P2b) */
 	struct pt_plan_net pn = { .enabled = 1 };
 
 	if (!nc(d)->enabled)
@@ -250,16 +242,16 @@ int net_spawn(struct daemon *d, struct tenant *t, struct pt_plan *plan,
 	pn.addr = t->net.addr;
 	pn.gw = pt_ipam_gateway(nc(d)->subnet);
 	pt_ipam_host_mac(t->net.addr, pn.gw_mac);
-	ctx.d = d;
-	ctx.t = t;
-	ctx.standby = standby;
+	ctx->d = d;
+	ctx->t = t;
+	ctx->standby = standby;
 	/* A cold start keeps the slot its last run had (its rules are in);
 	 * without standbys only slot 0 has rules. */
 	if (!standby && !d->cfg.respawn_standby)
 		t->st.veth_slot = 0;
-	ctx.slot = standby ? !t->st.veth_slot : t->st.veth_slot;
+	ctx->slot = standby ? !t->st.veth_slot : t->st.veth_slot;
 	req->net_hook = spawn_hook;
-	req->net_ctx = &ctx;
+	req->net_ctx = ctx;
 	return pt_plan_add_network(plan, &pn, nc(d)->resolvers, nc(d)->n_resolvers, err);
 }
 

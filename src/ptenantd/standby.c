@@ -186,6 +186,7 @@ static void on_parked_exit(struct daemon *d, struct watch *w, uint32_t events)
 static int begin(struct daemon *d, struct tenant *t, struct tenant_standby *sb, pt_err *err)
 {
 	struct pt_spawn_req req = { .init_fd = d->init_fd, .cgroup_fd = -1 };
+	struct net_hook hook; /* pt_spawn_begin below is done with it */
 	struct pt_blueprint bp = { 0 };
 	struct pt_plan plan = { 0 };
 	struct pt_spec with_secrets = t->spec;
@@ -212,7 +213,7 @@ static int begin(struct daemon *d, struct tenant *t, struct tenant_standby *sb, 
 		req.standby_fd = go[0];
 		req.keep_fd = log[0];
 		req.log_fd = log[1];
-		r = net_spawn(d, t, &plan, &req, true, err);
+		r = net_spawn(d, t, &plan, &req, &hook, true, err);
 	}
 	if (r == 0)
 		r = security_confine(d, t, &req.confine, err);

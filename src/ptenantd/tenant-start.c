@@ -94,6 +94,37 @@ static int fresh_layer(struct daemon *d, struct tenant *t, pt_err *err)
 	return r;
 }
 
+/* The daemon's part of a start runs in three loop rounds, one step a
+ * round (tenant_start_queued), so that an API call waits for at most one
+ * step, not for the whole (1.8 ms median of the loop's thread while 100
+ * tenants start, 3.5 ms at p90): */
+enum spawn_stage {
+	STAGE_QUEUED,    /* in d->start_queue */
+	STAGE_PREPARED,  /* blueprint, secrets, fresh layer, plan, cgroup: prep */
+	STAGE_CLONED,    /* premade mounts, clone3, uid/gid maps (P0-P1) */
+	STAGE_RELEASED,  /* idmapped lower, veth, go, state save (P2-P3b) */
+};
+
+struct cloned_ctx {
+	struct daemon *d;
+	struct tenant_spawn *sp;
+};
+
+/* What the first step makes for the next two: the child copies the plan
+ * and the secrets at clone3, the release still needs the plan, the hooks
+ * and the cgroup's fds. */
+struct spawn_prep {
+	struct pt_spec with_secrets;     /* t->spec with the values: the plan points here */
+	struct pt_kv *secrets;
+	struct pt_blueprint bp;
+	struct pt_plan plan;
+	struct pt_spawn_req req;
+	struct cloned_ctx cctx;
+	struct net_hook net;
+	int log_write;                   /* the child's stdout and stderr */
+	bool budget_fds;                 /* req holds the cgroup's fds */
+};
+
 /* A start under way: the child sets itself up while the loop serves on;
  * its sync socket says when it has exec'd ptenant-init or why it failed. */
 struct tenant_spawn {
@@ -104,9 +135,10 @@ struct tenant_spawn {
 	uint64_t deadline;               /* monotonic ms: spawn_timeout_ms */
 	enum pt_desired prev_desired;    /* to put back if the start fails */
 	bool recorded;                   /* its child's pid is in state.json */
-	bool queued;                     /* waits in d->start_queue to begin */
+	enum spawn_stage stage;
+	struct spawn_prep *prep;         /* STAGE_PREPARED and STAGE_CLONED */
 	bool in_setup;                   /* counted in d->spawns_in_setup */
-	uint64_t begun_at;               /* monotonic ms: its child was made */
+	uint64_t begun_at;               /* monotonic ms: it left the queue */
 	struct tenant_spawn *next_queued;
 	struct pt_trace *tr, *child_tr;  /* --trace-spawn only */
 };
@@ -116,10 +148,26 @@ static unsigned spawn_timeout_ms(struct daemon *d)
 	return d->cfg.spawn_timeout_ms ? d->cfg.spawn_timeout_ms : 30000;
 }
 
+static void prep_free(struct tenant *t, struct spawn_prep *p)
+{
+	if (!p)
+		return;
+	if (p->budget_fds)
+		budget_spawn_begun(t, &p->req);
+	pt_closep(&p->log_write);
+	pt_plan_free(&p->plan);
+	tenant_wipe_secrets(p->secrets, t->spec.n_secrets);
+	pt_blueprint_free(&p->bp);
+	free(p);
+}
+
 static void spawn_free(struct daemon *d, struct tenant_spawn *sp)
 {
 	if (!sp)
 		return;
+	if (d->start_staging == sp)
+		d->start_staging = NULL;
+	prep_free(sp->t, sp->prep);
 	syncer_forget(d, sp);
 	pt_closep(&sp->log_read);
 	pt_closep(&sp->job.sock);
@@ -140,7 +188,7 @@ static void enqueue(struct daemon *d, struct tenant_spawn *sp)
 		p = &(*p)->next_queued;
 	*p = sp;
 	sp->next_queued = NULL;
-	sp->queued = true;
+	sp->stage = STAGE_QUEUED;
 }
 
 static void unqueue(struct daemon *d, struct tenant_spawn *sp)
@@ -150,13 +198,7 @@ static void unqueue(struct daemon *d, struct tenant_spawn *sp)
 			*p = sp->next_queued;
 			break;
 		}
-	sp->queued = false;
 }
-
-struct cloned_ctx {
-	struct daemon *d;
-	struct tenant_spawn *sp;
-};
 
 /* The start's save is written; the child may exec now. A failed write
  * is what tenant_persist makes of one (recorded, retried); the start
@@ -199,51 +241,6 @@ static bool on_cloned(void *ctx, pid_t pid)
 	}
 	tenant_persist(c->d, t); /* no writer: on this thread, as before */
 	return false;
-}
-
-/* Everything of the start that runs in the daemon, up to the child's
- * release: its network's host side, its cgroup, the clone itself. */
-static int spawn_with_plan(struct daemon *d, struct tenant *t, struct tenant_spawn *sp,
-			   struct pt_plan *plan, pt_err *err)
-{
-	struct cloned_ctx cctx = { .d = d, .sp = sp };
-	struct pt_spawn_req req = {
-		.plan = plan, .init_fd = d->init_fd, .cgroup_fd = -1,
-		.trace = sp->tr, .child_trace = sp->child_tr,
-		.cloned_hook = on_cloned, .cloned_ctx = &cctx,
-	};
-	int pipefd[2], r;
-
-	r = net_spawn(d, t, plan, &req, false, err);
-	if (r < 0)
-		return r;
-
-	if (d->trace_spawn)
-		pt_plan_print(plan, stderr);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
-	req.keep_fd = pipefd[0];
-	req.log_fd = pipefd[1];
-	sp->log_read = pipefd[0];
-	r = security_confine(d, t, &req.confine, err);
-	if (r == 0)
-		r = budget_prepare(d, t, &req, err);
-	if (r == 0) {
-		r = pt_spawn_begin(&req, &sp->job, err);
-		budget_spawn_begun(t, &req);
-	}
-	close(pipefd[1]);
-	if (r < 0)
-		return r;
-	sp->w.fd = sp->job.sock;
-	sp->w.on_ready = on_spawn_ready;
-	sp->deadline = now_mono_ms() + spawn_timeout_ms(d);
-	r = loop_add(d, &sp->w, EPOLLIN);
-	if (r < 0) {
-		pt_spawn_cancel(&sp->job);
-		return pt_err_set(err, r, "tenant %s: watch the spawn", t->spec.slug);
-	}
-	return 0;
 }
 
 /* The start is over, one way or the other: the tenant runs, or the
@@ -337,7 +334,7 @@ void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now)
 	pt_err err = { 0 };
 	int r;
 
-	if (!sp || sp->queued || now < sp->deadline)
+	if (!sp || sp->stage != STAGE_RELEASED || now < sp->deadline)
 		return;
 	loop_del(d, &sp->w);
 	r = pt_spawn_expire(&sp->job, spawn_timeout_ms(d), &err);
@@ -346,7 +343,7 @@ void tenant_spawn_tick(struct daemon *d, struct tenant *t, uint64_t now)
 
 uint64_t tenant_spawn_deadline(const struct tenant *t)
 {
-	return t->spawn && !t->spawn->queued ? t->spawn->deadline : 0;
+	return t->spawn && t->spawn->stage == STAGE_RELEASED ? t->spawn->deadline : 0;
 }
 
 /* A stop, an rm or the daemon's own exit while the child sets up: it has
@@ -359,9 +356,11 @@ void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why)
 
 	if (!sp)
 		return;
-	if (sp->queued) {
+	if (sp->stage == STAGE_QUEUED) {
 		unqueue(d, sp);
-	} else {
+	} else if (sp->stage == STAGE_CLONED) {
+		pt_spawn_cancel(&sp->job);
+	} else if (sp->stage == STAGE_RELEASED) {
 		loop_del(d, &sp->w);
 		pt_spawn_cancel(&sp->job);
 	}
@@ -369,57 +368,141 @@ void tenant_spawn_cancel(struct daemon *d, struct tenant *t, const char *why)
 	spawn_finish(d, t, err.code, &err, true);
 }
 
-/* The daemon's part of a start, up to the child's release: a few
- * milliseconds of its thread (the clone, the host side of the veth, the
- * state save), so it is done for one start at a time, between rounds of
- * the loop, and an API call waits for at most one (tenant_start_queued). */
-static void spawn_begin(struct daemon *d, struct tenant_spawn *sp)
+/* Step 1: everything that needs no child yet. */
+static int spawn_prepare(struct daemon *d, struct tenant_spawn *sp, pt_err *err)
 {
 	struct tenant *t = sp->t;
-	struct pt_blueprint bp = { 0 };
-	struct pt_plan plan = { 0 };
-	struct pt_spec with_secrets = t->spec;
-	struct pt_kv *secrets = NULL;
-	pt_err err = { 0 };
-	int r;
+	struct spawn_prep *p = calloc(1, sizeof(*p));
+	int pipefd[2], r;
 
+	if (!p)
+		return pt_err_set(err, -ENOMEM, "tenant %s: allocate the start", t->spec.slug);
+	sp->prep = p;
+	p->log_write = -1;
+	p->with_secrets = t->spec;
+	p->with_secrets.secrets = NULL;
+	p->req = (struct pt_spawn_req){
+		.plan = &p->plan, .init_fd = d->init_fd, .cgroup_fd = -1,
+		.trace = sp->tr, .child_trace = sp->child_tr,
+		.cloned_hook = on_cloned, .cloned_ctx = &p->cctx,
+	};
+	p->cctx = (struct cloned_ctx){ .d = d, .sp = sp };
 	if (sp->tr)
 		pt_trace_init(sp->tr, true);
 	r = pt_blueprint_load(d->cfg.state_dir, t->spec.blueprint_name,
-			      t->spec.blueprint_version, &bp, &err);
+			      t->spec.blueprint_version, &p->bp, err);
 	pt_trace_mark(sp->tr, "d-blueprint-load");
-	if (r == 0) {
-		t->bp_port = bp.port;
-		t->bp_notify = bp.notify;
-		t->bp_loaded = true;
-	}
-	if (r == 0)
-		r = tenant_load_secrets(t, &secrets, &err);
+	if (r < 0)
+		return r;
+	t->bp_port = p->bp.port;
+	t->bp_notify = p->bp.notify;
+	t->bp_loaded = true;
+	r = tenant_load_secrets(t, &p->secrets, err);
 	pt_trace_mark(sp->tr, "d-secrets-load");
 	if (r == 0)
-		r = PT_FAULT_ERR("start.fresh-layer", &err);
+		r = PT_FAULT_ERR("start.fresh-layer", err);
 	if (r == 0)
-		r = fresh_layer(d, t, &err);
+		r = fresh_layer(d, t, err);
 	pt_trace_mark(sp->tr, "d-fresh-layer");
-	with_secrets.secrets = secrets;
+	p->with_secrets.secrets = p->secrets;
 	if (r == 0)
-		r = PT_FAULT_ERR("start.plan", &err);
+		r = PT_FAULT_ERR("start.plan", err);
 	if (r == 0)
-		r = pt_plan_build(&plan, &with_secrets, &bp, t->dir, t->st.host_uid, &err);
+		r = pt_plan_build(&p->plan, &p->with_secrets, &p->bp, t->dir, t->st.host_uid, err);
 	pt_trace_mark(sp->tr, "d-plan-build");
 	if (r == 0)
-		r = spawn_with_plan(d, t, sp, &plan, &err);
-	if (r == 0) {
+		r = net_spawn(d, t, &p->plan, &p->req, &p->net, false, err);
+	if (r < 0)
+		return r;
+	if (d->trace_spawn)
+		pt_plan_print(&p->plan, stderr);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return pt_err_set(err, -errno, "tenant %s: log pipe", t->spec.slug);
+	p->req.keep_fd = sp->log_read = pipefd[0];
+	p->req.log_fd = p->log_write = pipefd[1];
+	r = security_confine(d, t, &p->req.confine, err);
+	if (r == 0)
+		r = budget_prepare(d, t, &p->req, err);
+	if (r == 0)
+		p->budget_fds = true;
+	pt_trace_mark(sp->tr, "d-cgroup");
+	return r;
+}
+
+/* Step 2: the child, in its namespaces, waiting for its release. It has
+ * its own copy of the plan and the secrets now; the secrets go at once. */
+static int spawn_clone(struct tenant_spawn *sp, pt_err *err)
+{
+	struct spawn_prep *p = sp->prep;
+	struct tenant *t = sp->t;
+	int r;
+
+	pt_trace_mark(sp->tr, "d-round-to-clone");
+	r = pt_spawn_clone(&p->req, &sp->job, err);
+	tenant_wipe_secrets(p->secrets, t->spec.n_secrets);
+	p->secrets = NULL;
+	p->with_secrets.secrets = NULL;
+	budget_spawn_begun(t, &p->req);
+	p->budget_fds = false;
+	pt_closep(&p->log_write);
+	return r;
+}
+
+/* Step 3: its network's host side, its release, the state save begun. */
+static int spawn_release(struct daemon *d, struct tenant_spawn *sp, pt_err *err)
+{
+	int r;
+
+	pt_trace_mark(sp->tr, "d-round-to-release");
+	r = pt_spawn_release(&sp->prep->req, &sp->job, err);
+	prep_free(sp->t, sp->prep);
+	sp->prep = NULL;
+	if (r < 0)
+		return r;
+	sp->w.fd = sp->job.sock;
+	sp->w.on_ready = on_spawn_ready;
+	sp->deadline = now_mono_ms() + spawn_timeout_ms(d);
+	r = loop_add(d, &sp->w, EPOLLIN);
+	if (r < 0) {
+		pt_spawn_cancel(&sp->job);
+		return pt_err_set(err, r, "tenant %s: watch the spawn", sp->t->spec.slug);
+	}
+	return 0;
+}
+
+/* One step of the start being staged (the most advanced first: a child
+ * waiting for its release is not kept waiting for another's clone). */
+static void spawn_step(struct daemon *d, struct tenant_spawn *sp)
+{
+	pt_err err = { 0 };
+	int r;
+
+	switch (sp->stage) {
+	case STAGE_QUEUED:
 		sp->in_setup = true;
 		sp->begun_at = now_mono_ms();
 		d->spawns_in_setup++;
+		d->start_staging = sp;
+		sp->stage = STAGE_PREPARED;
+		r = spawn_prepare(d, sp, &err);
+		break;
+	case STAGE_PREPARED:
+		sp->stage = STAGE_CLONED;
+		r = spawn_clone(sp, &err);
+		break;
+	case STAGE_CLONED:
+		sp->stage = STAGE_RELEASED;
+		d->start_staging = NULL;
+		r = spawn_release(d, sp, &err);
+		break;
+	case STAGE_RELEASED:
+	default:
+		return;
 	}
-	/* The child has its own copy of the plan and the secrets now. */
-	pt_plan_free(&plan);
-	tenant_wipe_secrets(secrets, t->spec.n_secrets);
-	pt_blueprint_free(&bp);
-	if (r < 0)
-		spawn_finish(d, t, r, &err, false);
+	/* What failed is undone already: a child killed and reaped. */
+	if (r < 0) {
+		spawn_finish(d, sp->t, r, &err, false);
+	}
 }
 
 /* A child holds its slot this long at most: one stuck in its setup (it
@@ -452,6 +535,8 @@ bool tenant_start_can_begin(const struct daemon *d)
 	uint64_t now;
 	unsigned held = 0, limit;
 
+	if (d->start_staging)
+		return true;
 	if (!d->start_queue)
 		return false;
 	if (d->spawns_in_setup < (limit = spawn_concurrency(d)))
@@ -480,12 +565,13 @@ uint64_t tenant_spawn_slot_deadline(const struct daemon *d)
 
 void tenant_start_queued(struct daemon *d)
 {
-	struct tenant_spawn *sp = d->start_queue;
+	struct tenant_spawn *sp = d->start_staging ? d->start_staging : d->start_queue;
 
 	if (!tenant_start_can_begin(d))
 		return;
-	unqueue(d, sp);
-	spawn_begin(d, sp);
+	if (sp->stage == STAGE_QUEUED)
+		unqueue(d, sp);
+	spawn_step(d, sp);
 }
 
 int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
