@@ -316,9 +316,11 @@ int tenant_create(struct daemon *d, struct pt_spec *spec, bool start,
 int tenant_start(struct daemon *d, struct tenant *t, enum start_cause cause,
 		 struct conn *waiter);
 /* tenant-start.c: the start under way. tenant_start only queues it;
- * tenant_start_queued begins the first queued, once a loop round. */
+ * tenant_start_queued, once a loop round, takes one step of the start
+ * out of the queue (prepare, clone, release), or takes the next one out. */
 void tenant_start_queued(struct daemon *d);
-/* A queued start may begin in this round (spawn_concurrency). */
+/* A step of a start is due in this round: one is under way, or a queued
+ * one may leave the queue (spawn_concurrency). */
 bool tenant_start_can_begin(const struct daemon *d);
 /* When a child in its setup stops holding its slot (0: none to wait for). */
 uint64_t tenant_spawn_slot_deadline(const struct daemon *d);

@@ -130,9 +130,10 @@ int loop_run(struct daemon *d)
 		int n;
 
 		routes_flush(d); /* what this round changed, before sleeping */
-		/* Queued starts are begun one a round: an API call waits for
-		 * at most one start's share of the daemon's thread; and only
-		 * while fewer than spawn_concurrency children set up. */
+		/* A start's daemon side is one step a round (tenant-start.c):
+		 * an API call waits for at most one step of one start; a new
+		 * start leaves the queue only while fewer than
+		 * spawn_concurrency children set up. */
 		begin = tenant_start_can_begin(d);
 		trash_flush(d);
 		n = epoll_wait(d->epfd, evs, 64, begin || standby_idle_wanted(d) ? 0 : -1);

@@ -17,6 +17,9 @@
 #   4. the same with the daemon SIGKILLed at the 15th of 30 starts'
 #      "recorded" (p3b: their state saves written by the state writer's
 #      thread, some still queued): the same verdicts.
+#   5. stops of 30 starting tenants while their starts go through the
+#      daemon's three steps: each start answered running or cancelled,
+#      cancels after the prepare step and after the clone seen, nothing left.
 #   0. first, a respawn: same address and budget, and a fresh pid and
 #      mount namespace and writable layer; then a start whose state save
 #      fails on the state writer (syncer.write:EIO): it runs, the failure
@@ -200,6 +203,63 @@ for s in "${clash[@]}"; do in_ns ip link del "$(tpt --json inspect "$s" | jq -r 
 daemon_down
 # The 70 keep running (live restore); the next case starts from its own state.
 fault_daemon "" && for s in $(tpt --json ls | jq -r '.[].slug'); do tpt rm "$s" >/dev/null; done
+daemon_down
+
+# ---- 5. stops that land on starts at each of their daemon-side steps --------
+# A start's daemon side is three loop rounds (tenant-start.c: prepare,
+# clone, release). 30 starts and, meanwhile, a stop of each: repeated
+# until stops have cancelled starts after their prepare step (the trace
+# a cancelled start prints ends at d-cgroup: no child yet) and after
+# their clone (it ends at p1-idmap: a child waiting for its release),
+# at most 12 times. Each start is answered running or cancelled, every
+# tenant ends stopped, and nothing is left.
+fresh_state
+fault_daemon "" --trace-spawn || { echo "Bail out! traced ptenantd"; exit 1; }
+slugs=()
+for i in $(seq -w 1 30); do
+  tpt create "s$i" --blueprint echo-bot@1 --memory 64M --no-start >/dev/null && slugs+=("s$i")
+done
+((${#slugs[@]} == 30)) || { echo "Bail out! created ${#slugs[@]} of 30"; exit 1; }
+# cancelled_after STEP NEXT: starts whose trace ends at STEP (no NEXT after it).
+cancelled_after() {
+  awk -v step="$1" -v next_="$2" '$1 == "trace-spawn" {
+      if (pend != "" && !($2 == pend && $3 == next_)) n++
+      pend = ($3 == step) ? $2 : "" }
+    END { if (pend != "") n++; print n + 0 }' "$W/daemon.log"
+}
+bad=() rounds=0 at_prep=0 at_clone=0
+for round in $(seq 12); do
+  rounds=$round
+  start_all "$W/storm$round" "${slugs[@]}"
+  stop_pids=()
+  for s in "${slugs[@]}"; do
+    { tpt stop "$s" >/dev/null 2>&1; } &
+    stop_pids+=($!)
+  done
+  wait_all
+  for p in "${stop_pids[@]}"; do wait "$p"; done
+  for s in "${slugs[@]}"; do
+    rc=$(cat "$W/storm$round/$s.rc")
+    { [[ $rc == 0 ]] && grep -q ': running' "$W/storm$round/$s.out"; } ||
+      { [[ $rc != 0 ]] && grep -q 'cancelled' "$W/storm$round/$s.out"; } ||
+      bad+=("round $round $s: rc $rc $(cat "$W/storm$round/$s.out")")
+  done
+  # A start answered running before its stop was read is stopped now.
+  for s in "${slugs[@]}"; do tpt stop "$s" >/dev/null 2>&1; done
+  at_prep=$(cancelled_after d-cgroup d-round-to-clone)
+  at_clone=$(cancelled_after p1-idmap d-round-to-release)
+  ((at_prep > 0 && at_clone > 0)) && break
+done
+diag "stops: $rounds round(s) of 30; cancelled after prepare: $at_prep, after clone: $at_clone"
+if ((${#bad[@]} == 0)); then ok "stops: each start answered running or cancelled ($rounds round(s) of 30)"
+else not_ok "stops: ${bad[*]:0:3}"; fi
+check "stops: some landed after a start's prepare step, and some after its clone" \
+  test "$at_prep" -gt 0 -a "$at_clone" -gt 0
+check "stops: every tenant stopped" jq -e 'all(.[]; .state == "stopped")' <<<"$(tpt --json ls)"
+out=$(leftovers)
+if [[ -z $out ]]; then ok "stops: nothing left (process, veth, cgroup, mount, temp file)"
+else not_ok "stops: left: $(tr '\n' ';' <<<"$out")"; fi
+for s in "${slugs[@]}"; do tpt rm "$s" >/dev/null; done
 daemon_down
 
 # ---- 3 and 4. the daemon killed in the middle of many starts ---------------
