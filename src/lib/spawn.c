@@ -10,13 +10,14 @@
  *                                                starts joining the tenant's
  *                                                cgroups (cgroup-join.h)
  *   [P1] write uid_map/gid_map                   (waits for "go")
+ *   [P1b] record the child (cloned_hook)
  *   [P2] idmapped blueprint mount for the
  *        child's user namespace
  *   [P2b] net_hook: veth pair, peer born
  *        in the child's netns as eth0
  *   [P3] send "go" + the mount fd --------> [C2] become the tenant's root
- *   [P3b] record the child (cloned_hook),   [C3] hostname, lo up, eth0
- *        then send "recorded"                    address/routes (plan->net)
+ *   [P3b] once recorded (now, or when the   [C3] hostname, lo up, eth0
+ *        caller says), send "recorded"           address/routes (plan->net)
  *   (pt_spawn_begin returns: the caller's   [C4] build rootfs, pivot_root
  *   loop goes on)                           [C5] stdio, close fds
  *                                           [C5b] v1: waits for the join,
@@ -381,10 +382,12 @@ static int child_error_or(int sock, int r, pt_err *err)
 }
 
 /* P2-P3b, once the child's maps are written (P1, pt_spawn_clone). */
-static int parent_release(const struct pt_spawn_req *req, pid_t pid, int sock,
+static int parent_release(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 			  pt_err *err)
 {
 	_cleanup_close_ int lower = -1;
+	pid_t pid = job->pid;
+	int sock = job->sock;
 	int r;
 
 	r = PT_FAULT_ERR("spawn.idmapped-lower", err);
@@ -404,8 +407,10 @@ static int parent_release(const struct pt_spawn_req *req, pid_t pid, int sock,
 	if (r < 0)
 		return child_error_or(sock, pt_err_set(err, r, "release child"), err);
 	pt_trace_mark(req->trace, "p3-release-child");
-	/* P3b: while the child builds its rootfs; it may not exec before. */
-	if (req->cloned_hook && req->cloned_hook(req->cloned_ctx, pid))
+	job->released = true;
+	/* P3b: "recorded" follows "go" on the socket; it waits here when the
+	 * record was done before the release (see pt_spawn_clone). */
+	if (!job->recorded_pending)
 		return 0; /* the caller sends it: pt_spawn_recorded() */
 	r = send_fd(sock, SYNC_RECORDED, -1);
 	if (r < 0)
@@ -519,14 +524,19 @@ int pt_spawn_clone(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 	job->notify = TAKE_FD(pm.notify);
 	job->trace = req->trace;
 	job->child_trace = req->child_trace;
+	job->released = false;
 	snprintf(job->slug, sizeof(job->slug), "%s", req->plan->slug);
+	/* [P1b] The child's pid is known: its record starts now, so that
+	 * its save runs while the parent makes the child's veth and the child
+	 * builds its rootfs (C5c waits for it, 0.7 ms when it began at P3b). */
+	job->recorded_pending = !(req->cloned_hook && req->cloned_hook(req->cloned_ctx, pid));
 	return 0;
 }
 
 int pt_spawn_release(const struct pt_spawn_req *req, struct pt_spawn_job *job,
 		     pt_err *err)
 {
-	int r = parent_release(req, job->pid, job->sock, err);
+	int r = parent_release(req, job, err);
 
 	if (r < 0) {
 		pt_spawn_cancel(job);
@@ -589,7 +599,13 @@ int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err)
 
 int pt_spawn_recorded(struct pt_spawn_job *job, pt_err *err)
 {
-	int r = send_fd(job->sock, SYNC_RECORDED, -1);
+	int r;
+
+	if (!job->released) { /* sent after "go" (parent_release) */
+		job->recorded_pending = true;
+		return 0;
+	}
+	r = send_fd(job->sock, SYNC_RECORDED, -1);
 
 	if (r < 0)
 		return pt_err_set(err, r, "tenant %s: tell the child it is recorded", job->slug);

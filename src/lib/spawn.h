@@ -30,8 +30,9 @@ struct pt_spawn_req {
 	/* plan->standby: the read end of the pipe on which ptenant-init
 	 * waits for "go" (its fd 4). */
 	int standby_fd;
-	/* Optional: called once the child is released (P3b), while it builds
-	 * its rootfs; the child does not exec before it has returned (C5c).
+	/* Optional: called once the child exists and its maps are written
+	 * (P1b, before its release); the child does not exec before the
+	 * record is done and "recorded" has followed "go" (P3b, C5c).
 	 * The daemon records the child's pid there, so that a daemon killed
 	 * from then on is followed by one that finds the child again: adopted
 	 * if it reached exec; dead of PR_SET_PDEATHSIG if it did not. */
@@ -59,6 +60,8 @@ struct pt_spawn_job {
 	int sock;                /* the parent's end of the sync socket */
 	int notify;              /* the tenant's notify socket (NOTIFY_SOCKET), or -1 */
 	struct pt_trace *trace, *child_trace;
+	bool released;           /* "go" sent (P3) */
+	bool recorded_pending;   /* "recorded" is due once released */
 	char slug[64];
 };
 
@@ -93,7 +96,8 @@ int pt_spawn_release(const struct pt_spawn_req *req, struct pt_spawn_job *job,
  * holds a copy until its exec and would keep the registration alive. */
 int pt_spawn_advance(struct pt_spawn_job *job, pt_err *err);
 
-/* After a cloned_hook that returned true: the child's pid is recorded; it may exec.
+/* After a cloned_hook that returned true: the child's pid is recorded; it may exec
+ * (told now, or right after its release when that has not come yet).
  * A child that died meanwhile makes this fail; its verdict comes on
  * job->sock all the same. */
 int pt_spawn_recorded(struct pt_spawn_job *job, pt_err *err);

@@ -216,9 +216,10 @@ static void on_recorded(struct daemon *d, void *ctx, int r, const pt_err *err)
 /* Before the child may exec, state.json names it: a daemon killed at any
  * later point leaves a tenant the next one adopts (it runs) or starts
  * again (it died with us, mid-setup), never an init no one knows of.
- * The child builds its rootfs meanwhile (spawn.c, P3b/C5c), and the save
- * is written on the state writer's thread (syncer.c): the loop goes on
- * serving, and on_recorded tells the child. */
+ * Begun as soon as the child exists (the clone step, spawn.c P1b): the
+ * save is written on the state writer's thread (syncer.c) while the loop
+ * goes on serving, makes the child's veth and releases it, and the child
+ * builds its rootfs; on_recorded tells the child (after its release). */
 static bool on_cloned(void *ctx, pid_t pid)
 {
 	struct cloned_ctx *c = ctx;
