@@ -55,8 +55,8 @@
 /* A run's standby is set up once the run is this old: its setup is a
  * clone and a child's setup, CPU on both cores, and begun right after a
  * start or a respawn it competed with the run it backs up (the bench's
- * respawn with a standby: 4.9-5.2 ms when the loop happened to be held
- * up after the respawn, 5.4-5.9 ms when it was not). A run that dies
+ * respawn with a standby: 4.8-5.3 ms when the loop happened to be held
+ * up after the respawn, 5.4-6.3 ms when it was not). A run that dies
  * sooner is respawned cold, as it would be in a crash loop anyway. */
 #define SETTLE_MS 50
 
