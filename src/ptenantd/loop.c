@@ -129,18 +129,19 @@ int loop_run(struct daemon *d)
 		bool begin;
 		int n;
 
-		/* What this round changed, before sleeping; not between the
-		 * steps of a start (a rewrite, or the trash reaper's clone, was
-		 * 0.25 ms of a cold start there): the loop comes back at once. */
-		if (!d->start_staging)
+		/* What this round changed, before sleeping (routes.json, the
+		 * trash reaper); not between the steps of a start (a rewrite,
+		 * or the reaper's clone, was 0.25 ms of a cold start there):
+		 * the loop comes back at once. */
+		if (!d->start_staging) {
 			routes_flush(d);
+			trash_flush(d);
+		}
 		/* A start's daemon side is one step a round (tenant-start.c):
 		 * an API call waits for at most one step of one start; a new
 		 * start leaves the queue only while fewer than
 		 * spawn_concurrency children set up. */
 		begin = tenant_start_can_begin(d);
-		if (!d->start_staging)
-			trash_flush(d);
 		n = epoll_wait(d->epfd, evs, 64, begin || standby_idle_wanted(d) ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)

@@ -289,7 +289,6 @@ void standby_idle(struct daemon *d)
 	d->standby_next_at = 0;
 	for (size_t i = 0; i < d->n_tenants; i++) {
 		struct tenant *t = d->tenants[i];
-
 		uint64_t at;
 
 		if (!wants_standby(d, t))

@@ -148,15 +148,25 @@ static unsigned spawn_timeout_ms(struct daemon *d)
 	return d->cfg.spawn_timeout_ms ? d->cfg.spawn_timeout_ms : 30000;
 }
 
+/* What the child has its own copy of once cloned: the secrets (wiped),
+ * the cgroup's fds, the write end of its log pipe. */
+static void prep_drop_cloned(struct tenant *t, struct spawn_prep *p)
+{
+	tenant_wipe_secrets(p->secrets, t->spec.n_secrets);
+	p->secrets = NULL;
+	p->with_secrets.secrets = NULL;
+	if (p->budget_fds)
+		budget_spawn_begun(t, &p->req);
+	p->budget_fds = false;
+	pt_closep(&p->log_write);
+}
+
 static void prep_free(struct tenant *t, struct spawn_prep *p)
 {
 	if (!p)
 		return;
-	if (p->budget_fds)
-		budget_spawn_begun(t, &p->req);
-	pt_closep(&p->log_write);
+	prep_drop_cloned(t, p);
 	pt_plan_free(&p->plan);
-	tenant_wipe_secrets(p->secrets, t->spec.n_secrets);
 	pt_blueprint_free(&p->bp);
 	free(p);
 }
@@ -434,18 +444,11 @@ static int spawn_prepare(struct daemon *d, struct tenant_spawn *sp, pt_err *err)
  * its own copy of the plan and the secrets now; the secrets go at once. */
 static int spawn_clone(struct tenant_spawn *sp, pt_err *err)
 {
-	struct spawn_prep *p = sp->prep;
-	struct tenant *t = sp->t;
 	int r;
 
 	pt_trace_mark(sp->tr, "d-round-to-clone");
-	r = pt_spawn_clone(&p->req, &sp->job, err);
-	tenant_wipe_secrets(p->secrets, t->spec.n_secrets);
-	p->secrets = NULL;
-	p->with_secrets.secrets = NULL;
-	budget_spawn_begun(t, &p->req);
-	p->budget_fds = false;
-	pt_closep(&p->log_write);
+	r = pt_spawn_clone(&sp->prep->req, &sp->job, err);
+	prep_drop_cloned(sp->t, sp->prep);
 	return r;
 }
 
